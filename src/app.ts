@@ -1,0 +1,115 @@
+import cookie from "@fastify/cookie";
+import rateLimit from "@fastify/rate-limit";
+import swagger from "@fastify/swagger";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
+import { Registry, collectDefaultMetrics } from "prom-client";
+import type { Config } from "./config.js";
+import type { SecretBox } from "./crypto/secret-box.js";
+import type { Db } from "./db/database.js";
+import { auditRoutes } from "./features/audit/audit.routes.js";
+import { AuditService, systemActor } from "./features/audit/audit.service.js";
+import { authRoutes } from "./features/auth/auth.routes.js";
+import { AuthService } from "./features/auth/auth.service.js";
+import { healthRoutes } from "./features/health/health.routes.js";
+import { usersRoutes } from "./features/users/users.routes.js";
+import { UsersService } from "./features/users/users.service.js";
+import { installAccessControl, type RouteEntry } from "./http/access.js";
+import { installErrorHandler } from "./http/error-handler.js";
+import type { Logger } from "./logger.js";
+import { systemClock, type Clock } from "./shared/clock.js";
+import { randomBytes } from "node:crypto";
+
+/** Everything with side effects enters here; tests pass real peers or deterministic stand-ins. */
+export interface AppDeps {
+  config: Config;
+  db: Db;
+  log: Logger;
+  secretBox: SecretBox;
+  clock?: Clock;
+}
+
+export interface Services {
+  audit: AuditService;
+  users: UsersService;
+  auth: AuthService;
+}
+
+export interface MailroomApp {
+  http: FastifyInstance;
+  services: Services;
+  metrics: Registry;
+  /** every route with the roles it allows, for the access tests */
+  routeTable: RouteEntry[];
+  /** Creates the first admin when there are no users; returns the generated password, if one was generated. */
+  bootstrapAdmin(): Promise<{ created: boolean; generatedPassword?: string }>;
+  /** Starts the background work (mailbox runners); the HTTP API works without it. */
+  start(): Promise<void>;
+  /** Stops runners and the HTTP server; the database stays open (its owner closes it). */
+  close(): Promise<void>;
+}
+
+export async function createApp(deps: AppDeps): Promise<MailroomApp> {
+  const clock = deps.clock ?? systemClock;
+  const k = deps.db.kysely;
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+
+  const audit = new AuditService(k, clock);
+  const users = new UsersService(k, audit, clock);
+  const auth = new AuthService(k, users, clock, deps.config.sessionHours);
+  const services: Services = { audit, users, auth };
+
+  const fastifyLogger: FastifyBaseLogger = deps.log;
+  const http: FastifyInstance = Fastify({
+    loggerInstance: fastifyLogger,
+    bodyLimit: 30 * 1024 * 1024,
+    trustProxy: false,
+  });
+  http.setValidatorCompiler(validatorCompiler);
+  http.setSerializerCompiler(serializerCompiler);
+  installErrorHandler(http);
+  await http.register(cookie);
+  await http.register(rateLimit, { global: false });
+  await http.register(swagger, {
+    openapi: {
+      info: { title: "Mailroom API", version: "1" },
+      components: {
+        securitySchemes: {
+          bearer: { type: "http", scheme: "bearer" },
+          cookie: { type: "apiKey", in: "cookie", name: "mailroom_session" },
+        },
+      },
+      security: [{ bearer: [] }, { cookie: [] }],
+    },
+    transform: jsonSchemaTransform,
+  });
+  const routeTable = installAccessControl(http, auth);
+
+  await http.register(healthRoutes(deps.db, metrics));
+  await http.register(authRoutes(auth, { cookieSecure: deps.config.cookieSecure, loginRateLimitPerMinute: deps.config.loginRateLimitPerMinute }));
+  await http.register(usersRoutes(users));
+  await http.register(auditRoutes(audit));
+  http.get("/api/openapi.json", { schema: { hide: true } }, () => http.swagger());
+
+  await http.ready();
+
+  return {
+    http,
+    services,
+    metrics,
+    routeTable,
+    async bootstrapAdmin() {
+      if ((await users.store.count()) > 0) return { created: false };
+      const generated = deps.config.adminPassword ? undefined : randomBytes(12).toString("base64url");
+      await users.create(systemActor, { username: "admin", password: deps.config.adminPassword ?? generated!, role: "admin" });
+      return generated ? { created: true, generatedPassword: generated } : { created: true };
+    },
+    async start() {
+      // mailbox runners start here (inbound mail)
+    },
+    async close() {
+      await http.close();
+    },
+  };
+}

@@ -1,0 +1,84 @@
+import path from "node:path";
+import { z } from "zod";
+
+const bool = z
+  .enum(["true", "false", "1", "0", "yes", "no"])
+  .transform((v) => v === "true" || v === "1" || v === "yes");
+
+const configSchema = z.object({
+  MAILROOM_PORT: z.coerce.number().int().min(0).max(65535).default(8025),
+  MAILROOM_HOST: z.string().min(1).default("0.0.0.0"),
+  MAILROOM_DATA_DIR: z.string().min(1).default("./data"),
+  MAILROOM_DATABASE_URL: z
+    .string()
+    .regex(/^(postgres(ql)?:\/\/|sqlite:)/, "must start with postgres:// or sqlite:")
+    .optional(),
+  MAILROOM_SECRET_KEY: z.string().optional(),
+  MAILROOM_ADMIN_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+  MAILROOM_LOG_LEVEL: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info"),
+  MAILROOM_SESSION_HOURS: z.coerce.number().positive().default(12),
+  MAILROOM_LOGIN_RATE_LIMIT: z.coerce.number().int().positive().default(10),
+  MAILROOM_COOKIE_SECURE: bool.default(false),
+  MAILROOM_RUNNERS: bool.default(true),
+  MAILROOM_IMAP_RESYNC_SECONDS: z.coerce.number().positive().default(300),
+  MAILROOM_POP3_POLL_SECONDS: z.coerce.number().positive().default(30),
+  MAILROOM_NEW_USER_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
+  MAILROOM_PARSE_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
+});
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  database: { dialect: "sqlite"; file: string } | { dialect: "postgres"; url: string };
+  secretKey: string | undefined;
+  adminPassword: string | undefined;
+  logLevel: z.infer<typeof configSchema>["MAILROOM_LOG_LEVEL"];
+  sessionHours: number;
+  loginRateLimitPerMinute: number;
+  cookieSecure: boolean;
+  runnersEnabled: boolean;
+  imapResyncSeconds: number;
+  pop3PollSeconds: number;
+  parseWorkers: number;
+  /** only for `mailroom users create` in scripts */
+  newUserPassword: string | undefined;
+}
+
+export class ConfigError extends Error {}
+
+/** Parses the MAILROOM_* variables once; nothing else in Mailroom reads process.env. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const picked = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k.startsWith("MAILROOM_") && v !== undefined && v !== ""),
+  );
+  const parsed = configSchema.safeParse(picked);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
+  }
+  const c = parsed.data;
+  const dataDir = path.resolve(c.MAILROOM_DATA_DIR);
+  const url = c.MAILROOM_DATABASE_URL;
+  const database: Config["database"] =
+    url && !url.startsWith("sqlite:")
+      ? { dialect: "postgres", url }
+      : { dialect: "sqlite", file: url ? path.resolve(url.slice("sqlite:".length)) : path.join(dataDir, "mailroom.db") };
+  return {
+    port: c.MAILROOM_PORT,
+    host: c.MAILROOM_HOST,
+    dataDir,
+    database,
+    secretKey: c.MAILROOM_SECRET_KEY,
+    adminPassword: c.MAILROOM_ADMIN_PASSWORD,
+    logLevel: c.MAILROOM_LOG_LEVEL,
+    sessionHours: c.MAILROOM_SESSION_HOURS,
+    loginRateLimitPerMinute: c.MAILROOM_LOGIN_RATE_LIMIT,
+    cookieSecure: c.MAILROOM_COOKIE_SECURE,
+    runnersEnabled: c.MAILROOM_RUNNERS,
+    imapResyncSeconds: c.MAILROOM_IMAP_RESYNC_SECONDS,
+    pop3PollSeconds: c.MAILROOM_POP3_POLL_SECONDS,
+    parseWorkers: c.MAILROOM_PARSE_WORKERS,
+    newUserPassword: c.MAILROOM_NEW_USER_PASSWORD,
+  };
+}

@@ -1,0 +1,193 @@
+/** Timestamps are ISO-8601 UTC text and booleans are 0/1 in both dialects, so rows read the same everywhere. */
+export type Iso = string;
+export type Flag = number;
+
+export interface UsersTable {
+  id: string;
+  username: string;
+  password_hash: string;
+  role: "admin" | "supervisor" | "agent";
+  display_name: string | null;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface SessionsTable {
+  token_hash: string;
+  user_id: string;
+  created_at: Iso;
+  expires_at: Iso;
+  /** JSON: the From addresses the agent may use, fixed at sign-in. */
+  from_addresses: string;
+}
+
+export interface QueuesTable {
+  id: string;
+  name: string;
+  created_at: Iso;
+}
+
+export interface MailboxesTable {
+  id: string;
+  name: string;
+  client_type: "inbound" | "outbound";
+  type: "IMAP" | "POP3" | "SMTP" | "GRAPH" | "EWS";
+  login: string;
+  host: string;
+  port: number;
+  security: "tls" | "starttls" | "none";
+  max_size_mb: number | null;
+  from_address: string | null;
+  from_address_folder_id: string | null;
+  auth_method: "password" | "oauth2";
+  oauth_grant: "client_credentials" | "password" | null;
+  oauth_client_id: string | null;
+  oauth_directory_id: string | null;
+  oauth_tenant_authority: string | null;
+  oauth_secret_expires_at: Iso | null;
+  password_sealed: string | null;
+  client_secret_sealed: string | null;
+  test_mailbox: Flag;
+  /** JSON of MailboxOptions (folder, acknowledge mode, import mode). */
+  options: string;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface MailboxStatusTable {
+  mailbox_id: string;
+  state: "disabled" | "connecting" | "ok" | "error";
+  code: string | null;
+  message: string | null;
+  last_sync_at: Iso | null;
+  updated_at: Iso;
+}
+
+export interface ApplicationsTable {
+  id: string;
+  name: string;
+  enabled: Flag;
+  queue_id: string;
+  auto_ack_enabled: Flag;
+  auto_ack_subject: string | null;
+  auto_ack_text: string | null;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface ApplicationMailboxesTable {
+  application_id: string;
+  mailbox_id: string;
+}
+
+export interface AttributeFoldersTable {
+  id: string;
+  name: string;
+  created_at: Iso;
+}
+
+export interface AttributeValuesTable {
+  id: string;
+  folder_id: string;
+  name: string;
+  display_name: string;
+  created_at: Iso;
+}
+
+export interface AuditLogTable {
+  id: string;
+  at: Iso;
+  actor_id: string | null;
+  actor_name: string;
+  action: string;
+  target_type: string;
+  target_id: string | null;
+  changes: string;
+}
+
+export interface BlobsTable {
+  id: string;
+  data: Buffer;
+  size: number;
+}
+
+export interface MailSyncStateTable {
+  mailbox_id: string;
+  folder: string;
+  uidvalidity: string;
+  last_uid: number;
+  updated_at: Iso;
+}
+
+export interface InteractionsTable {
+  id: string;
+  mailbox_id: string;
+  queue_id: string | null;
+  agent_id: string | null;
+  state: "queued" | "assigned" | "done";
+  message_id: string | null;
+  subject: string;
+  from_address: string;
+  from_name: string;
+  to_json: string;
+  cc_json: string;
+  reply_to_json: string;
+  received_at: Iso;
+  thread_id: string;
+  size_bytes: number;
+  flag_auto_reply: Flag;
+  flag_bounce: Flag;
+  flag_loop: Flag;
+  wrapped: "oversize" | "unparsable" | "empty" | null;
+  dedup_key: string;
+  raw_blob_id: string;
+  text: string;
+  html: string | null;
+  created_at: Iso;
+}
+
+export interface MailSourcesTable {
+  mailbox_id: string;
+  source_key: string;
+  interaction_id: string;
+  acked: Flag;
+  created_at: Iso;
+}
+
+export interface AttachmentsTable {
+  id: string;
+  interaction_id: string;
+  position: number;
+  filename: string;
+  content_type: string;
+  size: number;
+  inline: Flag;
+  content_id: string | null;
+  blob_id: string;
+}
+
+export interface ThreadRefsTable {
+  message_id: string;
+  thread_id: string;
+  interaction_id: string;
+}
+
+
+export interface Database {
+  users: UsersTable;
+  sessions: SessionsTable;
+  queues: QueuesTable;
+  mailboxes: MailboxesTable;
+  mailbox_status: MailboxStatusTable;
+  applications: ApplicationsTable;
+  application_mailboxes: ApplicationMailboxesTable;
+  attribute_folders: AttributeFoldersTable;
+  attribute_values: AttributeValuesTable;
+  audit_log: AuditLogTable;
+  blobs: BlobsTable;
+  mail_sync_state: MailSyncStateTable;
+  interactions: InteractionsTable;
+  mail_sources: MailSourcesTable;
+  attachments: AttachmentsTable;
+  thread_refs: ThreadRefsTable;
+}
