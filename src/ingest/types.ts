@@ -1,0 +1,53 @@
+/** What the ingest pipeline makes of one raw message; plain data, ready to store. */
+
+export interface Address {
+  address: string;
+  name: string;
+}
+
+export type WrappedReason = "oversize" | "unparsable" | "empty";
+
+export interface ParsedAttachment {
+  /** safe to display and to offer as a download name: no path separators, no control characters */
+  filename: string;
+  contentType: string;
+  size: number;
+  /** true for parts referenced from the HTML by `cid:` (inline images) */
+  inline: boolean;
+  /** without angle brackets; null when the part has none */
+  contentId: string | null;
+  content: Buffer;
+}
+
+export interface ParsedMail {
+  /** the Message-ID header without angle brackets, or null */
+  messageId: string | null;
+  inReplyTo: string[];
+  references: string[];
+  /** decoded, never containing CR or LF */
+  subject: string;
+  from: Address;
+  to: Address[];
+  cc: Address[];
+  replyTo: Address[];
+  /** the Date header when it parses, else null */
+  date: Date | null;
+  text: string;
+  /** sanitized; `cid:` references left as they are for the API to rewrite */
+  html: string | null;
+  attachments: ParsedAttachment[];
+  flags: { autoReply: boolean; bounce: boolean; wrapped: WrappedReason | null };
+  /**
+   * Deduplication key: Message-ID plus a hash of the content that survives redelivery (body and the
+   * From/To/Cc/Subject/Date headers, not the trace headers), so a reused Message-ID with different
+   * content gets a different key.
+   */
+  dedupKey: string;
+}
+
+/** What the pipeline needs to know about the mailbox a message came from. */
+export interface IngestContext {
+  maxSizeBytes: number;
+  /** addresses that are Mailroom's own (outbound From, From-address values, inbound mailbox addresses), lower case */
+  ownAddresses: ReadonlySet<string>;
+}
