@@ -36,7 +36,7 @@ export interface ParsedMail {
   /** sanitized; `cid:` references left as they are for the API to rewrite */
   html: string | null;
   attachments: ParsedAttachment[];
-  flags: { autoReply: boolean; bounce: boolean; wrapped: WrappedReason | null };
+  flags: { autoReply: boolean; bounce: boolean; loop: boolean; wrapped: WrappedReason | null };
   /**
    * Deduplication key: Message-ID plus a hash of the content that survives redelivery (body and the
    * From/To/Cc/Subject/Date headers, not the trace headers), so a reused Message-ID with different
