@@ -11,6 +11,10 @@ import { auditRoutes } from "./features/audit/audit.routes.js";
 import { AuditService, systemActor } from "./features/audit/audit.service.js";
 import { authRoutes } from "./features/auth/auth.routes.js";
 import { AuthService } from "./features/auth/auth.service.js";
+import { DatabaseBlobStore, type BlobStore } from "./blobs/blob-store.js";
+import { interactionsRoutes } from "./features/interactions/interactions.routes.js";
+import { InteractionsService } from "./features/interactions/interactions.service.js";
+import { InteractionsStore } from "./features/interactions/interactions.store.js";
 import { healthRoutes } from "./features/health/health.routes.js";
 import { usersRoutes } from "./features/users/users.routes.js";
 import { UsersService } from "./features/users/users.service.js";
@@ -27,12 +31,15 @@ export interface AppDeps {
   log: Logger;
   secretBox: SecretBox;
   clock?: Clock;
+  /** where raw messages and attachments are kept; the database by default */
+  blobs?: BlobStore;
 }
 
 export interface Services {
   audit: AuditService;
   users: UsersService;
   auth: AuthService;
+  interactions: InteractionsService;
 }
 
 export interface MailroomApp {
@@ -58,7 +65,9 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const audit = new AuditService(k, clock);
   const users = new UsersService(k, audit, clock);
   const auth = new AuthService(k, users, clock, deps.config.sessionHours);
-  const services: Services = { audit, users, auth };
+  const blobs = deps.blobs ?? new DatabaseBlobStore(k);
+  const interactions = new InteractionsService(new InteractionsStore(k), blobs);
+  const services: Services = { audit, users, auth, interactions };
 
   const fastifyLogger: FastifyBaseLogger = deps.log;
   const http: FastifyInstance = Fastify({
@@ -90,6 +99,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   await http.register(authRoutes(auth, { cookieSecure: deps.config.cookieSecure, loginRateLimitPerMinute: deps.config.loginRateLimitPerMinute }));
   await http.register(usersRoutes(users));
   await http.register(auditRoutes(audit));
+  await http.register(interactionsRoutes(interactions));
   http.get("/api/openapi.json", { schema: { hide: true } }, () => http.swagger());
 
   await http.ready();

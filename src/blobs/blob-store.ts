@@ -1,0 +1,28 @@
+import type { Kysely } from "kysely";
+import type { Database } from "../db/schema.js";
+import { newId } from "../shared/ids.js";
+
+/**
+ * Where raw messages and attachment bytes live. The default keeps them in the database, so a backup of
+ * the database is a backup of the mail; another store (a directory, an object store) fits behind this.
+ */
+export interface BlobStore {
+  /** writes inside the caller's transaction, so the bytes commit with the rows that point at them */
+  put(trx: Kysely<Database>, data: Buffer): Promise<string>;
+  get(id: string): Promise<Buffer | undefined>;
+}
+
+export class DatabaseBlobStore implements BlobStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  async put(trx: Kysely<Database>, data: Buffer): Promise<string> {
+    const id = newId();
+    await trx.insertInto("blobs").values({ id, data, size: data.length }).execute();
+    return id;
+  }
+
+  async get(id: string): Promise<Buffer | undefined> {
+    const row = await this.db.selectFrom("blobs").select("data").where("id", "=", id).executeTakeFirst();
+    return row ? Buffer.from(row.data) : undefined;
+  }
+}
