@@ -1,42 +1,11 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DatabaseBlobStore } from "../blobs/blob-store.js";
-import type { SourceMessage } from "../connectors/mail-source.js";
 import { InteractionsStore } from "../features/interactions/interactions.store.js";
 import { systemClock } from "../shared/clock.js";
 import { openTestDb, testDialects, type TestDb } from "../../test/support/dialects.js";
-import { IngestService, type MailParser } from "./ingest.service.js";
+import { IngestService } from "./ingest.service.js";
+import { fakeParse, insertMailboxRow, msg } from "../../test/support/ingest-fixtures.js";
 import { SourceStateStore } from "./ingest.store.js";
-import type { ParsedMail } from "./types.js";
-
-/** A stand-in parser: the raw text is `messageId|subject|inReplyTo`, so each test states exactly what it feeds in. */
-const fakeParse: MailParser = ({ raw }) => {
-  const [messageId, subject, inReplyTo] = raw.toString().split("|");
-  const mail: ParsedMail = {
-    messageId: messageId || null,
-    inReplyTo: inReplyTo ? [inReplyTo] : [],
-    references: [],
-    subject: subject ?? "",
-    from: { address: "customer@example.test", name: "Customer" },
-    to: [{ address: "support@acme.test", name: "" }],
-    cc: [],
-    replyTo: [],
-    date: null,
-    text: `body of ${subject}`,
-    html: subject === "with image" ? '<p><img src="cid:logo@x"></p>' : null,
-    attachments:
-      subject === "with image"
-        ? [{ filename: "logo.png", contentType: "image/png", size: 3, inline: true, contentId: "logo@x", content: Buffer.from("PNG") }]
-        : [],
-    flags: { autoReply: false, bounce: false, loop: false, wrapped: null },
-    dedupKey: `${messageId}:${subject}`,
-  };
-  return Promise.resolve(mail);
-};
-
-function msg(sourceKey: string, text: string): SourceMessage {
-  const raw = Buffer.from(text);
-  return { sourceKey, raw, size: raw.length, truncated: false, receivedAt: new Date("2026-11-01T10:00:00Z") };
-}
 
 const ctx = { maxSizeBytes: 5 * 1024 * 1024, ownAddresses: new Set<string>() };
 
@@ -52,16 +21,7 @@ describe.each(testDialects())("ingest store (%s)", (dialect) => {
     const k = t.db.kysely;
     const now = new Date().toISOString();
     await k.insertInto("queues").values({ id: "q1", name: "Support", created_at: now }).execute();
-    await k
-      .insertInto("mailboxes")
-      .values({
-        id: "mb1", name: "support", client_type: "inbound", type: "IMAP", login: "support", host: "127.0.0.1", port: 143,
-        security: "none", max_size_mb: 5, from_address: null, from_address_folder_id: null, auth_method: "password",
-        oauth_grant: null, oauth_client_id: null, oauth_directory_id: null, oauth_tenant_authority: null,
-        oauth_secret_expires_at: null, password_sealed: null, client_secret_sealed: null, test_mailbox: 0, options: "{}",
-        created_at: now, updated_at: now,
-      })
-      .execute();
+    await insertMailboxRow(k, "mb1");
     interactions = new InteractionsStore(k);
     state = new SourceStateStore(k);
     ingest = new IngestService(k, new DatabaseBlobStore(k), interactions, state, fakeParse, systemClock);

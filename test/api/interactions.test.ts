@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DatabaseBlobStore } from "../../src/blobs/blob-store.js";
+import { IngestService } from "../../src/ingest/ingest.service.js";
+import { SourceStateStore } from "../../src/ingest/ingest.store.js";
+import { InteractionsStore } from "../../src/features/interactions/interactions.store.js";
+import { systemClock } from "../../src/shared/clock.js";
+import { testDialects } from "../support/dialects.js";
+import { fakeParse, insertMailboxRow, msg } from "../support/ingest-fixtures.js";
+import { createTestApp, type TestApp } from "../support/test-app.js";
+
+const ctx = { maxSizeBytes: 5 * 1024 * 1024, ownAddresses: new Set<string>() };
+
+describe.each(testDialects())("interactions API (%s)", (dialect) => {
+  let t: TestApp;
+  let token: string;
+  const ids: string[] = [];
+
+  beforeAll(async () => {
+    t = await createTestApp(dialect);
+    token = await t.tokenFor("agent");
+    const k = t.store.db.kysely;
+    await k.insertInto("queues").values({ id: "q1", name: "Support", created_at: new Date().toISOString() }).execute();
+    await insertMailboxRow(k, "mb1");
+    await insertMailboxRow(k, "mb2");
+    const ingest = new IngestService(k, new DatabaseBlobStore(k), new InteractionsStore(k), new SourceStateStore(k), fakeParse, systemClock);
+    for (let i = 1; i <= 5; i++) ids.push(...(await ingest.commitBatch({ mailboxId: "mb1", queueId: "q1" }, [msg(`1:${i}`, `m${i}@x|subject ${i}`)], ctx)).created);
+    ids.push(...(await ingest.commitBatch({ mailboxId: "mb1", queueId: "q1" }, [msg("1:6", "m6@x|Re: subject 1|m1@x")], ctx)).created);
+    ids.push(...(await ingest.commitBatch({ mailboxId: "mb2", queueId: null }, [msg("1:1", "img@x|with image")], ctx)).created);
+  });
+  afterAll(async () => t?.close());
+
+  it("lists newest first with filters and cursor pagination", async () => {
+    const page1 = await t.request({ method: "GET", url: "/api/v1/interactions?mailboxId=mb1&limit=4", token });
+    expect(page1.statusCode).toBe(200);
+    const p1 = page1.json();
+    expect(p1.items.map((i: { subject: string }) => i.subject)).toEqual(["Re: subject 1", "subject 5", "subject 4", "subject 3"]);
+    expect(p1.nextCursor).toBeTruthy();
+    const p2 = (await t.request({ method: "GET", url: `/api/v1/interactions?mailboxId=mb1&limit=4&cursor=${p1.nextCursor}`, token })).json();
+    expect(p2.items.map((i: { subject: string }) => i.subject)).toEqual(["subject 2", "subject 1"]);
+    expect(p2.nextCursor).toBeNull();
+    const q = (await t.request({ method: "GET", url: "/api/v1/interactions?queueId=q1&state=queued", token })).json();
+    expect(q.items).toHaveLength(6);
+    const bad = await t.request({ method: "GET", url: "/api/v1/interactions?state=lost&limit=0", token });
+    expect(bad.statusCode).toBe(400);
+    expect(bad.json().error.details.map((d: { path: string }) => d.path).sort()).toEqual(["limit", "state"]);
+  });
+
+  it("shows the thread oldest first on the detail", async () => {
+    const d = (await t.request({ method: "GET", url: `/api/v1/interactions/${ids[5]}`, token })).json();
+    expect(d.text).toBe("body of Re: subject 1");
+    expect(d.messages.map((m: { subject: string }) => m.subject)).toEqual(["subject 1", "Re: subject 1"]);
+    const byThread = (await t.request({ method: "GET", url: `/api/v1/interactions?threadId=${d.threadId}`, token })).json();
+    expect(byThread.items).toHaveLength(2);
+  });
+
+  it("points cid: images at the attachment download and serves its bytes as an attachment", async () => {
+    const d = (await t.request({ method: "GET", url: `/api/v1/interactions/${ids[6]}`, token })).json();
+    const att = d.attachments[0];
+    expect(att).toMatchObject({ filename: "logo.png", inline: true });
+    expect(d.html).toContain(`src="/api/v1/interactions/${ids[6]}/attachments/${att.id}"`);
+    const res = await t.request({ method: "GET", url: `/api/v1/interactions/${ids[6]}/attachments/${att.id}`, token });
+    expect(res.statusCode).toBe(200);
+    expect(res.rawPayload.toString()).toBe("PNG");
+    expect(res.headers["content-disposition"]).toMatch(/^attachment; filename="logo.png"/);
+    expect(res.headers["x-content-type-options"]).toBe("nosniff");
+  });
+
+  it("returns the raw message byte for byte", async () => {
+    const res = await t.request({ method: "GET", url: `/api/v1/interactions/${ids[0]}/raw`, token });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers["content-type"]).toBe("message/rfc822");
+    expect(res.rawPayload.equals(Buffer.from("m1@x|subject 1"))).toBe(true);
+  });
+
+  it("answers 404 for unknown interactions and attachments", async () => {
+    expect((await t.request({ method: "GET", url: "/api/v1/interactions/nope", token })).statusCode).toBe(404);
+    expect((await t.request({ method: "GET", url: `/api/v1/interactions/${ids[0]}/attachments/nope`, token })).statusCode).toBe(404);
+    expect((await t.request({ method: "GET", url: "/api/v1/interactions/nope/raw", token })).statusCode).toBe(404);
+  });
+});
