@@ -24,7 +24,9 @@ const configSchema = z.object({
   MAILROOM_POP3_POLL_SECONDS: z.coerce.number().positive().default(30),
   MAILROOM_NEW_USER_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
   MAILROOM_PARSE_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
-});
+})
+  // a misspelt variable must not be ignored silently
+  .strict();
 
 export interface Config {
   port: number;
@@ -54,7 +56,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   );
   const parsed = configSchema.safeParse(picked);
   if (!parsed.success) {
-    const lines = parsed.error.issues.map((i) => `  ${i.path.join(".")}: ${i.message}`);
+    const lines = parsed.error.issues.map((i) =>
+      i.code === "unrecognized_keys" ? `  unknown setting ${i.keys.join(", ")} (see the README's configuration table)` : `  ${i.path.join(".")}: ${i.message}`,
+    );
     throw new ConfigError(`Invalid configuration:\n${lines.join("\n")}`);
   }
   const c = parsed.data;

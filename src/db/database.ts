@@ -34,30 +34,38 @@ export function openDatabase(database: Config["database"]): Db {
   return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
 }
 
-/** Applies every migration not yet applied, each in its own transaction. Returns the names applied. */
+/**
+ * Applies every migration not yet applied, each in its own transaction. Returns the names applied.
+ * Several nodes may start at once: on PostgreSQL an advisory lock lets one migrate while the others
+ * wait; on SQLite each transaction writes first, so a second process waits for the lock instead of
+ * failing with "database is locked" when it tries to upgrade a read.
+ */
 export async function migrate(db: Db): Promise<string[]> {
-  const k = db.kysely as unknown as Kysely<{ mailroom_migrations: { name: string; applied_at: string } }>;
-  await k.schema
-    .createTable("mailroom_migrations")
-    .ifNotExists()
-    .addColumn("name", "text", (c) => c.primaryKey())
-    .addColumn("applied_at", "text", (c) => c.notNull())
-    .execute();
-  const applied = new Set((await k.selectFrom("mailroom_migrations").select("name").execute()).map((r) => r.name));
+  type MigrationsDb = Kysely<{ mailroom_migrations: { name: string; applied_at: string } }>;
   const done: string[] = [];
-  for (const m of migrations) {
-    if (applied.has(m.name)) continue;
-    await k.transaction().execute(async (trx) => {
-      if (db.dialect === "postgres") {
-        // several nodes may start at once: one migrates, the others wait and then find it done
-        await sql`select pg_advisory_xact_lock(802501)`.execute(trx);
-        const again = await trx.selectFrom("mailroom_migrations").select("name").where("name", "=", m.name).executeTakeFirst();
-        if (again) return;
+  await db.kysely.connection().execute(async (conn) => {
+    const k = conn as unknown as MigrationsDb;
+    if (db.dialect === "postgres") await sql`select pg_advisory_lock(802501)`.execute(k);
+    try {
+      await k.schema
+        .createTable("mailroom_migrations")
+        .ifNotExists()
+        .addColumn("name", "text", (c) => c.primaryKey())
+        .addColumn("applied_at", "text", (c) => c.notNull())
+        .execute();
+      for (const m of migrations) {
+        await k.transaction().execute(async (trx) => {
+          if (db.dialect === "sqlite") await sql`update mailroom_migrations set name = name where 0`.execute(trx);
+          const applied = await trx.selectFrom("mailroom_migrations").select("name").where("name", "=", m.name).executeTakeFirst();
+          if (applied) return;
+          await m.up(trx as unknown as Kysely<unknown>, db.dialect);
+          await trx.insertInto("mailroom_migrations").values({ name: m.name, applied_at: new Date().toISOString() }).execute();
+          done.push(m.name);
+        });
       }
-      await m.up(trx as unknown as Kysely<unknown>, db.dialect);
-      await trx.insertInto("mailroom_migrations").values({ name: m.name, applied_at: new Date().toISOString() }).execute();
-      done.push(m.name);
-    });
-  }
+    } finally {
+      if (db.dialect === "postgres") await sql`select pg_advisory_unlock(802501)`.execute(k);
+    }
+  });
   return done;
 }

@@ -20,12 +20,13 @@ export function testDialects(): Dialect[] {
 }
 
 /** A fresh, migrated database of the dialect: a temp SQLite file, or a new PostgreSQL database. */
-export async function openTestDb(dialect: Dialect): Promise<TestDb> {
+export async function openTestDb(dialect: Dialect, opts: { migrated?: boolean } = {}): Promise<TestDb> {
+  const migrated = opts.migrated ?? true;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mailroom-test-"));
   if (dialect === "sqlite") {
     const databaseConfig = { dialect: "sqlite" as const, file: path.join(dataDir, "mailroom.db") };
     const db = openDatabase(databaseConfig);
-    await migrate(db);
+    if (migrated) await migrate(db);
     return {
       db,
       dialect,
@@ -47,7 +48,7 @@ export async function openTestDb(dialect: Dialect): Promise<TestDb> {
   const url = base.replace(/\/postgres$/, `/${name}`);
   const databaseConfig = { dialect: "postgres" as const, url };
   const db = openDatabase(databaseConfig);
-  await migrate(db);
+  if (migrated) await migrate(db);
   return {
     db,
     dialect,

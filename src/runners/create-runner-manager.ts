@@ -1,0 +1,76 @@
+import type { Registry } from "prom-client";
+import type { Config } from "../config.js";
+import type { MailSourceFactory } from "../connectors/mail-source.js";
+import type { IngestService } from "../ingest/ingest.service.js";
+import type { SourceStateStore } from "../ingest/ingest.store.js";
+import type { Logger } from "../logger.js";
+import type { Clock } from "../shared/clock.js";
+import { Semaphore } from "../shared/semaphore.js";
+import { MailboxRunner, type EnabledInboundMailbox, type MailboxStatusUpdate } from "./mailbox-runner.js";
+import { RunnerManager } from "./runner-manager.js";
+import { createRunnerMetrics } from "./runner-metrics.js";
+
+/** What the runners need from the mailboxes feature. */
+export interface MailboxDirectory {
+  listEnabledInbound(): Promise<EnabledInboundMailbox[]>;
+  onChange(listener: () => void): () => void;
+  setStatus(mailboxId: string, status: MailboxStatusUpdate): Promise<void>;
+  ownAddresses(): Promise<Set<string>>;
+}
+
+export interface RunnerWiring {
+  config: Config;
+  log: Logger;
+  clock: Clock;
+  registry: Registry;
+  mailboxes: MailboxDirectory;
+  createSource: MailSourceFactory;
+  ingest: IngestService;
+  sourceState: SourceStateStore;
+  onCommitted?: (mailboxId: string, interactionIds: string[]) => void;
+}
+
+const supported = new Set(["IMAP", "POP3"]);
+
+export function createRunnerManager(w: RunnerWiring): RunnerManager {
+  const metrics = createRunnerMetrics(w.registry);
+  const log = w.log.child({ component: "runners" });
+
+  // loop detection reads our own addresses for every message: keep them in memory, refreshed on change
+  let own: Set<string> = new Set();
+  const refreshOwn = () =>
+    w.mailboxes.ownAddresses().then(
+      (s) => {
+        own = s;
+      },
+      (err: unknown) => log.error({ err }, "could not read Mailroom's own addresses for loop detection"),
+    );
+
+  const runnerDeps = {
+    createSource: w.createSource,
+    ingest: w.ingest,
+    sourceState: w.sourceState,
+    setStatus: (id: string, s: MailboxStatusUpdate) => w.mailboxes.setStatus(id, s),
+    ownAddresses: () => own,
+    connectSlots: new Semaphore(50),
+    clock: w.clock,
+    log,
+    metrics,
+    waitMs: (protocol: string) => (protocol === "POP3" ? w.config.pop3PollSeconds : w.config.imapResyncSeconds) * 1000,
+    backoff: { initialMs: 1000, maxMs: 5 * 60_000 },
+    ...(w.onCommitted ? { onCommitted: w.onCommitted } : {}),
+  };
+
+  return new RunnerManager({
+    listEnabledInbound: async () => {
+      await refreshOwn();
+      return w.mailboxes.listEnabledInbound();
+    },
+    onMailboxesChanged: (listener) => w.mailboxes.onChange(listener),
+    createRunner: (mailbox) => new MailboxRunner(mailbox, runnerDeps),
+    supports: (type) => supported.has(type),
+    log,
+    metrics,
+    reconcileEveryMs: 30_000,
+  });
+}
