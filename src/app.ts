@@ -15,6 +15,8 @@ import { DatabaseBlobStore, type BlobStore } from "./blobs/blob-store.js";
 import { interactionsRoutes } from "./features/interactions/interactions.routes.js";
 import { InteractionsService } from "./features/interactions/interactions.service.js";
 import { InteractionsStore } from "./features/interactions/interactions.store.js";
+import { eventsRoutes } from "./features/events/events.routes.js";
+import { EventBus } from "./shared/event-bus.js";
 import { healthRoutes } from "./features/health/health.routes.js";
 import { usersRoutes } from "./features/users/users.routes.js";
 import { UsersService } from "./features/users/users.service.js";
@@ -46,6 +48,7 @@ export interface MailroomApp {
   http: FastifyInstance;
   services: Services;
   metrics: Registry;
+  events: EventBus;
   /** every route with the roles it allows, for the access tests */
   routeTable: RouteEntry[];
   /** Creates the first admin when there are no users; returns the generated password, if one was generated. */
@@ -65,6 +68,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const audit = new AuditService(k, clock);
   const users = new UsersService(k, audit, clock);
   const auth = new AuthService(k, users, clock, deps.config.sessionHours);
+  const events = new EventBus();
   const blobs = deps.blobs ?? new DatabaseBlobStore(k);
   const interactions = new InteractionsService(new InteractionsStore(k), blobs);
   const services: Services = { audit, users, auth, interactions };
@@ -100,6 +104,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   await http.register(usersRoutes(users));
   await http.register(auditRoutes(audit));
   await http.register(interactionsRoutes(interactions));
+  await http.register(eventsRoutes(events));
   http.get("/api/openapi.json", { schema: { hide: true } }, () => http.swagger());
 
   await http.ready();
@@ -108,6 +113,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     http,
     services,
     metrics,
+    events,
     routeTable,
     async bootstrapAdmin() {
       if ((await users.store.count()) > 0) return { created: false };
