@@ -5,13 +5,22 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Config } from "./config.js";
+import type { MailSourceTester } from "./connectors/mail-source.js";
 import type { SecretBox } from "./crypto/secret-box.js";
 import type { Db } from "./db/database.js";
+import { applicationsRoutes } from "./features/applications/applications.routes.js";
+import { ApplicationsService } from "./features/applications/applications.service.js";
 import { auditRoutes } from "./features/audit/audit.routes.js";
 import { AuditService, systemActor } from "./features/audit/audit.service.js";
 import { authRoutes } from "./features/auth/auth.routes.js";
 import { AuthService } from "./features/auth/auth.service.js";
+import { fromAddressesRoutes } from "./features/from-addresses/from-addresses.routes.js";
+import { FromAddressesService } from "./features/from-addresses/from-addresses.service.js";
 import { healthRoutes } from "./features/health/health.routes.js";
+import { mailboxesRoutes } from "./features/mailboxes/mailboxes.routes.js";
+import { MailboxesService } from "./features/mailboxes/mailboxes.service.js";
+import { queuesRoutes } from "./features/queues/queues.routes.js";
+import { QueuesService } from "./features/queues/queues.service.js";
 import { usersRoutes } from "./features/users/users.routes.js";
 import { UsersService } from "./features/users/users.service.js";
 import { installAccessControl, type RouteEntry } from "./http/access.js";
@@ -27,12 +36,18 @@ export interface AppDeps {
   log: Logger;
   secretBox: SecretBox;
   clock?: Clock;
+  /** runs POST /api/v1/mailboxes/:id/test; without it the test answers that it cannot test yet */
+  mailSourceTester?: MailSourceTester;
 }
 
 export interface Services {
   audit: AuditService;
   users: UsersService;
   auth: AuthService;
+  queues: QueuesService;
+  fromAddresses: FromAddressesService;
+  mailboxes: MailboxesService;
+  applications: ApplicationsService;
 }
 
 export interface MailroomApp {
@@ -58,7 +73,13 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const audit = new AuditService(k, clock);
   const users = new UsersService(k, audit, clock);
   const auth = new AuthService(k, users, clock, deps.config.sessionHours);
-  const services: Services = { audit, users, auth };
+  const queues = new QueuesService(k, audit, clock);
+  const fromAddresses = new FromAddressesService(k, audit, clock);
+  const mailboxes = new MailboxesService(k, audit, clock, deps.secretBox, fromAddresses, deps.log, deps.mailSourceTester);
+  const applications = new ApplicationsService(k, audit, clock, mailboxes, queues);
+  // the reference: agents get the From addresses as of sign-in; a new session sees new values
+  auth.fromAddressSource = async () => fromAddresses.forAgents(await mailboxes.outboundSender());
+  const services: Services = { audit, users, auth, queues, fromAddresses, mailboxes, applications };
 
   const fastifyLogger: FastifyBaseLogger = deps.log;
   const http: FastifyInstance = Fastify({
@@ -90,6 +111,10 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   await http.register(authRoutes(auth, { cookieSecure: deps.config.cookieSecure, loginRateLimitPerMinute: deps.config.loginRateLimitPerMinute }));
   await http.register(usersRoutes(users));
   await http.register(auditRoutes(audit));
+  await http.register(queuesRoutes(queues));
+  await http.register(fromAddressesRoutes(fromAddresses, auth));
+  await http.register(mailboxesRoutes(mailboxes));
+  await http.register(applicationsRoutes(applications));
   http.get("/api/openapi.json", { schema: { hide: true } }, () => http.swagger());
 
   await http.ready();
