@@ -43,6 +43,22 @@ export function inboundPop3(overrides: Record<string, unknown> = {}): Record<str
   return inboundImap({ name: "pop.client", type: "POP3", mailbox: "esj-22-30", host: "pop.acme.test", port: 995, ...overrides });
 }
 
+/** Graph signs in only with OAuth 2.0 client credentials (see the reference). */
+export const graphSignIn = {
+  password: undefined,
+  auth: {
+    method: "oauth2",
+    grant: "client_credentials",
+    clientId: "11111111-2222-3333-4444-555555555555",
+    directoryId: "66666666-7777-8888-9999-000000000000",
+  },
+  clientSecret: "graph-client-secret-1",
+};
+
+export function inboundGraph(overrides: Record<string, unknown> = {}): Record<string, unknown> {
+  return inboundImap({ name: "graph", type: "GRAPH", host: "graph.microsoft.com", port: 443, ...graphSignIn, ...overrides });
+}
+
 export function outboundSmtp(overrides: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     clientType: "outbound",

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { adminApi, createMailbox, inboundImap, inboundPop3, type AdminApi } from "../../../test/support/admin-api.js";
+import { adminApi, createMailbox, inboundGraph, inboundImap, inboundPop3, type AdminApi } from "../../../test/support/admin-api.js";
 import { testDialects } from "../../../test/support/dialects.js";
 import { createTestApp, type TestApp } from "../../../test/support/test-app.js";
 
@@ -19,7 +19,7 @@ describe.each(testDialects())("inbound mailbox options (%s)", (dialect) => {
     expect(imap.json().options).toEqual({ folder: "INBOX", acknowledge: "seen", initialImport: "all" });
     const pop3 = await api.post("/api/v1/mailboxes", inboundPop3());
     expect(pop3.json().options).toEqual({ acknowledge: "delete", initialImport: "all" });
-    const graph = await api.post("/api/v1/mailboxes", inboundImap({ name: "graph", type: "GRAPH", host: "graph.microsoft.com", port: 443 }));
+    const graph = await api.post("/api/v1/mailboxes", inboundGraph());
     expect(graph.json().options).toEqual({ initialImport: "all" });
   });
 

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { adminApi, createMailbox, createQueue, inboundImap, inboundPop3, outboundSmtp, type AdminApi } from "../../../test/support/admin-api.js";
+import { adminApi, createMailbox, createQueue, inboundGraph, inboundImap, inboundPop3, outboundSmtp, type AdminApi } from "../../../test/support/admin-api.js";
 import { testDialects } from "../../../test/support/dialects.js";
 import { createTestApp, type TestApp } from "../../../test/support/test-app.js";
 import type { MailProtocol, MailSourceSettings, MailSourceTester, TestStep } from "../../connectors/mail-source.js";
@@ -79,7 +79,7 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
     const { tester, calls } = standInTester(() => [{ step: "connect", ok: true, ms: 1 }]);
     await start(tester);
     const smtp = await createMailbox(api, outboundSmtp());
-    const graph = await createMailbox(api, inboundImap({ name: "graph", type: "GRAPH", host: "graph.microsoft.com", port: 443 }));
+    const graph = await createMailbox(api, inboundGraph());
     const oauth = await createMailbox(
       api,
       inboundImap({ name: "oauth", auth: { method: "oauth2", grant: "password", clientId: "c-1", directoryId: "d-1" } }),

@@ -165,6 +165,25 @@ describe.each(testDialects())("mailbox secrets (%s)", (dialect) => {
     expect((await api.get("/api/v1/mailboxes")).json().items).toEqual([]);
   });
 
+  it("follows the reference's sign-in limits: Graph with client credentials only, no OAuth 2.0 for POP3", async () => {
+    await start();
+    const graphWithPassword = await api.post("/api/v1/mailboxes", inboundImap({ type: "GRAPH", host: "graph.microsoft.com", port: 443 }));
+    expect(graphWithPassword.statusCode).toBe(400);
+    expect(graphWithPassword.json().error.details).toEqual([{ path: "auth", message: expect.stringMatching(/OAuth 2.0 client credentials/) }]);
+    const graphRopc = await api.post("/api/v1/mailboxes", outboundSmtp({ type: "GRAPH", auth: { ...oauthClientCredentials, grant: "password" } }));
+    expect(graphRopc.json().error.details).toEqual([{ path: "auth", message: expect.stringMatching(/client credentials/) }]);
+    const pop3Oauth = await api.post("/api/v1/mailboxes", inboundImap({ type: "POP3", auth: { ...oauthClientCredentials, grant: "password" } }));
+    expect(pop3Oauth.json().error.details).toEqual([{ path: "auth.method", message: expect.stringMatching(/not available for POP3/) }]);
+    expect((await api.get("/api/v1/mailboxes")).json().items).toEqual([]);
+
+    const id = await createMailbox(api, inboundImap());
+    const toGraph = await api.patch(`/api/v1/mailboxes/${id}`, { type: "GRAPH", password: "imap-password-1" });
+    expect(toGraph.json().error.details).toEqual([{ path: "auth", message: expect.stringMatching(/client credentials/) }]);
+    const graph = await api.patch(`/api/v1/mailboxes/${id}`, { type: "GRAPH", auth: oauthClientCredentials, clientSecret: "s3cret-value" });
+    expect(graph.statusCode).toBe(200);
+    expect(graph.json()).toMatchObject({ type: "GRAPH", auth: { grant: "client_credentials" }, clientSecretSet: true });
+  });
+
   it("requires the client secret again when the app registration, authority or server changes", async () => {
     await start();
     const id = await createMailbox(

@@ -68,6 +68,25 @@ function typeProblem(clientType: ClientType, type: MailboxType): FieldProblem[] 
   return [];
 }
 
+/**
+ * The reference's limits on signing in: Graph works with the client credentials grant (client secret
+ * only), and OAuth 2.0 is not offered for POP3.
+ */
+function authProblems(type: MailboxType, auth: AuthSettings): FieldProblem[] {
+  if (type === "GRAPH" && !(auth.method === "oauth2" && auth.grant === "client_credentials")) {
+    return [
+      {
+        path: "auth",
+        message: "A Microsoft Graph mailbox signs in with OAuth 2.0 client credentials: auth.method oauth2, grant client_credentials and a client secret",
+      },
+    ];
+  }
+  if (type === "POP3" && auth.method === "oauth2") {
+    return [{ path: "auth.method", message: "OAuth 2.0 is not available for POP3 mailboxes; use IMAP for OAuth 2.0, or POP3 with a password" }];
+  }
+  return [];
+}
+
 /** Fields that only one client type has: giving them to the other is a mistake worth a 400. */
 function clientTypeFieldProblems(clientType: ClientType, input: PatchMailboxInput): FieldProblem[] {
   const problems: FieldProblem[] = [];
@@ -105,6 +124,8 @@ export function draftFromCreate(input: CreateMailboxInput): { draft: MailboxDraf
     options = resolved.options;
     problems.push(...resolved.problems);
   }
+  const auth = toAuthSettings(input.auth ?? { method: "password" });
+  problems.push(...authProblems(type, auth));
   const draft: MailboxDraft = {
     name,
     clientType,
@@ -116,7 +137,7 @@ export function draftFromCreate(input: CreateMailboxInput): { draft: MailboxDraf
     maxSizeMb: clientType === "inbound" ? (input.maxSizeMb ?? 5) : null,
     fromAddress: clientType === "outbound" ? (input.fromAddress ?? null) : null,
     fromAddressFolderId: clientType === "outbound" ? (input.fromAddressFolderId ?? null) : null,
-    auth: toAuthSettings(input.auth ?? { method: "password" }),
+    auth,
     testMailbox: input.testMailbox ?? false,
     options,
   };
@@ -134,6 +155,8 @@ export function applyPatch(current: MailboxDraft, patch: PatchMailboxInput): { d
     options = resolved.options;
     problems.push(...resolved.problems);
   }
+  const auth = patch.auth ? toAuthSettings(patch.auth) : current.auth;
+  problems.push(...authProblems(type, auth));
   const draft: MailboxDraft = {
     ...current,
     type,
@@ -145,7 +168,7 @@ export function applyPatch(current: MailboxDraft, patch: PatchMailboxInput): { d
     fromAddress: clientType === "outbound" ? (patch.fromAddress ?? current.fromAddress) : null,
     fromAddressFolderId:
       clientType === "outbound" && patch.fromAddressFolderId !== undefined ? patch.fromAddressFolderId : current.fromAddressFolderId,
-    auth: patch.auth ? toAuthSettings(patch.auth) : current.auth,
+    auth,
     testMailbox: patch.testMailbox ?? current.testMailbox,
     options,
   };

@@ -239,7 +239,7 @@ export class MailboxesService {
       });
     } catch (err) {
       if (isForeignKeyViolation(err)) {
-        throw new AppError("in_use", "Mailroom keeps interactions that came from this mailbox, so it cannot be deleted.");
+        throw new AppError("in_use", "This mailbox is still referenced: Mailroom keeps the interactions that came from it, so it cannot be deleted.");
       }
       throw err;
     }

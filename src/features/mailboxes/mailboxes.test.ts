@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
-import { adminApi, auditActions, createMailbox, inboundImap, inboundPop3, outboundSmtp, type AdminApi } from "../../../test/support/admin-api.js";
+import { adminApi, auditActions, createMailbox, graphSignIn, inboundImap, inboundPop3, outboundSmtp, type AdminApi } from "../../../test/support/admin-api.js";
 import { testDialects } from "../../../test/support/dialects.js";
 import { createTestApp, type TestApp } from "../../../test/support/test-app.js";
 
@@ -70,7 +70,7 @@ describe.each(testDialects())("mailboxes API (%s)", (dialect) => {
   it("allows one outbound mailbox, also when two requests race", async () => {
     await start();
     expect((await api.post("/api/v1/mailboxes", outboundSmtp())).statusCode).toBe(201);
-    const second = await api.post("/api/v1/mailboxes", outboundSmtp({ type: "GRAPH", host: "graph.microsoft.com", port: 443 }));
+    const second = await api.post("/api/v1/mailboxes", outboundSmtp({ type: "GRAPH", host: "graph.microsoft.com", port: 443, ...graphSignIn }));
     expect(second.statusCode).toBe(409);
     expect(second.json().error.code).toBe("outbound_mailbox_exists");
 
