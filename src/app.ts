@@ -5,8 +5,11 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Config } from "./config.js";
+import type { MailSourceTester } from "./connectors/mail-source.js";
 import type { SecretBox } from "./crypto/secret-box.js";
 import type { Db } from "./db/database.js";
+import { applicationsRoutes } from "./features/applications/applications.routes.js";
+import { ApplicationsService } from "./features/applications/applications.service.js";
 import { auditRoutes } from "./features/audit/audit.routes.js";
 import { AuditService, systemActor } from "./features/audit/audit.service.js";
 import { authRoutes } from "./features/auth/auth.routes.js";
@@ -17,7 +20,13 @@ import { InteractionsService } from "./features/interactions/interactions.servic
 import { InteractionsStore } from "./features/interactions/interactions.store.js";
 import { eventsRoutes } from "./features/events/events.routes.js";
 import { EventBus } from "./shared/event-bus.js";
+import { fromAddressesRoutes } from "./features/from-addresses/from-addresses.routes.js";
+import { FromAddressesService } from "./features/from-addresses/from-addresses.service.js";
 import { healthRoutes } from "./features/health/health.routes.js";
+import { mailboxesRoutes } from "./features/mailboxes/mailboxes.routes.js";
+import { MailboxesService } from "./features/mailboxes/mailboxes.service.js";
+import { queuesRoutes } from "./features/queues/queues.routes.js";
+import { QueuesService } from "./features/queues/queues.service.js";
 import { usersRoutes } from "./features/users/users.routes.js";
 import { UsersService } from "./features/users/users.service.js";
 import { installAccessControl, type RouteEntry } from "./http/access.js";
@@ -35,6 +44,8 @@ export interface AppDeps {
   clock?: Clock;
   /** where raw messages and attachments are kept; the database by default */
   blobs?: BlobStore;
+  /** runs POST /api/v1/mailboxes/:id/test; without it the test answers that it cannot test yet */
+  mailSourceTester?: MailSourceTester;
 }
 
 export interface Services {
@@ -42,6 +53,10 @@ export interface Services {
   users: UsersService;
   auth: AuthService;
   interactions: InteractionsService;
+  queues: QueuesService;
+  fromAddresses: FromAddressesService;
+  mailboxes: MailboxesService;
+  applications: ApplicationsService;
 }
 
 export interface MailroomApp {
@@ -71,7 +86,13 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const events = new EventBus();
   const blobs = deps.blobs ?? new DatabaseBlobStore(k);
   const interactions = new InteractionsService(new InteractionsStore(k), blobs);
-  const services: Services = { audit, users, auth, interactions };
+  const queues = new QueuesService(k, audit, clock);
+  const fromAddresses = new FromAddressesService(k, audit, clock);
+  const mailboxes = new MailboxesService(k, audit, clock, deps.secretBox, fromAddresses, deps.log, deps.mailSourceTester);
+  const applications = new ApplicationsService(k, audit, clock, mailboxes, queues);
+  // the reference: agents get the From addresses as of sign-in; a new session sees new values
+  auth.fromAddressSource = async () => fromAddresses.forAgents(await mailboxes.outboundSender());
+  const services: Services = { audit, users, auth, interactions, queues, fromAddresses, mailboxes, applications };
 
   const fastifyLogger: FastifyBaseLogger = deps.log;
   const http: FastifyInstance = Fastify({
@@ -105,6 +126,10 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   await http.register(auditRoutes(audit));
   await http.register(interactionsRoutes(interactions));
   await http.register(eventsRoutes(events));
+  await http.register(queuesRoutes(queues));
+  await http.register(fromAddressesRoutes(fromAddresses, auth));
+  await http.register(mailboxesRoutes(mailboxes));
+  await http.register(applicationsRoutes(applications));
   http.get("/api/openapi.json", { schema: { hide: true } }, () => http.swagger());
 
   await http.ready();

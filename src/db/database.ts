@@ -24,7 +24,8 @@ export function openDatabase(database: Config["database"]): Db {
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: "postgres", close: () => kysely.destroy() };
   }
-  fs.mkdirSync(path.dirname(database.file), { recursive: true });
+  // the database holds password hashes and sealed secrets: keep its folder private
+  fs.mkdirSync(path.dirname(database.file), { recursive: true, mode: 0o700 });
   const sqlite = new BetterSqlite3(database.file);
   sqlite.pragma("journal_mode = WAL");
   sqlite.pragma("synchronous = NORMAL");

@@ -1,6 +1,7 @@
 import type { Kysely } from "kysely";
 import type { Dialect } from "../database.js";
 import * as m0001 from "./0001-initial.js";
+import * as m0002 from "./0002-case-insensitive-names.js";
 
 export interface Migration {
   name: string;
@@ -8,4 +9,7 @@ export interface Migration {
 }
 
 /** Forward-only, applied in this order; a released migration is never edited, only followed. */
-export const migrations: Migration[] = [{ name: "0001-initial", up: m0001.up }];
+export const migrations: Migration[] = [
+  { name: "0001-initial", up: m0001.up },
+  { name: "0002-case-insensitive-names", up: m0002.up },
+];

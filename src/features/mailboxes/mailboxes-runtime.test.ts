@@ -1,0 +1,227 @@
+import { randomBytes } from "node:crypto";
+import { afterEach, describe, expect, it } from "vitest";
+import { adminApi, createMailbox, createQueue, inboundGraph, inboundImap, inboundPop3, outboundSmtp, type AdminApi } from "../../../test/support/admin-api.js";
+import { testDialects } from "../../../test/support/dialects.js";
+import { createTestApp, type TestApp } from "../../../test/support/test-app.js";
+import type { MailProtocol, MailSourceSettings, MailSourceTester, TestStep } from "../../connectors/mail-source.js";
+import { SecretBox } from "../../crypto/secret-box.js";
+
+/** A deterministic stand-in for the connectors' connection test: answers what it is told, remembers what it got. */
+function standInTester(answer: (protocol: MailProtocol, settings: MailSourceSettings) => TestStep[]) {
+  const calls: { protocol: MailProtocol; settings: MailSourceSettings }[] = [];
+  const tester: MailSourceTester = async (protocol, settings) => {
+    calls.push({ protocol, settings });
+    return answer(protocol, settings);
+  };
+  return { tester, calls };
+}
+
+describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => {
+  let t: TestApp;
+  let api: AdminApi;
+  afterEach(async () => t?.close());
+
+  async function start(tester?: MailSourceTester) {
+    t = await createTestApp(dialect, {}, tester ? { mailSourceTester: tester } : {});
+    api = adminApi(t, await t.tokenFor("admin"));
+  }
+
+  it("tests a disabled IMAP or POP3 mailbox through the tester, with the password opened", async () => {
+    const { tester, calls } = standInTester((protocol, s) =>
+      protocol === "IMAP"
+        ? [
+            { step: "connect", ok: true, ms: 3 },
+            { step: "authenticate", ok: true, ms: 4 },
+            { step: "open_folder", ok: true, ms: 1 },
+          ]
+        : [
+            { step: "connect", ok: true, ms: 2 },
+            { step: "authenticate", ok: false, ms: 5, message: `The server refused ${s.login}.` },
+          ],
+    );
+    await start(tester);
+    const imap = await createMailbox(api, inboundImap({ password: "imap-secret-1", options: { folder: "Support" } }));
+    const pop3 = await createMailbox(api, inboundPop3({ password: "pop-secret-1", security: "none", port: 110 }));
+
+    const ok = await api.post(`/api/v1/mailboxes/${imap}/test`);
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toEqual({
+      ok: true,
+      steps: [
+        { step: "connect", ok: true, ms: 3 },
+        { step: "authenticate", ok: true, ms: 4 },
+        { step: "open_folder", ok: true, ms: 1 },
+      ],
+    });
+    const refused = await api.post(`/api/v1/mailboxes/${pop3}/test`);
+    expect(refused.json()).toMatchObject({ ok: false, steps: [{ ok: true }, { step: "authenticate", ok: false, message: "The server refused esj-22-30." }] });
+
+    expect(calls.map((c) => c.protocol)).toEqual(["IMAP", "POP3"]);
+    expect(calls[0]!.settings).toEqual({
+      mailboxId: imap,
+      host: "imap.acme.test",
+      port: 993,
+      security: "tls",
+      login: "support@acme.test",
+      credential: { method: "password", password: "imap-secret-1" },
+      folder: "Support",
+      acknowledge: { mode: "seen" },
+      initialImport: "all",
+      connectTimeoutMs: 15_000,
+      allowInvalidCertificates: false,
+    });
+    expect(calls[1]!.settings).toMatchObject({ security: "none", port: 110, credential: { password: "pop-secret-1" }, acknowledge: { mode: "delete" } });
+    // testing changes nothing: still disabled, nothing audited
+    expect((await api.get(`/api/v1/mailboxes/${imap}`)).json()).toMatchObject({ enabled: false, status: { state: "disabled" } });
+  });
+
+  it("says which protocols it cannot test yet, without calling the tester", async () => {
+    const { tester, calls } = standInTester(() => [{ step: "connect", ok: true, ms: 1 }]);
+    await start(tester);
+    const smtp = await createMailbox(api, outboundSmtp());
+    const graph = await createMailbox(api, inboundGraph());
+    const oauth = await createMailbox(
+      api,
+      inboundImap({ name: "oauth", auth: { method: "oauth2", grant: "password", clientId: "c-1", directoryId: "d-1" } }),
+    );
+    for (const [id, pattern] of [
+      [smtp, /cannot test SMTP mailboxes yet/],
+      [graph, /cannot test GRAPH mailboxes yet/],
+      [oauth, /cannot test OAuth 2.0 mailboxes yet/],
+    ] as const) {
+      const res = await api.post(`/api/v1/mailboxes/${id}/test`);
+      expect(res.statusCode).toBe(200);
+      expect(res.json().ok).toBe(false);
+      expect(res.json().steps).toHaveLength(1);
+      expect(res.json().steps[0]).toMatchObject({ ok: false, message: expect.stringMatching(pattern) });
+    }
+    expect(calls).toEqual([]);
+  });
+
+  it("without a tester, answers ok:false with a reason", async () => {
+    await start();
+    const id = await createMailbox(api, inboundImap());
+    const res = await api.post(`/api/v1/mailboxes/${id}/test`);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual({ ok: false, steps: [{ step: "connect", ok: false, ms: 0, message: "This Mailroom server has no IMAP connection test yet." }] });
+  });
+
+  it("turns a tester that throws into a failed step", async () => {
+    await start(() => Promise.reject(new Error("socket hang up")));
+    const id = await createMailbox(api, inboundImap());
+    const res = await api.post(`/api/v1/mailboxes/${id}/test`);
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ ok: false, steps: [{ step: "connect", ok: false, message: "socket hang up" }] });
+  });
+
+  it("lists the inbound mailboxes of enabled applications with their settings", async () => {
+    await start();
+    const mailboxes = t.app.services.mailboxes;
+    const queue = await createQueue(api);
+    const imap = await createMailbox(
+      api,
+      inboundImap({ maxSizeMb: 12, options: { acknowledge: "move", processedFolder: "Done", initialImport: "unseen" } }),
+    );
+    const pop3 = await createMailbox(api, inboundPop3({ options: { acknowledge: "keep" } }));
+    await createMailbox(api, outboundSmtp());
+    expect(await mailboxes.listEnabledInbound()).toEqual([]);
+
+    const app = (await api.post("/api/v1/applications", { name: "Mail", queueId: queue, mailboxIds: [imap, pop3], enabled: true })).json();
+    const enabled = await mailboxes.listEnabledInbound();
+    expect(enabled.map((m) => m.name)).toEqual(["pop.client", "support"]);
+    const support = enabled.find((m) => m.id === imap)!;
+    expect(support).toMatchObject({ type: "IMAP", maxSizeMb: 12, queueId: queue, applicationId: app.id, auth: { method: "password" } });
+    expect(support.updatedAt).toBe((await api.get(`/api/v1/mailboxes/${imap}`)).json().updatedAt);
+    expect(support.settings).toMatchObject({
+      credential: { method: "password", password: "imap-password-1" },
+      acknowledge: { mode: "move", folder: "Done" },
+      initialImport: "unseen",
+      connectTimeoutMs: 15_000,
+      allowInvalidCertificates: false,
+    });
+    expect(enabled.find((m) => m.id === pop3)!.settings.acknowledge).toEqual({ mode: "keep" });
+
+    await api.patch(`/api/v1/applications/${app.id}`, { enabled: false });
+    expect(await mailboxes.listEnabledInbound()).toEqual([]);
+  });
+
+  it("reports a mailbox whose password cannot be opened, and still lists the others", async () => {
+    await start(async () => [{ step: "connect", ok: true, ms: 1 }]);
+    const mailboxes = t.app.services.mailboxes;
+    const queue = await createQueue(api);
+    const broken = await createMailbox(api, inboundImap());
+    const fine = await createMailbox(api, inboundPop3());
+    await api.post("/api/v1/applications", { name: "Mail", queueId: queue, mailboxIds: [broken, fine], enabled: true });
+    // as if the secret key had been replaced: the sealed password no longer opens
+    const sealedElsewhere = new SecretBox(randomBytes(32)).seal("imap-password-1");
+    await t.store.db.kysely.updateTable("mailboxes").set({ password_sealed: sealedElsewhere }).where("id", "=", broken).execute();
+
+    expect((await mailboxes.listEnabledInbound()).map((m) => m.id)).toEqual([fine]);
+    expect((await api.get(`/api/v1/mailboxes/${broken}`)).json().status).toMatchObject({
+      state: "error",
+      code: "secret_unreadable",
+      message: expect.stringMatching(/cannot be read with this server's secret key/),
+    });
+    const tested = await api.post(`/api/v1/mailboxes/${broken}/test`);
+    expect(tested.json()).toMatchObject({ ok: false, steps: [{ ok: false, message: expect.stringMatching(/type the password again/) }] });
+  });
+
+  it("tells listeners after each commit that changes enabled mailboxes or settings", async () => {
+    await start();
+    const mailboxes = t.app.services.mailboxes;
+    const reads: Promise<string[]>[] = [];
+    let calls = 0;
+    const unsubscribe = mailboxes.onChange(() => {
+      calls++;
+      // called after the commit: what the listener reads is already the new state
+      reads.push(mailboxes.listEnabledInbound().then((list) => list.map((m) => m.name)));
+    });
+    const queue = await createQueue(api);
+    expect(calls).toBe(0);
+    const id = await createMailbox(api, inboundImap());
+    expect(calls).toBe(1);
+    await api.post("/api/v1/mailboxes", inboundImap({ name: "bad name" }));
+    expect(calls).toBe(1);
+    await api.patch(`/api/v1/mailboxes/${id}`, { maxSizeMb: 7 });
+    expect(calls).toBe(2);
+    const app = (await api.post("/api/v1/applications", { name: "Mail", queueId: queue, mailboxIds: [id], enabled: true })).json();
+    expect(calls).toBe(3);
+    expect(await reads[2]).toEqual(["support"]);
+    await api.patch(`/api/v1/applications/${app.id}`, { enabled: false });
+    expect(calls).toBe(4);
+    expect(await reads[3]).toEqual([]);
+    await api.del(`/api/v1/applications/${app.id}`);
+    expect(calls).toBe(5);
+    await api.del(`/api/v1/mailboxes/${id}`);
+    expect(calls).toBe(6);
+
+    unsubscribe();
+    await createMailbox(api, inboundImap());
+    expect(calls).toBe(6);
+  });
+
+  it("keeps the status a runner reports, and ignores a report for a deleted mailbox", async () => {
+    await start();
+    const mailboxes = t.app.services.mailboxes;
+    const id = await createMailbox(api, inboundImap());
+    const status = () => t.store.db.kysely.selectFrom("mailbox_status").selectAll().where("mailbox_id", "=", id).execute();
+    await mailboxes.setStatus(id, { state: "connecting" });
+    await mailboxes.setStatus(id, { state: "error", code: "tls_error", message: "The certificate expired." });
+    await mailboxes.setStatus(id, { state: "ok", lastSyncAt: "2025-02-03T04:05:06.000Z" });
+    expect(await status()).toMatchObject([{ state: "ok", code: null, message: null, last_sync_at: "2025-02-03T04:05:06.000Z" }]);
+    await api.del(`/api/v1/mailboxes/${id}`);
+    await expect(mailboxes.setStatus(id, { state: "disabled" })).resolves.toBeUndefined();
+    expect(await status()).toEqual([]);
+  });
+
+  it("knows Mailroom's own addresses, in lower case", async () => {
+    await start();
+    const folder = (await api.post("/api/v1/business-attributes", { name: "Agents" })).json().id;
+    await api.post(`/api/v1/business-attributes/${folder}/values`, { name: "Sales@Acme.test", displayName: "Sales" });
+    await createMailbox(api, outboundSmtp({ fromAddress: "Support@Acme.test", fromAddressFolderId: folder }));
+    await createMailbox(api, inboundImap({ mailbox: "Help@Acme.test" }));
+    await createMailbox(api, inboundPop3({ mailbox: "esj-22-30" }));
+    const own = await t.app.services.mailboxes.ownAddresses();
+    expect([...own].sort()).toEqual(["help@acme.test", "sales@acme.test", "support@acme.test"]);
+  });
+});

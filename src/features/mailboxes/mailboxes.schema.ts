@@ -1,0 +1,208 @@
+import { z } from "zod";
+import { strictBody } from "../../http/schema-helpers.js";
+import { isEmailAddress, isHostName } from "../../shared/email-address.js";
+
+export const clientTypes = ["inbound", "outbound"] as const;
+export type ClientType = (typeof clientTypes)[number];
+export const mailboxTypes = ["IMAP", "POP3", "SMTP", "GRAPH", "EWS"] as const;
+export type MailboxType = (typeof mailboxTypes)[number];
+export const inboundTypes: readonly MailboxType[] = ["IMAP", "POP3", "GRAPH", "EWS"];
+export const outboundTypes: readonly MailboxType[] = ["SMTP", "GRAPH", "EWS"];
+export const securityModes = ["tls", "starttls", "none"] as const;
+export const acknowledgeModes = ["seen", "move", "delete", "keep"] as const;
+export const initialImports = ["all", "unseen"] as const;
+export const oauthGrants = ["client_credentials", "password"] as const;
+export const mailboxStates = ["disabled", "connecting", "ok", "error"] as const;
+
+/** The reference fixes the outbound mailbox's name; it is the one name outside the pattern below. */
+export const outboundName = "smtp-client";
+export const namePattern = /^[A-Za-z0-9@_.]{1,40}$/;
+export const defaultTenantAuthority = "https://login.microsoftonline.com/";
+
+export const messages = {
+  name: "Mailbox name may use letters, digits, @ _ . and at most 40 characters",
+  maxSizeMb: "Max size must be a whole number of megabytes from 5 to 20",
+  port: "Port must be a whole number from 1 to 65535",
+  host: "Host must be a server name or IP address, such as imap.example.com (no scheme, no port)",
+  login: "Enter the login name the mail server knows this mailbox by (at most 320 characters)",
+  fromAddress: "From address must be an email address such as support@example.com",
+  tenantAuthority: "Tenant authority must be an https URL, such as https://login.microsoftonline.com/",
+} as const;
+
+const secret = (label: string) =>
+  z
+    .string({ error: `${label} must be text` })
+    .min(1, `${label} must not be empty`)
+    .max(1024, `${label} may have at most 1024 characters`);
+
+const wholeNumber = (message: string, min: number, max: number) =>
+  z.number({ error: message }).int(message).min(min, message).max(max, message);
+
+function isHttpsUrl(text: string): boolean {
+  try {
+    return new URL(text).protocol === "https:";
+  } catch {
+    return false;
+  }
+}
+
+const folderName = (label: string) =>
+  z
+    .string({ error: `${label} must be text` })
+    .trim()
+    .min(1, `${label} must not be empty`)
+    .max(255, `${label} may have at most 255 characters`);
+
+export const optionsInput = strictBody({
+  folder: folderName("Folder").optional(),
+  acknowledge: z.enum(acknowledgeModes, { error: "Acknowledge must be seen, move, delete or keep" }).optional(),
+  processedFolder: folderName("Processed folder").optional(),
+  initialImport: z.enum(initialImports, { error: "Initial import must be all or unseen" }).optional(),
+});
+export type OptionsInput = z.infer<typeof optionsInput>;
+
+export const authInput = z.discriminatedUnion(
+  "method",
+  [
+    strictBody({ method: z.literal("password") }),
+    strictBody({
+      method: z.literal("oauth2"),
+      grant: z.enum(oauthGrants, { error: "Grant must be client_credentials or password" }),
+      clientId: z
+        .string({ error: "Enter the Application (client) ID of the Azure app" })
+        .trim()
+        .min(1, "Enter the Application (client) ID of the Azure app")
+        .max(200, "Client ID may have at most 200 characters"),
+      directoryId: z
+        .string({ error: "Enter the Directory (tenant) ID of the Azure app" })
+        .trim()
+        .min(1, "Enter the Directory (tenant) ID of the Azure app")
+        .max(200, "Directory ID may have at most 200 characters"),
+      tenantAuthority: z.string({ error: messages.tenantAuthority }).trim().refine(isHttpsUrl, messages.tenantAuthority).optional(),
+      secretExpiresAt: z
+        .union([z.iso.date(), z.iso.datetime({ offset: true })], { error: "Secret expiry must be an ISO date such as 2026-12-31" })
+        .nullable()
+        .optional(),
+    }),
+  ],
+  { error: "Auth method must be password or oauth2" },
+);
+export type AuthInput = z.infer<typeof authInput>;
+
+const common = {
+  type: z.enum(mailboxTypes, { error: "Type must be IMAP, POP3, SMTP, GRAPH or EWS" }),
+  mailbox: z.string({ error: messages.login }).trim().min(1, messages.login).max(320, messages.login),
+  password: secret("Password"),
+  host: z.string({ error: messages.host }).trim().refine(isHostName, messages.host),
+  port: wholeNumber(messages.port, 1, 65535),
+  security: z.enum(securityModes, { error: "Security must be tls, starttls or none" }),
+  maxSizeMb: wholeNumber(messages.maxSizeMb, 5, 20),
+  fromAddress: z.string({ error: messages.fromAddress }).trim().refine(isEmailAddress, messages.fromAddress),
+  fromAddressFolderId: z.string({ error: "From address folder must be the id of a business attribute folder" }).nullable(),
+  auth: authInput,
+  clientSecret: secret("Client secret"),
+  testMailbox: z.boolean({ error: "Test mailbox must be true or false" }),
+  options: optionsInput,
+};
+
+export const createMailboxBody = strictBody({
+  clientType: z.enum(clientTypes, { error: "Client type must be inbound or outbound" }),
+  name: z
+    .string({ error: messages.name })
+    .refine((v) => namePattern.test(v) || v === outboundName, messages.name)
+    .optional(),
+  type: common.type,
+  mailbox: common.mailbox,
+  password: common.password.optional(),
+  host: common.host,
+  port: common.port,
+  security: common.security.optional(),
+  maxSizeMb: common.maxSizeMb.optional(),
+  fromAddress: common.fromAddress.optional(),
+  fromAddressFolderId: common.fromAddressFolderId.optional(),
+  auth: common.auth.optional(),
+  clientSecret: common.clientSecret.optional(),
+  testMailbox: common.testMailbox.optional(),
+  options: common.options.optional(),
+});
+export type CreateMailboxInput = z.infer<typeof createMailboxBody>;
+
+export const patchMailboxBody = strictBody({
+  // accepted only to say clearly that they cannot change
+  name: z.string({ error: "Name must be text" }).optional(),
+  clientType: z.string({ error: "Client type must be text" }).optional(),
+  type: common.type.optional(),
+  mailbox: common.mailbox.optional(),
+  password: common.password.optional(),
+  host: common.host.optional(),
+  port: common.port.optional(),
+  security: common.security.optional(),
+  maxSizeMb: common.maxSizeMb.optional(),
+  fromAddress: common.fromAddress.optional(),
+  fromAddressFolderId: common.fromAddressFolderId.optional(),
+  auth: common.auth.optional(),
+  clientSecret: common.clientSecret.optional(),
+  testMailbox: common.testMailbox.optional(),
+  options: common.options.optional(),
+});
+export type PatchMailboxInput = z.infer<typeof patchMailboxBody>;
+
+export const listMailboxesQuery = z.object({
+  clientType: z.enum(["inbound", "outbound", "all"], { error: "clientType must be inbound, outbound or all" }).default("all"),
+  q: z.string().trim().max(200, "Search text may have at most 200 characters").optional(),
+});
+
+const optionsView = z.object({
+  folder: z.string().optional(),
+  acknowledge: z.enum(acknowledgeModes).optional(),
+  processedFolder: z.string().optional(),
+  initialImport: z.enum(initialImports),
+});
+
+const authView = z.union([
+  z.object({ method: z.literal("password") }),
+  z.object({
+    method: z.literal("oauth2"),
+    grant: z.enum(oauthGrants),
+    clientId: z.string(),
+    directoryId: z.string(),
+    tenantAuthority: z.string(),
+    secretExpiresAt: z.string().optional(),
+  }),
+]);
+
+export const mailboxStatusView = z.object({
+  state: z.enum(mailboxStates),
+  code: z.string().optional(),
+  message: z.string().optional(),
+  lastSyncAt: z.string().optional(),
+});
+
+export const mailboxView = z.object({
+  id: z.string(),
+  name: z.string(),
+  clientType: z.enum(clientTypes),
+  type: z.enum(mailboxTypes),
+  mailbox: z.string(),
+  host: z.string(),
+  port: z.number(),
+  security: z.enum(securityModes),
+  maxSizeMb: z.number().nullable(),
+  fromAddress: z.string().nullable(),
+  fromAddressFolderId: z.string().nullable(),
+  options: optionsView.optional(),
+  auth: authView,
+  passwordSet: z.boolean(),
+  clientSecretSet: z.boolean(),
+  testMailbox: z.boolean(),
+  enabled: z.boolean(),
+  status: mailboxStatusView,
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+export type MailboxView = z.infer<typeof mailboxView>;
+
+export const testResultView = z.object({
+  ok: z.boolean(),
+  steps: z.array(z.object({ step: z.string(), ok: z.boolean(), ms: z.number(), message: z.string().optional() })),
+});

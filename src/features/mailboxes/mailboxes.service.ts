@@ -1,0 +1,378 @@
+import type { Kysely } from "kysely";
+import type { MailProtocol, MailSourceSettings, MailSourceTester, TestStep } from "../../connectors/mail-source.js";
+import type { SecretBox } from "../../crypto/secret-box.js";
+import { isForeignKeyViolation, uniqueViolation } from "../../db/constraint-errors.js";
+import type { Database, MailboxStatusTable } from "../../db/schema.js";
+import { AppError, type FieldProblem } from "../../errors.js";
+import type { Logger } from "../../logger.js";
+import type { Clock } from "../../shared/clock.js";
+import { isEmailAddress } from "../../shared/email-address.js";
+import { newId } from "../../shared/ids.js";
+import type { Actor, AuditService } from "../audit/audit.service.js";
+import type { FromAddressesService, OutboundSender } from "../from-addresses/from-addresses.service.js";
+import {
+  applyPatch,
+  clientSecretDestination,
+  draftFromCreate,
+  draftFromRow,
+  draftToColumns,
+  passwordDestination,
+  usesClientSecret,
+  usesPassword,
+  type AuthSettings,
+  type MailboxDraft,
+} from "./mailboxes.draft.js";
+import { parseOptions } from "./mailboxes.options.js";
+import { outboundName, type CreateMailboxInput, type MailboxView, type PatchMailboxInput } from "./mailboxes.schema.js";
+import { MailboxesStore, type MailboxRow } from "./mailboxes.store.js";
+import { toMailboxView } from "./mailboxes.view.js";
+
+/** An inbound mailbox that an enabled application lists: what its runner needs. */
+export interface EnabledInboundMailbox {
+  id: string;
+  name: string;
+  type: MailProtocol;
+  maxSizeMb: number;
+  queueId: string;
+  applicationId: string;
+  /** changes whenever the mailbox's settings change: a runner restarts when it does */
+  updatedAt: string;
+  /** for OAuth 2.0 mailboxes the credential carries no token yet: the token service supplies it */
+  settings: MailSourceSettings;
+  auth: AuthSettings;
+}
+
+export interface MailboxStatusUpdate {
+  state: MailboxStatusTable["state"];
+  code?: string | undefined;
+  message?: string | undefined;
+  lastSyncAt?: string | undefined;
+}
+
+const testableProtocols: readonly string[] = ["IMAP", "POP3"];
+
+function openSecret(row: MailboxRow, sealed: string, secretBox: SecretBox): string {
+  try {
+    return secretBox.open(sealed);
+  } catch (err) {
+    throw new Error(
+      `The stored password of mailbox ${row.name} cannot be read with this server's secret key (was the key changed?); type the password again.`,
+      { cause: err },
+    );
+  }
+}
+
+/**
+ * The settings a connector needs for the mailbox in `row`, with its password opened. OAuth 2.0
+ * mailboxes get an `xoauth2` credential with `accessToken` (empty until a token service supplies one).
+ */
+export function toSourceSettings(
+  row: MailboxRow,
+  secretBox: SecretBox,
+  extra: { accessToken?: string; connectTimeoutMs?: number; allowInvalidCertificates?: boolean } = {},
+): MailSourceSettings {
+  let credential: MailSourceSettings["credential"];
+  if (row.auth_method === "oauth2") {
+    credential = { method: "xoauth2", accessToken: extra.accessToken ?? "" };
+  } else {
+    if (row.password_sealed === null) throw new Error(`Mailbox ${row.name} has no stored password; type the password again.`);
+    credential = { method: "password", password: openSecret(row, row.password_sealed, secretBox) };
+  }
+  const options = parseOptions(row.options, row.type);
+  let acknowledge: MailSourceSettings["acknowledge"] = { mode: "seen" };
+  if (row.type === "POP3") acknowledge = { mode: options.acknowledge === "keep" ? "keep" : "delete" };
+  else if (options.acknowledge === "move" && options.processedFolder) acknowledge = { mode: "move", folder: options.processedFolder };
+  return {
+    mailboxId: row.id,
+    host: row.host,
+    port: row.port,
+    security: row.security,
+    login: row.login,
+    credential,
+    folder: options.folder ?? "INBOX",
+    acknowledge,
+    initialImport: options.initialImport,
+    connectTimeoutMs: extra.connectTimeoutMs ?? 15_000,
+    allowInvalidCertificates: extra.allowInvalidCertificates ?? false,
+  };
+}
+
+function problemsError(problems: FieldProblem[]): AppError {
+  return new AppError("invalid_input", problems.map((p) => p.message).join("; "), problems);
+}
+
+export class MailboxesService {
+  readonly store: MailboxesStore;
+  readonly #listeners = new Set<() => void>();
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+    private readonly secretBox: SecretBox,
+    private readonly fromAddresses: FromAddressesService,
+    private readonly log: Logger,
+    private readonly tester: MailSourceTester | undefined,
+  ) {
+    this.store = new MailboxesStore(db);
+  }
+
+  /** Called after every commit that can change which inbound mailboxes are enabled, or any mailbox's settings. */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  notifyChanged(): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener();
+      } catch (err) {
+        // the change is committed; a failing listener must not turn the API's answer into an error
+        this.log.error({ err }, "mailbox change listener failed");
+      }
+    }
+  }
+
+  async list(filter: { clientType: "inbound" | "outbound" | "all"; q?: string | undefined }): Promise<MailboxView[]> {
+    return (await this.store.list(filter)).map(toMailboxView);
+  }
+
+  async get(id: string): Promise<MailboxView> {
+    const record = await this.store.byId(this.db, id);
+    if (!record) throw AppError.notFound("The mailbox");
+    return toMailboxView(record);
+  }
+
+  async create(actor: Actor, input: CreateMailboxInput): Promise<MailboxView> {
+    const { draft, problems } = draftFromCreate(input);
+    problems.push(...(await this.folderProblems(draft, this.db)));
+    if (problems.length > 0) throw problemsError(problems);
+    const missing: FieldProblem[] = [];
+    if (usesPassword(draft.auth) && input.password === undefined) missing.push({ path: "password", message: "Enter the mailbox password" });
+    if (usesClientSecret(draft.auth) && input.clientSecret === undefined) {
+      missing.push({ path: "clientSecret", message: "Enter the client secret of the Azure app (OAuth 2.0 client credentials)" });
+    }
+    if (missing.length > 0) throw new AppError("password_required", missing.map((p) => p.message).join("; "), missing);
+
+    const now = this.clock.now().toISOString();
+    const row: MailboxRow = {
+      id: newId(),
+      ...draftToColumns(draft),
+      password_sealed: input.password === undefined ? null : this.secretBox.seal(input.password),
+      client_secret_sealed: input.clientSecret === undefined ? null : this.secretBox.seal(input.clientSecret),
+      created_at: now,
+      updated_at: now,
+    };
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await this.store.insert(trx, row);
+        await this.audit.record(trx, actor, "mailbox.create", { type: "mailbox", id: row.id }, { ...input });
+      });
+    } catch (err) {
+      throw this.conflictOf(err, draft) ?? err;
+    }
+    this.notifyChanged();
+    return this.get(row.id);
+  }
+
+  async update(actor: Actor, id: string, patch: PatchMailboxInput): Promise<MailboxView> {
+    let next: MailboxDraft | undefined;
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        const current = await this.store.byId(trx, id);
+        if (!current) throw AppError.notFound("The mailbox");
+        const before = draftFromRow(current);
+        const readOnly: FieldProblem[] = [];
+        if (patch.name !== undefined && patch.name !== before.name) {
+          readOnly.push({
+            path: "name",
+            message:
+              before.clientType === "outbound"
+                ? `The outbound mailbox is always named ${outboundName}`
+                : "A mailbox name is set when the mailbox is created and cannot change; create a new mailbox instead",
+          });
+        }
+        if (patch.clientType !== undefined && patch.clientType !== before.clientType) {
+          readOnly.push({ path: "clientType", message: "Client type cannot change; create a new mailbox instead" });
+        }
+        if (readOnly.length > 0) throw new AppError("field_read_only", readOnly.map((p) => p.message).join("; "), readOnly);
+
+        const applied = applyPatch(before, patch);
+        next = applied.draft;
+        const problems = [...applied.problems];
+        if (patch.fromAddressFolderId !== undefined) problems.push(...(await this.folderProblems(next, trx)));
+        if (problems.length > 0) throw problemsError(problems);
+        const missing = this.secretsToRetype(current, before, next, patch);
+        if (missing.length > 0) throw new AppError("password_required", missing.map((p) => p.message).join("; "), missing);
+
+        await this.store.update(trx, id, {
+          ...draftToColumns(next),
+          ...(patch.password === undefined ? {} : { password_sealed: this.secretBox.seal(patch.password) }),
+          ...(patch.clientSecret === undefined ? {} : { client_secret_sealed: this.secretBox.seal(patch.clientSecret) }),
+          updated_at: this.clock.now().toISOString(),
+        });
+        await this.audit.record(trx, actor, "mailbox.update", { type: "mailbox", id }, { ...patch });
+      });
+    } catch (err) {
+      throw (next && this.conflictOf(err, next)) ?? err;
+    }
+    this.notifyChanged();
+    return this.get(id);
+  }
+
+  async remove(actor: Actor, id: string): Promise<void> {
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        const current = await this.store.byId(trx, id);
+        if (!current) throw AppError.notFound("The mailbox");
+        if (current.enabled) {
+          throw new AppError(
+            "mailbox_enabled",
+            current.client_type === "outbound"
+              ? "The outbound mailbox is enabled while any application is enabled; disable the applications first."
+              : "The mailbox is enabled: disable its application, or remove the mailbox from it, first.",
+          );
+        }
+        await this.store.delete(trx, id);
+        await this.audit.record(trx, actor, "mailbox.delete", { type: "mailbox", id }, { name: current.name, clientType: current.client_type });
+      });
+    } catch (err) {
+      if (isForeignKeyViolation(err)) {
+        throw new AppError("in_use", "This mailbox is still referenced: Mailroom keeps the interactions that came from it, so it cannot be deleted.");
+      }
+      throw err;
+    }
+    this.notifyChanged();
+  }
+
+  /** The connection test: connects, signs in, opens the folder; never changes mail. Works on a disabled mailbox. */
+  async test(id: string): Promise<{ ok: boolean; steps: TestStep[] }> {
+    const record = await this.store.byId(this.db, id);
+    if (!record) throw AppError.notFound("The mailbox");
+    const cannot = (step: TestStep["step"], message: string) => ({ ok: false, steps: [{ step, ok: false, ms: 0, message }] });
+    if (record.client_type === "outbound" || !testableProtocols.includes(record.type)) {
+      return cannot("connect", `Mailroom cannot test ${record.type} mailboxes yet.`);
+    }
+    if (!this.tester) return cannot("connect", `This Mailroom server has no ${record.type} connection test yet.`);
+    if (record.auth_method === "oauth2") return cannot("acquire_token", "Mailroom cannot test OAuth 2.0 mailboxes yet.");
+    const started = performance.now();
+    try {
+      const steps = await this.tester(record.type as MailProtocol, toSourceSettings(record, this.secretBox));
+      return { ok: steps.length > 0 && steps.every((s) => s.ok), steps };
+    } catch (err) {
+      this.log.warn({ mailboxId: id, err }, "mailbox test failed unexpectedly");
+      const message = err instanceof Error ? err.message : "The test failed.";
+      return { ok: false, steps: [{ step: "connect", ok: false, ms: Math.round(performance.now() - started), message }] };
+    }
+  }
+
+  enabledIds(db: Kysely<Database>): Promise<Set<string>> {
+    return this.store.enabledIds(db);
+  }
+
+  clientTypes(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, "inbound" | "outbound">> {
+    return this.store.clientTypes(db, ids);
+  }
+
+  async listEnabledInbound(): Promise<EnabledInboundMailbox[]> {
+    const enabled: EnabledInboundMailbox[] = [];
+    for (const row of await this.store.enabledInbound()) {
+      let settings: MailSourceSettings;
+      try {
+        settings = toSourceSettings(row, this.secretBox, { connectTimeoutMs: 15_000, allowInvalidCertificates: false });
+      } catch (err) {
+        // one unreadable secret must not keep every other mailbox from running: this one shows why it does not
+        const message = err instanceof Error ? err.message : "The mailbox settings cannot be read.";
+        this.log.error({ mailboxId: row.id }, message);
+        await this.setStatus(row.id, { state: "error", code: "secret_unreadable", message });
+        continue;
+      }
+      enabled.push({
+        id: row.id,
+        name: row.name,
+        type: row.type as MailProtocol,
+        maxSizeMb: row.max_size_mb ?? 5,
+        queueId: row.queue_id,
+        applicationId: row.application_id,
+        updatedAt: row.updated_at,
+        settings,
+        auth: draftFromRow(row).auth,
+      });
+    }
+    return enabled;
+  }
+
+  async setStatus(mailboxId: string, update: MailboxStatusUpdate): Promise<void> {
+    try {
+      await this.store.upsertStatus({
+        mailbox_id: mailboxId,
+        state: update.state,
+        code: update.code ?? null,
+        message: update.message ?? null,
+        last_sync_at: update.lastSyncAt ?? null,
+        updated_at: this.clock.now().toISOString(),
+      });
+    } catch (err) {
+      // the mailbox was deleted while its runner was stopping: its status has nowhere to go
+      if (isForeignKeyViolation(err)) return;
+      throw err;
+    }
+  }
+
+  /** Mailroom's own addresses, lower case: mail from them is a loop. */
+  async ownAddresses(): Promise<Set<string>> {
+    const own = new Set(await this.fromAddresses.allAddresses());
+    const outbound = await this.store.outbound();
+    if (outbound?.from_address) own.add(outbound.from_address.toLowerCase());
+    for (const login of await this.store.inboundLogins()) {
+      if (isEmailAddress(login)) own.add(login.toLowerCase());
+    }
+    return own;
+  }
+
+  async outboundSender(): Promise<OutboundSender | null> {
+    const outbound = await this.store.outbound();
+    return outbound ? { fromAddress: outbound.from_address, fromAddressFolderId: outbound.from_address_folder_id } : null;
+  }
+
+  private async folderProblems(draft: MailboxDraft, db: Kysely<Database>): Promise<FieldProblem[]> {
+    if (draft.fromAddressFolderId === null || (await this.fromAddresses.folderExists(draft.fromAddressFolderId, db))) return [];
+    return [{ path: "fromAddressFolderId", message: "No business attribute folder has this id; create the folder first" }];
+  }
+
+  /** Secrets that must come with this patch because it sends them somewhere new (see passwordDestination). */
+  private secretsToRetype(current: MailboxRow, before: MailboxDraft, next: MailboxDraft, patch: PatchMailboxInput): FieldProblem[] {
+    const missing: FieldProblem[] = [];
+    const passwordTo = passwordDestination(next);
+    if (passwordTo !== null && patch.password === undefined) {
+      if (passwordTo !== passwordDestination(before) || current.password_sealed === null) {
+        missing.push({
+          path: "password",
+          message: "Type the password again: it is needed when the host, port, mailbox (login), type or sign-in method changes",
+        });
+      }
+    }
+    const secretTo = clientSecretDestination(next);
+    if (secretTo !== null && patch.clientSecret === undefined) {
+      if (secretTo !== clientSecretDestination(before) || current.client_secret_sealed === null) {
+        missing.push({
+          path: "clientSecret",
+          message: "Type the client secret again: it is needed when the client ID, directory ID, tenant authority or server changes",
+        });
+      }
+    }
+    return missing;
+  }
+
+  /** A unique violation as the 409 it means; undefined when `err` is something else. */
+  private conflictOf(err: unknown, draft: MailboxDraft): AppError | undefined {
+    const violated = uniqueViolation(err);
+    if (violated === null) return undefined;
+    // the outbound name is fixed, so whichever of its constraints fires, it means "one already exists"
+    if (draft.clientType === "outbound") {
+      return new AppError("outbound_mailbox_exists", "There is already an outbound mailbox; Mailroom has one. Edit it instead.");
+    }
+    return new AppError("name_taken", `A mailbox named "${draft.name}" already exists.`, [{ path: "name", message: "is taken" }]);
+  }
+}

@@ -1,0 +1,160 @@
+import { sql, type ExpressionBuilder, type Kysely, type Selectable } from "kysely";
+import type { Database, MailboxesTable, MailboxStatusTable } from "../../db/schema.js";
+
+export type MailboxRow = Selectable<MailboxesTable>;
+
+/** A mailbox row with what is derived from other tables: enabled (from applications) and status (from its runner). */
+export interface MailboxRecord extends MailboxRow {
+  enabled: boolean;
+  status: { state: MailboxStatusTable["state"]; code: string | null; message: string | null; lastSyncAt: string | null } | null;
+}
+
+export interface EnabledInboundRow extends MailboxRow {
+  application_id: string;
+  queue_id: string;
+}
+
+type Eb = ExpressionBuilder<Database & { m: MailboxesTable }, "m">;
+
+/**
+ * Enabled is never stored: a mailbox is enabled exactly while an enabled application lists it,
+ * and the outbound mailbox while any enabled application exists. The link table belongs to
+ * applications; reading it here keeps that rule in one query instead of two copies of the state.
+ */
+function enabledExpression(eb: Eb) {
+  return eb.or([
+    eb.and([
+      eb("m.client_type", "=", "outbound"),
+      eb.exists(eb.selectFrom("applications as a").select("a.id").where("a.enabled", "=", 1)),
+    ]),
+    eb.exists(
+      eb
+        .selectFrom("application_mailboxes as am")
+        .innerJoin("applications as a", "a.id", "am.application_id")
+        .select("am.mailbox_id")
+        .whereRef("am.mailbox_id", "=", "m.id")
+        .where("a.enabled", "=", 1),
+    ),
+  ]);
+}
+
+function likePattern(text: string): string {
+  return `%${text.toLowerCase().replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+export class MailboxesStore {
+  constructor(private readonly db: Kysely<Database>) {}
+
+  private records(db: Kysely<Database>) {
+    return db
+      .selectFrom("mailboxes as m")
+      .leftJoin("mailbox_status as s", "s.mailbox_id", "m.id")
+      .selectAll("m")
+      .select((eb) => [
+        enabledExpression(eb).as("enabled_flag"),
+        "s.state as status_state",
+        "s.code as status_code",
+        "s.message as status_message",
+        "s.last_sync_at as status_last_sync_at",
+      ]);
+  }
+
+  async list(filter: { clientType: "inbound" | "outbound" | "all"; q?: string | undefined }): Promise<MailboxRecord[]> {
+    let query = this.records(this.db);
+    if (filter.clientType !== "all") query = query.where("m.client_type", "=", filter.clientType);
+    if (filter.q) {
+      const pattern = likePattern(filter.q);
+      query = query.where((eb) =>
+        eb.or(
+          (["m.name", "m.login", "m.host"] as const).map((column) => sql<boolean>`lower(${eb.ref(column)}) like ${pattern} escape '\\'`),
+        ),
+      );
+    }
+    // outbound first, as the reference lists them
+    const rows = await query.orderBy("m.client_type", "desc").orderBy("m.name").execute();
+    return rows.map(toRecord);
+  }
+
+  async byId(db: Kysely<Database>, id: string): Promise<MailboxRecord | undefined> {
+    const row = await this.records(db).where("m.id", "=", id).executeTakeFirst();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async insert(trx: Kysely<Database>, row: MailboxRow): Promise<void> {
+    await trx.insertInto("mailboxes").values(row).execute();
+  }
+
+  async update(trx: Kysely<Database>, id: string, changes: Partial<Omit<MailboxRow, "id">>): Promise<void> {
+    await trx.updateTable("mailboxes").set(changes).where("id", "=", id).execute();
+  }
+
+  /** Removes the mailbox and its place in any application's list (the caller checked it is disabled). */
+  async delete(trx: Kysely<Database>, id: string): Promise<void> {
+    await trx.deleteFrom("application_mailboxes").where("mailbox_id", "=", id).execute();
+    await trx.deleteFrom("mailboxes").where("id", "=", id).execute();
+  }
+
+  async enabledIds(db: Kysely<Database>): Promise<Set<string>> {
+    const rows = await db
+      .selectFrom("mailboxes as m")
+      .select("m.id")
+      .where((eb) => enabledExpression(eb))
+      .execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async clientTypes(db: Kysely<Database>, ids: readonly string[]): Promise<Map<string, MailboxRow["client_type"]>> {
+    if (ids.length === 0) return new Map();
+    const rows = await db.selectFrom("mailboxes").select(["id", "client_type"]).where("id", "in", ids).execute();
+    return new Map(rows.map((r) => [r.id, r.client_type]));
+  }
+
+  enabledInbound(): Promise<EnabledInboundRow[]> {
+    return this.db
+      .selectFrom("mailboxes as m")
+      .innerJoin("application_mailboxes as am", "am.mailbox_id", "m.id")
+      .innerJoin("applications as a", "a.id", "am.application_id")
+      .selectAll("m")
+      .select(["a.id as application_id", "a.queue_id"])
+      .where("a.enabled", "=", 1)
+      .where("m.client_type", "=", "inbound")
+      .orderBy("m.name")
+      .execute();
+  }
+
+  outbound(): Promise<MailboxRow | undefined> {
+    return this.db.selectFrom("mailboxes").selectAll().where("client_type", "=", "outbound").executeTakeFirst();
+  }
+
+  async inboundLogins(): Promise<string[]> {
+    const rows = await this.db.selectFrom("mailboxes").select("login").where("client_type", "=", "inbound").execute();
+    return rows.map((r) => r.login);
+  }
+
+  async upsertStatus(row: Selectable<MailboxStatusTable>): Promise<void> {
+    const { mailbox_id: _id, ...changes } = row;
+    await this.db
+      .insertInto("mailbox_status")
+      .values(row)
+      .onConflict((oc) => oc.column("mailbox_id").doUpdateSet(changes))
+      .execute();
+  }
+}
+
+function toRecord(
+  row: MailboxRow & {
+    enabled_flag: unknown;
+    status_state: MailboxStatusTable["state"] | null;
+    status_code: string | null;
+    status_message: string | null;
+    status_last_sync_at: string | null;
+  },
+): MailboxRecord {
+  const { enabled_flag, status_state, status_code, status_message, status_last_sync_at, ...mailbox } = row;
+  return {
+    ...mailbox,
+    // SQLite answers 0/1, PostgreSQL true/false
+    enabled: enabled_flag === true || enabled_flag === 1,
+    status: status_state ? { state: status_state, code: status_code, message: status_message, lastSyncAt: status_last_sync_at } : null,
+  };
+}

@@ -1,0 +1,46 @@
+import type { Kysely } from "kysely";
+import { uniqueViolation } from "../../db/constraint-errors.js";
+import type { Database } from "../../db/schema.js";
+import { AppError } from "../../errors.js";
+import type { Clock } from "../../shared/clock.js";
+import { newId } from "../../shared/ids.js";
+import type { Actor, AuditService } from "../audit/audit.service.js";
+import type { QueueView } from "./queues.schema.js";
+import { QueuesStore } from "./queues.store.js";
+
+export class QueuesService {
+  readonly store: QueuesStore;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly audit: AuditService,
+    private readonly clock: Clock,
+  ) {
+    this.store = new QueuesStore(db);
+  }
+
+  async list(): Promise<QueueView[]> {
+    return (await this.store.list()).map((q) => ({ id: q.id, name: q.name }));
+  }
+
+  /** Whether the queue exists, read through `db` (a caller's transaction, or the pool). */
+  async exists(id: string, db: Kysely<Database> = this.db): Promise<boolean> {
+    return (await this.store.byId(db, id)) !== undefined;
+  }
+
+  async create(actor: Actor, input: { name: string }): Promise<QueueView> {
+    const row = { id: newId(), name: input.name, created_at: this.clock.now().toISOString() };
+    try {
+      await this.db.transaction().execute(async (trx) => {
+        await this.store.insert(trx, row);
+        await this.audit.record(trx, actor, "queue.create", { type: "queue", id: row.id }, { name: row.name });
+      });
+    } catch (err) {
+      if (uniqueViolation(err) !== null) {
+        throw new AppError("name_taken", `A queue named "${input.name}" already exists.`, [{ path: "name", message: "is taken" }]);
+      }
+      throw err;
+    }
+    return { id: row.id, name: row.name };
+  }
+}

@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { freePort } from "./net.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+export interface MailroomProcess {
+  base: string;
+  pid: number;
+  child: ChildProcess;
+  /** everything the process printed */
+  output(): string;
+  /** SIGKILL, and wait for the exit */
+  kill9(): Promise<void>;
+  /** SIGTERM, and wait for the exit */
+  stop(): Promise<void>;
+}
+
+export interface MailroomProcessOptions {
+  dataDir: string;
+  port?: number;
+  env?: Record<string, string>;
+  /** node flags, e.g. ["--expose-gc"] */
+  nodeArgs?: string[];
+}
+
+/** Runs `mailroom start` from the TypeScript source (through tsx) as a real, separate process. */
+export async function startMailroomProcess(opts: MailroomProcessOptions): Promise<MailroomProcess> {
+  const port = opts.port ?? (await freePort());
+  fs.mkdirSync(opts.dataDir, { recursive: true });
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", path.join(root, "src/main.ts"), "start"], {
+    cwd: root,
+    env: {
+      PATH: process.env["PATH"] ?? "/usr/bin:/bin",
+      HOME: process.env["HOME"] ?? "/root",
+      MAILROOM_PORT: String(port),
+      MAILROOM_HOST: "127.0.0.1",
+      MAILROOM_DATA_DIR: opts.dataDir,
+      MAILROOM_ADMIN_PASSWORD: "admin-password-1",
+      MAILROOM_LOG_LEVEL: "warn",
+      ...opts.env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`mailroom exited with ${child.exitCode}:\n${out}`);
+    try {
+      const res = await fetch(`${base}/readyz`);
+      if (res.ok) break;
+    } catch {
+      // not listening yet
+    }
+    if (Date.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`mailroom did not become ready within 60 s:\n${out}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    base,
+    pid: child.pid!,
+    child,
+    output: () => out,
+    async kill9() {
+      child.kill("SIGKILL");
+      await exited;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** A small client of the HTTP API for tests and benchmarks that drive a real process. */
+export class ApiClient {
+  constructor(
+    readonly base: string,
+    private token = "",
+  ) {}
+
+  static async login(base: string, username = "admin", password = "admin-password-1"): Promise<ApiClient> {
+    const res = await fetch(`${base}/api/v1/auth/login`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ username, password }),
+    });
+    if (!res.ok) throw new Error(`login failed: ${res.status} ${await res.text()}`);
+    return new ApiClient(base, ((await res.json()) as { token: string }).token);
+  }
+
+  async call<T = unknown>(method: string, url: string, body?: unknown): Promise<T> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    if (body !== undefined) headers["content-type"] = "application/json";
+    const res = await fetch(`${this.base}${url}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`${method} ${url} → ${res.status} ${text}`);
+    return (text ? JSON.parse(text) : undefined) as T;
+  }
+}
