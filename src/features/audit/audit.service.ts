@@ -12,7 +12,8 @@ export interface Actor {
 
 export const systemActor: Actor = { userId: null, username: "system" };
 
-const secretKey = /password|secret|token/i;
+// names that end in a secret word (password, clientSecret, accessToken); not e.g. secretExpiresAt, a date
+const secretKey = /(password|secret|token)$/i;
 
 /** Replaces every secret value with a marker that says only whether it was set or changed. */
 export function maskSecrets(value: unknown): unknown {

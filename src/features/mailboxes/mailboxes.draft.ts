@@ -70,7 +70,7 @@ function typeProblem(clientType: ClientType, type: MailboxType): FieldProblem[] 
 
 /**
  * The reference's limits on signing in: Graph works with the client credentials grant (client secret
- * only), and OAuth 2.0 is not offered for POP3.
+ * only). POP3, unlike in the reference, may sign in with XOAUTH2 as IMAP does.
  */
 function authProblems(type: MailboxType, auth: AuthSettings): FieldProblem[] {
   if (type === "GRAPH" && !(auth.method === "oauth2" && auth.grant === "client_credentials")) {
@@ -80,9 +80,6 @@ function authProblems(type: MailboxType, auth: AuthSettings): FieldProblem[] {
         message: "A Microsoft Graph mailbox signs in with OAuth 2.0 client credentials: auth.method oauth2, grant client_credentials and a client secret",
       },
     ];
-  }
-  if (type === "POP3" && auth.method === "oauth2") {
-    return [{ path: "auth.method", message: "OAuth 2.0 is not available for POP3 mailboxes; use IMAP for OAuth 2.0, or POP3 with a password" }];
   }
   return [];
 }
