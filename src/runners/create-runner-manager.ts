@@ -6,7 +6,8 @@ import type { SourceStateStore } from "../ingest/ingest.store.js";
 import type { Logger } from "../logger.js";
 import type { Clock } from "../shared/clock.js";
 import { Semaphore } from "../shared/semaphore.js";
-import { MailboxRunner, type EnabledInboundMailbox, type MailboxStatusUpdate } from "./mailbox-runner.js";
+import type { EnabledInboundMailbox, MailboxStatusUpdate } from "../features/mailboxes/mailboxes.service.js";
+import { MailboxRunner } from "./mailbox-runner.js";
 import { RunnerManager } from "./runner-manager.js";
 import { createRunnerMetrics } from "./runner-metrics.js";
 

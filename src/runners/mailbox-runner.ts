@@ -1,4 +1,5 @@
-import { MailSourceError, type MailProtocol, type MailSource, type MailSourceFactory, type MailSourceSettings, type SyncContext } from "../connectors/mail-source.js";
+import { MailSourceError, type MailProtocol, type MailSource, type MailSourceFactory, type SyncContext } from "../connectors/mail-source.js";
+import type { EnabledInboundMailbox, MailboxStatusUpdate } from "../features/mailboxes/mailboxes.service.js";
 import type { IngestService } from "../ingest/ingest.service.js";
 import type { SourceStateStore } from "../ingest/ingest.store.js";
 import type { Logger } from "../logger.js";
@@ -7,25 +8,6 @@ import type { Semaphore } from "../shared/semaphore.js";
 import { sleep } from "../shared/sleep.js";
 import { backoffDelay } from "./backoff.js";
 import type { RunnerMetrics } from "./runner-metrics.js";
-
-/** An inbound mailbox that an enabled application lists, with its secrets opened for the connector. */
-export interface EnabledInboundMailbox {
-  id: string;
-  name: string;
-  type: MailProtocol;
-  maxSizeMb: number;
-  queueId: string | null;
-  applicationId: string;
-  updatedAt: string;
-  settings: MailSourceSettings;
-}
-
-export interface MailboxStatusUpdate {
-  state: "connecting" | "ok" | "error";
-  code?: string | null;
-  message?: string | null;
-  lastSyncAt?: string | null;
-}
 
 export interface RunnerDeps {
   createSource: MailSourceFactory;
@@ -112,7 +94,7 @@ export class MailboxRunner {
     await this.report({ state: "ok", code: null, message: null, lastSyncAt: this.deps.clock.now().toISOString() });
   }
 
-  private async report(status: MailboxStatusUpdate): Promise<void> {
+  private async report(status: MailboxStatusUpdate & { state: "connecting" | "ok" | "error" }): Promise<void> {
     const changed = status.state !== this.state;
     this.state = status.state;
     // lastSyncAt on every sync would write on every new message; record it on state changes and once a minute

@@ -10,7 +10,8 @@ import { systemClock } from "../shared/clock.js";
 import { Semaphore } from "../shared/semaphore.js";
 import { openTestDb, type TestDb } from "../../test/support/dialects.js";
 import { fakeParse, insertMailboxRow, msg } from "../../test/support/ingest-fixtures.js";
-import { MailboxRunner, type EnabledInboundMailbox, type MailboxStatusUpdate } from "./mailbox-runner.js";
+import type { EnabledInboundMailbox, MailboxStatusUpdate } from "../features/mailboxes/mailboxes.service.js";
+import { MailboxRunner } from "./mailbox-runner.js";
 import { RunnerManager } from "./runner-manager.js";
 import { createRunnerMetrics } from "./runner-metrics.js";
 
@@ -85,12 +86,13 @@ describe("mailbox runners", () => {
 
   function mailbox(id: string, updatedAt = "1"): EnabledInboundMailbox {
     const settings = { mailboxId: id } as MailSourceSettings;
-    return { id, name: id, type: "IMAP", maxSizeMb: 5, queueId: null, applicationId: "app", updatedAt, settings };
+    return { id, name: id, type: "IMAP", maxSizeMb: 5, queueId: "q1", applicationId: "app", updatedAt, settings, auth: { method: "password" } };
   }
 
   beforeEach(async () => {
     t = await openTestDb("sqlite");
     const k = t.db.kysely;
+    await k.insertInto("queues").values({ id: "q1", name: "Support", created_at: new Date().toISOString() }).execute();
     for (const id of ["good", "broken"]) {
       await insertMailboxRow(k, id);
       servers.set(id, new ScriptedServer());

@@ -1,5 +1,6 @@
 import type { Logger } from "../logger.js";
-import type { EnabledInboundMailbox, MailboxRunner, RunnerState } from "./mailbox-runner.js";
+import type { EnabledInboundMailbox } from "../features/mailboxes/mailboxes.service.js";
+import type { MailboxRunner, RunnerState } from "./mailbox-runner.js";
 import type { RunnerMetrics } from "./runner-metrics.js";
 
 export interface RunnerManagerDeps {

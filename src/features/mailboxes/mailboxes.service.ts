@@ -44,9 +44,9 @@ export interface EnabledInboundMailbox {
 
 export interface MailboxStatusUpdate {
   state: MailboxStatusTable["state"];
-  code?: string | undefined;
-  message?: string | undefined;
-  lastSyncAt?: string | undefined;
+  code?: string | null | undefined;
+  message?: string | null | undefined;
+  lastSyncAt?: string | null | undefined;
 }
 
 const testableProtocols: readonly string[] = ["IMAP", "POP3"];
