@@ -14,6 +14,7 @@ describe("message ids", () => {
     expect(messageIds(["a@x, b@x (comment c@y)"])).toEqual(["a@x", "b@x"]);
     expect(messageIds(["<a@x>", "<a@x> <b@x>"])).toEqual(["a@x", "b@x"]);
     expect(messageIds(["<a\u0000@x>"])).toEqual(["a@x"]);
+    expect(messageIds(["root@x\r\n <a@x> garbage <b@x"])).toEqual(["root@x", "a@x", "b@x"]);
   });
 
   it("keeps the thread root and the most recent references when there are too many", () => {

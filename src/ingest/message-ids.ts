@@ -8,6 +8,9 @@ const maxIdLength = 998;
 /** a thread's root and its most recent ancestors are what threading uses; the middle can go */
 const maxReferences = 100;
 
+/** `<id>`, an id whose closing bracket was lost at the end, or a bare local@domain without brackets */
+const idToken = /<([^<>]*)>|<([^<>]*@[^<>]*)$|([^\s<>,;]+@[^\s<>,;]+)/g;
+
 function cleanId(id: string): string | null {
   // eslint-disable-next-line no-control-regex
   const compact = id.replace(/[\s\u0000-\u001f\u007f-\u009f]+/g, "").replace(/^[<"']+|[>"']+$/g, "");
@@ -27,16 +30,9 @@ export function messageIds(values: readonly string[]): string[] {
     }
   };
   for (const value of values) {
-    const bracketed = [...value.matchAll(/<([^<>]*)>/g)];
-    if (bracketed.length > 0) {
-      for (const match of bracketed) add(match[1] ?? "");
-      // an id whose closing bracket was lost at the end of the header
-      const tail = /<([^<>]*@[^<>]*)$/.exec(value);
-      if (tail) add(tail[1] ?? "");
-      continue;
-    }
-    // no brackets at all: whatever looks like local@domain
-    for (const token of value.replace(/\([^()]*\)/g, " ").split(/[\s,;]+/)) if (token.includes("@")) add(token);
+    // comments go first: "(Joe's message of Monday)" can hold anything, even something@like.this
+    const uncommented = value.replace(/\([^()]*\)/g, " ");
+    for (const match of uncommented.matchAll(idToken)) add(match[1] ?? match[2] ?? match[3] ?? "");
   }
   return ids;
 }
