@@ -112,7 +112,7 @@ export function createParser(options: ParserOptions): Parser {
     const task = slot.task;
     slot.task = null;
     if (!slot.ready && ++startFailures >= maxStartFailures) {
-      // workers that never start are a deployment problem, not the messages' fault: say so, keep trying nothing
+      // workers that never start are a deployment problem, not the messages' fault: say so and stop starting them
       broken = new Error(`parse workers cannot start: ${reason}`);
       for (const queued of queue.splice(0)) finish(queued, () => queued.reject(broken!));
       return;
@@ -126,6 +126,8 @@ export function createParser(options: ParserOptions): Parser {
       }
     }
     if (!closing || queue.length > 0) spawn();
+    // a message to try again goes to an idle worker now rather than waiting for the replacement
+    pump();
   };
 
   const spawn = () => {
