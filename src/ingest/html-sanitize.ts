@@ -76,6 +76,43 @@ function filterStyle(style: string): string {
 
 const remoteUrl = /^https?:\/\/[^\s"'<>\\]+$/i;
 
+/** Presentational attributes are plain values; anything else in them is not formatting. */
+const attributeValues: Record<string, RegExp> = {
+  width: /^\d+(?:\.\d+)?(?:%|px)?$/i,
+  height: /^\d+(?:\.\d+)?(?:%|px)?$/i,
+  border: /^\d+$/,
+  cellpadding: /^\d+$/,
+  cellspacing: /^\d+$/,
+  colspan: /^\d+$/,
+  rowspan: /^\d+$/,
+  span: /^\d+$/,
+  start: /^-?\d+$/,
+  value: /^-?\d+$/,
+  size: /^[+-]?\d+$/,
+  align: /^(?:left|right|center|justify|top|middle|bottom)$/i,
+  valign: /^(?:top|middle|bottom|baseline)$/i,
+  dir: /^(?:ltr|rtl|auto)$/i,
+  bgcolor: /^#?[a-z0-9]+$/i,
+  color: /^#?[a-z0-9]+$/i,
+  face: /^[\w\s,'"-]+$/,
+  type: /^(?:[1aAiI]|disc|circle|square)$/,
+  scope: /^(?:row|col|rowgroup|colgroup)$/i,
+};
+
+function checkAttributes(attribs: sanitizeHtml.Attributes): sanitizeHtml.Attributes {
+  const next: sanitizeHtml.Attributes = { ...attribs };
+  for (const [name, pattern] of Object.entries(attributeValues)) {
+    const value = next[name];
+    if (value !== undefined && !pattern.test(value.trim())) delete next[name];
+  }
+  if (next.style !== undefined) {
+    const style = filterStyle(next.style);
+    if (style) next.style = style;
+    else delete next.style;
+  }
+  return next;
+}
+
 const options: sanitizeHtml.IOptions = {
   allowedTags: formattingTags,
   allowedAttributes,
@@ -85,7 +122,7 @@ const options: sanitizeHtml.IOptions = {
   // by the time schemes are checked, an img src can only be cid: (see transformTags)
   allowedSchemesByTag: { img: ["cid"] },
   allowProtocolRelative: false,
-  // the style attribute is filtered by filterStyle below, which is stricter and cheaper than a CSS parser
+  // the style attribute is filtered by filterStyle above, which is stricter and cheaper than a CSS parser
   parseStyleAttributes: false,
   // an image whose source was not allowed shows nothing and only clutters the markup
   exclusiveFilter: (frame) => frame.tag === "img" && !frame.attribs.src && !frame.attribs["data-remote-src"],
@@ -106,13 +143,7 @@ const options: sanitizeHtml.IOptions = {
       else if (remoteUrl.test(src)) next["data-remote-src"] = src;
       return { tagName, attribs: next };
     },
-    "*"(tagName, attribs) {
-      if (attribs.style === undefined) return { tagName, attribs };
-      const style = filterStyle(attribs.style);
-      const next: sanitizeHtml.Attributes = { ...attribs, style };
-      if (!style) delete next.style;
-      return { tagName, attribs: next };
-    },
+    "*": (tagName, attribs) => ({ tagName, attribs: checkAttributes(attribs) }),
   },
 };
 
