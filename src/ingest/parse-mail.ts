@@ -1,0 +1,223 @@
+import { noAddress } from "./addresses.js";
+import { safeFilename } from "./attachment-name.js";
+import { classify } from "./classify.js";
+import { cleanLine, cleanText } from "./clean-text.js";
+import { dedupKey } from "./dedup-key.js";
+import { headerValue, headerValues, readHeaderBlock, type HeaderBlock } from "./header-block.js";
+import { sanitizeMailHtml } from "./html-sanitize.js";
+import { htmlToText } from "./html-to-text.js";
+import { decodeUtf8OrWindows1252 } from "./legacy-charset.js";
+import { parseMailDate } from "./mail-date.js";
+import { messageIdOf, messageIds, referenceIds } from "./message-ids.js";
+import { parseMime, type MimeContent, type MimePart } from "./mime-parse.js";
+import type { IngestContext, ParsedAttachment, ParsedMail } from "./types.js";
+import {
+  emptyText,
+  originalAttachment,
+  oversizeText,
+  unparsableText,
+  wrappedMail,
+  type EmptyKind,
+  type WrappedFields,
+} from "./wrapped.js";
+
+/** What a connector hands over: the bytes it fetched and what the server said about the whole. */
+export interface MailInput {
+  raw: Buffer;
+  size: number;
+  truncated: boolean;
+}
+
+type DecodedHeaders = Pick<MimeContent, "subject" | "from" | "to" | "cc" | "replyTo">;
+
+function threading(header: HeaderBlock): Pick<ParsedMail, "messageId" | "inReplyTo" | "references"> {
+  return {
+    messageId: messageIdOf(headerValues(header, "message-id")),
+    inReplyTo: messageIds(headerValues(header, "in-reply-to")),
+    references: referenceIds(headerValues(header, "references")),
+  };
+}
+
+function isBlank(bytes: Buffer, from = 0): boolean {
+  for (let i = from; i < bytes.length; i++) {
+    const b = bytes[i];
+    if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0a) return false;
+  }
+  return true;
+}
+
+/** The header block the MIME parser should see: UTF-8, without an mbox line, ending in a blank line. */
+function normalizedSource(raw: Buffer, header: HeaderBlock): Buffer {
+  const blankLineMissing = header.end === header.bodyStart && header.bodyStart < raw.length;
+  if (!header.transcoded && header.start === 0 && !blankLineMissing) return raw;
+  return Buffer.concat([Buffer.from(`${header.text}\r\n`, "utf8"), raw.subarray(header.bodyStart)]);
+}
+
+/** Decoded subject and addresses from the header block alone, for mail whose body is not parsed. */
+async function decodeHeaders(header: HeaderBlock): Promise<DecodedHeaders> {
+  try {
+    return await parseMime(Buffer.from(`${header.text}\r\n`, "utf8"));
+  } catch {
+    return { subject: cleanLine(headerValue(header, "subject") ?? ""), from: { ...noAddress }, to: [], cc: [], replyTo: [] };
+  }
+}
+
+async function headerFields(raw: Buffer, header: HeaderBlock, ctx: IngestContext, truncatedSize: number | null) {
+  const decoded = await decodeHeaders(header);
+  const ids = threading(header);
+  const flags = classify({ header, subject: decoded.subject, fromAddress: decoded.from.address, ownAddresses: ctx.ownAddresses });
+  return {
+    ...decoded,
+    ...ids,
+    date: parseMailDate(headerValue(header, "date")),
+    autoReply: flags.autoReply,
+    bounce: flags.bounce,
+    loop: flags.loop,
+    dedupKey: dedupKey({ raw, header, messageId: ids.messageId, truncatedSize }),
+  } satisfies Omit<WrappedFields, "reason" | "text" | "attachments">;
+}
+
+async function oversizeMail(input: MailInput, header: HeaderBlock, ctx: IngestContext): Promise<ParsedMail> {
+  const size = Math.max(input.size, input.raw.length);
+  const fields = await headerFields(input.raw, header, ctx, input.truncated ? size : null);
+  const headerBytes = input.raw.subarray(header.start, header.end);
+  return wrappedMail({
+    ...fields,
+    reason: "oversize",
+    text: oversizeText(size, ctx.maxSizeBytes, input.truncated),
+    attachments: headerBytes.length > 0 ? [originalAttachment(headerBytes, "original-headers.txt")] : [],
+  });
+}
+
+const noHeader: HeaderBlock = { fields: [], start: 0, end: 0, bodyStart: 0, text: "", transcoded: false };
+
+/** Mail without sender, recipients or content: only the bytes as a whole tell two of them apart. */
+function emptyMail(raw: Buffer, kind: EmptyKind): ParsedMail {
+  return wrappedMail({
+    reason: "empty",
+    text: emptyText(kind, raw.length),
+    attachments: raw.length > 0 ? [originalAttachment(raw, "original.eml")] : [],
+    dedupKey: dedupKey({ raw, header: noHeader, messageId: null, truncatedSize: null }),
+  });
+}
+
+async function unparsableMail(raw: Buffer, header: HeaderBlock, ctx: IngestContext, reason: string): Promise<ParsedMail> {
+  const fields = header.fields.length > 0 ? await headerFields(raw, header, ctx, null) : { dedupKey: dedupKey({ raw, header, messageId: null, truncatedSize: null }) };
+  return wrappedMail({ ...fields, reason: "unparsable", text: unparsableText(reason, raw.length), attachments: [originalAttachment(raw, "original.eml")] });
+}
+
+/** Content-IDs the HTML refers to with `cid:` URLs, lower case. */
+function referencedContentIds(html: string | null): Set<string> {
+  const ids = new Set<string>();
+  if (!html) return ids;
+  for (const match of html.matchAll(/cid:([^"'\s>)]+)/gi)) {
+    let id = match[1] ?? "";
+    try {
+      id = decodeURIComponent(id);
+    } catch {
+      // a malformed escape: compare the id as written
+    }
+    ids.add(id.replace(/[<>]/g, "").toLowerCase());
+  }
+  return ids;
+}
+
+function toAttachment(part: MimePart, index: number, referenced: Set<string>): ParsedAttachment {
+  let filename = safeFilename(part.filename, index, part.contentType);
+  if (part.contentType === "message/rfc822" && !/\.eml$/i.test(filename)) filename = safeFilename(`${filename}.eml`, index, part.contentType);
+  return {
+    filename,
+    contentType: part.contentType,
+    size: part.content.length,
+    inline: part.contentId !== null && referenced.has(part.contentId.toLowerCase()),
+    contentId: part.contentId,
+    content: part.content,
+  };
+}
+
+/** Body bytes as text when the MIME structure yielded nothing (e.g. multipart without a boundary). */
+function bodyAsText(raw: Buffer, header: HeaderBlock): string {
+  return decodeUtf8OrWindows1252(raw.subarray(header.bodyStart)).text;
+}
+
+async function fullMail(raw: Buffer, header: HeaderBlock, ctx: IngestContext): Promise<ParsedMail> {
+  const mime = await parseMime(normalizedSource(raw, header));
+  const referenced = referencedContentIds(mime.html);
+  const attachments = mime.attachments.map((part, i) => toAttachment(part, i + 1, referenced));
+  let text = mime.text;
+  if ((text === null || text.trim() === "") && mime.html !== null) text = htmlToText(mime.html);
+  // nothing is silently dropped: a body the parser could not place is shown as it is
+  if (text === null && mime.html === null && attachments.length === 0 && !isBlank(raw, header.bodyStart)) text = bodyAsText(raw, header);
+  const ids = threading(header);
+  const flags = classify({ header, subject: mime.subject, fromAddress: mime.from.address, ownAddresses: ctx.ownAddresses });
+  return {
+    ...ids,
+    subject: mime.subject,
+    from: mime.from,
+    to: mime.to,
+    cc: mime.cc,
+    replyTo: mime.replyTo,
+    date: parseMailDate(headerValue(header, "date")),
+    text: cleanText(text ?? ""),
+    html: mime.html === null ? null : sanitizeMailHtml(mime.html),
+    attachments,
+    flags: { ...flags, wrapped: null },
+    dedupKey: dedupKey({ raw, header, messageId: ids.messageId, truncatedSize: null }),
+  };
+}
+
+async function parseOrWrap(input: MailInput, ctx: IngestContext): Promise<ParsedMail> {
+  const { raw } = input;
+  const header = readHeaderBlock(raw);
+  if (input.truncated || input.size > ctx.maxSizeBytes || raw.length > ctx.maxSizeBytes) return oversizeMail(input, header, ctx);
+  if (raw.length === 0) return emptyMail(raw, "zero-bytes");
+  if (isBlank(raw)) return emptyMail(raw, "blank");
+  if (header.fields.length === 0) {
+    return unparsableMail(raw, header, ctx, "it does not start with a header block (lines such as From:, To: and Subject:)");
+  }
+  const addressed = ["from", "to", "subject"].some((name) => (headerValue(header, name) ?? "").trim() !== "");
+  if (!addressed && isBlank(raw, header.bodyStart)) return emptyMail(raw, "no-content");
+  try {
+    return await fullMail(raw, header, ctx);
+  } catch (error) {
+    const detail = cleanLine(error instanceof Error ? error.message : String(error), 200);
+    return unparsableMail(raw, header, ctx, `its MIME structure could not be parsed (${detail || "unknown error"})`);
+  }
+}
+
+/**
+ * The answer for a message whose parsing failed in a way the steps above could not handle (a bug, or
+ * a parse worker that died on it): only cheap, linear reading of the header block, no MIME decoding.
+ */
+export function crashedParseResult(input: MailInput, reason: string): ParsedMail {
+  let header = noHeader;
+  try {
+    header = readHeaderBlock(input.raw);
+  } catch {
+    // keep the empty header: the message is still kept whole as original.eml
+  }
+  const ids = threading(header);
+  return wrappedMail({
+    ...ids,
+    reason: "unparsable",
+    subject: cleanLine(headerValue(header, "subject") ?? ""),
+    date: parseMailDate(headerValue(header, "date")),
+    text: unparsableText(reason, input.raw.length),
+    attachments: input.raw.length > 0 ? [originalAttachment(input.raw, "original.eml")] : [],
+    dedupKey: dedupKey({ raw: input.raw, header, messageId: ids.messageId, truncatedSize: null }),
+  });
+}
+
+/**
+ * Turns one raw message into what Mailroom stores. Never throws: mail that cannot be imported as it
+ * is becomes a wrapped result that says why, keeping the original where there is one.
+ */
+export async function parseMail(input: MailInput, ctx: IngestContext): Promise<ParsedMail> {
+  try {
+    return await parseOrWrap(input, ctx);
+  } catch (error) {
+    // the last line of defence: a bug in a step above must not lose the message
+    const detail = cleanLine(error instanceof Error ? error.message : String(error), 200);
+    return crashedParseResult(input, `reading it failed (${detail || "unknown error"})`);
+  }
+}

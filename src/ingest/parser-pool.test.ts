@@ -1,0 +1,115 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { generateCorpus } from "../../bench/corpus.js";
+import { parseMail } from "./parse-mail.js";
+import { createParser, type Parser } from "./parser-pool.js";
+import type { IngestContext, ParsedMail } from "./types.js";
+
+const ctx: IngestContext = { maxSizeBytes: 5 * 1024 * 1024, ownAddresses: new Set(["support@company.example"]) };
+const misbehaving = new URL("../../test/support/misbehaving-parser-worker.ts", import.meta.url);
+const input = (raw: Buffer) => ({ raw, size: raw.length, truncated: false });
+const eml = (...lines: string[]) => Buffer.from(lines.join("\r\n"), "utf8");
+const plain = (subject: string, ...extra: string[]) => eml("From: a@x.example", `Subject: ${subject}`, ...extra, "", `body of ${subject}`);
+
+/** attachment bytes as digests: a deep comparison of megabytes byte by byte takes the test's whole budget */
+const comparable = (mail: ParsedMail) => ({
+  ...mail,
+  attachments: mail.attachments.map((a) => ({ ...a, content: createHash("sha256").update(a.content).digest("hex"), isBuffer: Buffer.isBuffer(a.content) })),
+});
+
+let parser: Parser | null = null;
+afterEach(async () => {
+  await parser?.close();
+  parser = null;
+});
+
+describe("createParser", () => {
+  it("parses on worker threads with results equal to parsing in-process", async () => {
+    parser = createParser({ workers: 2 });
+    const messages = [
+      ...[...generateCorpus({ count: 40, seed: 11 })].map((m) => m.raw),
+      Buffer.alloc(0),
+      Buffer.from([0, 1, 2, 3]),
+      eml("From: a@x.example", "Content-Type: text/html", "", "<p onclick=x>hi</p>"),
+    ];
+    const pooled = await Promise.all(messages.map((raw) => parser!.parse(input(raw), ctx)));
+    const local = await Promise.all(messages.map((raw) => parseMail(input(raw), ctx)));
+    expect(pooled.map(comparable)).toEqual(local.map(comparable));
+    expect(pooled.some((mail) => mail.attachments.length > 0)).toBe(true);
+  });
+
+  it("leaves the caller's buffer intact (it is still needed to store the raw message)", async () => {
+    parser = createParser({ workers: 1 });
+    const raw = plain("kept");
+    const copy = Buffer.from(raw);
+    await parser.parse(input(raw), ctx);
+    expect(raw.equals(copy)).toBe(true);
+  });
+
+  it("parses in-process with workers: 0", async () => {
+    parser = createParser({ workers: 0 });
+    const raw = plain("in process");
+    expect(await parser.parse(input(raw), ctx)).toEqual(await parseMail(input(raw), ctx));
+  });
+
+  it("survives a message that kills its worker: it becomes unparsable, the others parse, the worker is replaced", async () => {
+    parser = createParser({ workers: 1, workerUrl: misbehaving });
+    const killer = plain("killer", "X-Test-Exit: always", "Message-ID: <killer@x.example>");
+    const [before, killed, after] = await Promise.all([
+      parser.parse(input(plain("before")), ctx),
+      parser.parse(input(killer), ctx),
+      parser.parse(input(plain("after")), ctx),
+    ]);
+    expect(before.subject).toBe("before");
+    expect(after.subject).toBe("after");
+    expect(killed.flags.wrapped).toBe("unparsable");
+    expect(killed.text).toMatch(/stopped the parser/);
+    expect(killed.messageId).toBe("killer@x.example");
+    expect(killed.subject).toBe("killer");
+    expect(killed.attachments.map((a) => a.filename)).toEqual(["original.eml"]);
+    expect(killed.attachments[0]!.content.equals(killer)).toBe(true);
+    expect((await parser.parse(input(plain("later")), ctx)).subject).toBe("later");
+  });
+
+  it("survives an uncaught error in the worker the same way", async () => {
+    parser = createParser({ workers: 2, workerUrl: misbehaving });
+    const mail = await parser.parse(input(plain("thrower", "X-Test-Throw: always")), ctx);
+    expect(mail.flags.wrapped).toBe("unparsable");
+    expect(mail.text).toMatch(/parser bug/);
+    expect((await parser.parse(input(plain("next")), ctx)).flags.wrapped).toBeNull();
+  });
+
+  it("tries a message again on a fresh worker when its worker died once", async () => {
+    parser = createParser({ workers: 1, workerUrl: misbehaving });
+    const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mailroom-pool-")), "crashed");
+    const mail = await parser.parse(input(plain("unlucky", `X-Test-Exit-Once: ${marker}`)), ctx);
+    expect(fs.existsSync(marker)).toBe(true);
+    expect(mail.flags.wrapped).toBeNull();
+    expect(mail.subject).toBe("unlucky");
+    fs.rmSync(path.dirname(marker), { recursive: true, force: true });
+  });
+
+  it("stops a parse that runs too long and wraps the message as unparsable", async () => {
+    parser = createParser({ workers: 1, workerUrl: misbehaving, timeoutMs: 1000 });
+    const mail = await parser.parse(input(plain("hang", "X-Test-Hang: yes")), ctx);
+    expect(mail.flags.wrapped).toBe("unparsable");
+    expect(mail.text).toMatch(/took longer than 1 s/);
+    expect((await parser.parse(input(plain("fine")), ctx)).subject).toBe("fine");
+  });
+
+  it("finishes the parses asked for before closing, and refuses new ones after", async () => {
+    parser = createParser({ workers: 1 });
+    const pending = [parser.parse(input(plain("one")), ctx), parser.parse(input(plain("two")), ctx)];
+    await parser.close();
+    expect((await Promise.all(pending)).map((m) => m.subject)).toEqual(["one", "two"]);
+    await expect(parser.parse(input(plain("three")), ctx)).rejects.toThrow(/closed/);
+  });
+
+  it("says so when its workers cannot start, instead of blaming the messages", async () => {
+    parser = createParser({ workers: 1, workerUrl: new URL("./no-such-worker.js", import.meta.url) });
+    await expect(parser.parse(input(plain("x")), ctx)).rejects.toThrow(/parse workers cannot start/);
+  });
+});

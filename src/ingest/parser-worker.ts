@@ -1,0 +1,5 @@
+import { parseMail } from "./parse-mail.js";
+import { serveParseRequests } from "./parser-protocol.js";
+
+/** Entry point of a parse worker thread (see parser-pool.ts). */
+serveParseRequests(parseMail);
