@@ -1,0 +1,362 @@
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { ImapFlow } from "imapflow";
+import { ensureDovecot } from "./dovecot-install.js";
+import { freePort } from "./net.js";
+
+export interface DovecotUser {
+  name: string;
+  password: string;
+}
+
+export interface DovecotOptions {
+  users?: DovecotUser[];
+  /** for tests with many sessions: Dovecot's 2.3 defaults stop near 1,000 */
+  extra?: { imapProcessLimit?: number; clientLimit?: number };
+  /** ssl = yes with a self-signed certificate, STARTTLS, and imaps/pop3s listeners */
+  tls?: boolean;
+}
+
+export interface Dovecot {
+  host: "127.0.0.1";
+  imapPort: number;
+  pop3Port: number;
+  imapsPort: number | undefined;
+  pop3sPort: number | undefined;
+  /** the self-signed certificate (PEM) when started with tls */
+  certificatePem: string | undefined;
+  addUser(name: string, password: string): void;
+  /** APPENDs to the user's INBOX and returns the new UID */
+  append(user: string, raw: Buffer | string, flags?: string[]): Promise<number>;
+  /** UID → flags of every message in the user's INBOX (or another folder) */
+  flags(user: string, folder?: string): Promise<Map<number, string[]>>;
+  /** number of messages in the user's INBOX (or another folder) */
+  count(user: string, folder?: string): Promise<number>;
+  /** creates a folder for the user */
+  createFolder(user: string, folder: string): Promise<void>;
+  /** the raw bytes of every message in a folder, by UID */
+  sources(user: string, folder?: string): Promise<Map<number, Buffer>>;
+  /** the INBOX UIDVALIDITY the server reports now */
+  uidValidity(user: string): Promise<string>;
+  /** stops and starts the server on the same ports; connected clients lose their sessions */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  /** makes Dovecot hand out a new UIDVALIDITY for the user's INBOX, keeping its messages (restarts) */
+  resetUidValidity(user: string): Promise<void>;
+  logText(): string;
+}
+
+/** A system user for mail files: Dovecot refuses to run mail processes as root. */
+function mailUser(): { uid: number; gid: number } {
+  const probe = spawnSync("id", ["-u", "vmail"], { encoding: "utf8" });
+  if (probe.status !== 0) execFileSync("useradd", ["-r", "-M", "-s", "/usr/sbin/nologin", "vmail"], { stdio: "pipe" });
+  const uid = Number(execFileSync("id", ["-u", "vmail"], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", "vmail"], { encoding: "utf8" }).trim());
+  return { uid, gid };
+}
+
+function makeCertificate(dir: string): { cert: string; key: string } {
+  const cert = path.join(dir, "cert.pem");
+  const key = path.join(dir, "key.pem");
+  execFileSync(
+    "openssl",
+    [
+      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+      "-keyout", key, "-out", cert, "-days", "3", "-subj", "/CN=localhost",
+      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ],
+    { stdio: "pipe" },
+  );
+  fs.chmodSync(key, 0o600);
+  return { cert, key };
+}
+
+interface Ports {
+  imap: number;
+  pop3: number;
+  imaps: number;
+  pop3s: number;
+}
+
+function configText(dir: string, ids: { uid: number; gid: number }, ports: Ports, opts: DovecotOptions): string {
+  const tls = opts.tls === true;
+  const clientLimit = opts.extra?.clientLimit;
+  const processLimit = opts.extra?.imapProcessLimit;
+  const lines = [
+    `base_dir = ${dir}/run`,
+    `state_dir = ${dir}/state`,
+    `log_path = ${dir}/dovecot.log`,
+    `info_log_path = ${dir}/dovecot.log`,
+    `listen = 127.0.0.1`,
+    `protocols = imap pop3`,
+    `disable_plaintext_auth = no`,
+    `auth_mechanisms = plain login`,
+    // wrong-password tests would otherwise slow every later login from 127.0.0.1
+    `auth_failure_delay = 0`,
+    `mail_location = maildir:${dir}/mail/%u`,
+    `mail_uid = ${ids.uid}`,
+    `mail_gid = ${ids.gid}`,
+    `first_valid_uid = ${ids.uid}`,
+    `last_valid_uid = 0`,
+    `pop3_uidl_format = %08Xu%08Xv`,
+    tls ? `ssl = yes` : `ssl = no`,
+    ...(tls ? [`ssl_cert = <${dir}/cert.pem`, `ssl_key = <${dir}/key.pem`] : []),
+    `passdb {`,
+    `  driver = passwd-file`,
+    // one file per user: Dovecot looks at a passwd-file at most once a second, so a user added to
+    // a shared file right after a login elsewhere would stay unknown for up to a second
+    `  args = scheme=PLAIN username_format=%u ${dir}/users/%u`,
+    `}`,
+    `userdb {`,
+    `  driver = passwd-file`,
+    `  args = username_format=%u ${dir}/users/%u`,
+    `  default_fields = uid=${ids.uid} gid=${ids.gid} home=${dir}/home/%u`,
+    `}`,
+    `namespace inbox {`,
+    `  inbox = yes`,
+    `  separator = /`,
+    `}`,
+    `service imap-login {`,
+    `  chroot =`,
+    `  inet_listener imap {`,
+    `    port = ${ports.imap}`,
+    `  }`,
+    `  inet_listener imaps {`,
+    `    port = ${tls ? ports.imaps : 0}`,
+    `  }`,
+    ...(clientLimit ? [`  service_count = 0`, `  process_limit = 8`, `  client_limit = ${clientLimit}`] : []),
+    `}`,
+    `service pop3-login {`,
+    `  chroot =`,
+    `  inet_listener pop3 {`,
+    `    port = ${ports.pop3}`,
+    `  }`,
+    `  inet_listener pop3s {`,
+    `    port = ${tls ? ports.pop3s : 0}`,
+    `  }`,
+    `}`,
+    `service anvil {`,
+    `  unix_listener anvil-auth-penalty {`,
+    `    mode = 0`,
+    `  }`,
+    ...(clientLimit ? [`  client_limit = ${clientLimit + 100}`] : []),
+    `}`,
+  ];
+  if (clientLimit) {
+    lines.push(
+      `default_client_limit = ${clientLimit}`,
+      `service auth {`,
+      `  client_limit = ${clientLimit + 100}`,
+      `}`,
+      `service stats {`,
+      `  client_limit = ${clientLimit + 100}`,
+      `}`,
+    );
+  }
+  if (processLimit) lines.push(`service imap {`, `  process_limit = ${processLimit}`, `}`);
+  return lines.join("\n") + "\n";
+}
+
+/** Whether the process runs; a zombie counts as gone (init here reaps late). */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a server on the port sends an IMAP greeting within a second. */
+function greets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("data", (chunk: Buffer) => done(chunk.toString("latin1").startsWith("* OK")));
+  });
+}
+
+async function waitFor(what: string, deadlineMs: number, check: () => boolean): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`Dovecot: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A private Dovecot (IMAP and POP3) in a temp dir on 127.0.0.1 with passwd-file users and
+ * maildirs. Everything it writes stays in that dir; stop() removes it.
+ */
+export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> {
+  if (!ensureDovecot()) throw new Error("Dovecot is not installed and cannot be installed here");
+  const ids = mailUser();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailroom-dovecot-"));
+  // mail processes run as vmail and must reach the maildirs below this dir
+  fs.chmodSync(dir, 0o755);
+  for (const sub of ["mail", "home"]) {
+    fs.mkdirSync(path.join(dir, sub));
+    fs.chownSync(path.join(dir, sub), ids.uid, ids.gid);
+  }
+  const usersDir = path.join(dir, "users");
+  fs.mkdirSync(usersDir, { mode: 0o755 });
+  const passwords = new Map<string, string>();
+  const writeUser = (name: string, password: string) => {
+    if (/[/:\s]/.test(name) || name.startsWith(".")) throw new Error(`Dovecot: unusable user name ${name}`);
+    passwords.set(name, password);
+    const file = path.join(usersDir, name);
+    // written whole and renamed, so the auth process never reads half a file
+    fs.writeFileSync(`${file}.tmp`, `${name}:{PLAIN}${password}::::::\n`, { mode: 0o644 });
+    fs.renameSync(`${file}.tmp`, file);
+  };
+  for (const u of opts.users ?? []) writeUser(u.name, u.password);
+
+  let certificatePem: string | undefined;
+  if (opts.tls) certificatePem = fs.readFileSync(makeCertificate(dir).cert, "utf8");
+  const ports: Ports = { imap: await freePort(), pop3: await freePort(), imaps: await freePort(), pop3s: await freePort() };
+  const configFile = path.join(dir, "dovecot.conf");
+  fs.writeFileSync(configFile, configText(dir, ids, ports, opts));
+  const pidFile = path.join(dir, "run", "master.pid");
+  const logFile = path.join(dir, "dovecot.log");
+  let masterPid: number | null = null;
+
+  const start = async () => {
+    // the daemon keeps inherited pipes open, so its output goes to a file rather than to us
+    const out = fs.openSync(path.join(dir, "startup.out"), "w");
+    const res = spawnSync("/usr/sbin/dovecot", ["-c", configFile], { stdio: ["ignore", out, out] });
+    fs.closeSync(out);
+    if (res.status !== 0) {
+      throw new Error(`dovecot did not start: ${fs.readFileSync(path.join(dir, "startup.out"), "utf8")}\n${readLog()}`);
+    }
+    await waitFor("its PID file", 10_000, () => fs.existsSync(pidFile));
+    masterPid = Number(fs.readFileSync(pidFile, "utf8").trim());
+    // the listeners are up once a login process greets us
+    const until = Date.now() + 10_000;
+    while (!(await greets(ports.imap))) {
+      if (Date.now() > until) throw new Error(`Dovecot: no IMAP greeting on port ${ports.imap}\n${readLog()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  const stopMaster = async () => {
+    const pid = masterPid;
+    if (pid === null) return;
+    masterPid = null;
+    if (!isAlive(pid)) return;
+    process.kill(pid, "SIGTERM");
+    await waitFor(`master ${pid} to exit`, 15_000, () => !isAlive(pid));
+  };
+
+  const readLog = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "");
+
+  const withClient = async <T>(user: string, fn: (client: ImapFlow) => Promise<T>): Promise<T> => {
+    const pass = passwords.get(user);
+    if (pass === undefined) throw new Error(`Dovecot: no user ${user}`);
+    const client = new ImapFlow({
+      host: "127.0.0.1",
+      port: ports.imap,
+      secure: false,
+      doSTARTTLS: false,
+      auth: { user, pass },
+      logger: false,
+      disableAutoIdle: true,
+    });
+    // a failure rejects the pending command; the event needs a listener all the same
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.logout().catch(() => client.close());
+    }
+  };
+
+  await start();
+
+  const dovecot: Dovecot = {
+    host: "127.0.0.1",
+    imapPort: ports.imap,
+    pop3Port: ports.pop3,
+    imapsPort: opts.tls ? ports.imaps : undefined,
+    pop3sPort: opts.tls ? ports.pop3s : undefined,
+    certificatePem,
+    addUser(name, password) {
+      writeUser(name, password);
+    },
+    append(user, raw, flags = []) {
+      return withClient(user, async (client) => {
+        const res = await client.append("INBOX", raw, flags);
+        if (!res || typeof res.uid !== "number") throw new Error("Dovecot: APPEND returned no UID");
+        return res.uid;
+      });
+    },
+    flags(user, folder = "INBOX") {
+      return withClient(user, async (client) => {
+        const out = new Map<number, string[]>();
+        const box = await client.mailboxOpen(folder, { readOnly: true });
+        if (box.exists === 0) return out;
+        for (const msg of await client.fetchAll("1:*", { uid: true, flags: true })) {
+          // \Recent only says which session saw the message first
+          out.set(msg.uid, [...(msg.flags ?? [])].filter((f) => f !== "\\Recent").sort());
+        }
+        return out;
+      });
+    },
+    count(user, folder = "INBOX") {
+      return withClient(user, async (client) => {
+        const status = await client.status(folder, { messages: true });
+        return status ? (status.messages ?? 0) : 0;
+      });
+    },
+    createFolder(user, folder) {
+      return withClient(user, async (client) => {
+        await client.mailboxCreate(folder);
+      });
+    },
+    sources(user, folder = "INBOX") {
+      return withClient(user, async (client) => {
+        const out = new Map<number, Buffer>();
+        const box = await client.mailboxOpen(folder, { readOnly: true });
+        if (box.exists === 0) return out;
+        for (const msg of await client.fetchAll("1:*", { uid: true, source: true })) {
+          if (msg.source) out.set(msg.uid, msg.source);
+        }
+        return out;
+      });
+    },
+    uidValidity(user) {
+      return withClient(user, async (client) => {
+        const box = await client.mailboxOpen("INBOX", { readOnly: true });
+        return box.uidValidity.toString();
+      });
+    },
+    async restart() {
+      await stopMaster();
+      await start();
+    },
+    async stop() {
+      await stopMaster();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    async resetUidValidity(user) {
+      await stopMaster();
+      // Without its index and UID list Dovecot numbers the maildir anew, under a UIDVALIDITY
+      // above the one it handed out before (it keeps that in dovecot-uidvalidity).
+      const maildir = path.join(dir, "mail", user);
+      for (const name of fs.readdirSync(maildir)) {
+        if (name === "dovecot-uidlist" || name.startsWith("dovecot.index")) fs.rmSync(path.join(maildir, name), { force: true });
+      }
+      await start();
+    },
+    logText: readLog,
+  };
+  return dovecot;
+}
