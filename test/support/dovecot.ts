@@ -170,6 +170,22 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** The PIDs whose parent is `pid`. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === pid) out.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
 /** Whether a server on the port sends an IMAP greeting within a second. */
 function greets(port: number): Promise<boolean> {
   return new Promise((resolve) => {
@@ -251,8 +267,19 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     if (pid === null) return;
     masterPid = null;
     if (!isAlive(pid)) return;
+    // Session processes outlive their master for up to ~10 s; a restart has to cut them off the
+    // way a real one does, so they are ended too (they are this master's children, known by PID).
+    const sessions = childPids(pid);
     process.kill(pid, "SIGTERM");
     await waitFor(`master ${pid} to exit`, 15_000, () => !isAlive(pid));
+    for (const child of sessions) {
+      try {
+        if (isAlive(child)) process.kill(child, "SIGTERM");
+      } catch {
+        // gone already
+      }
+    }
+    await waitFor("the session processes to exit", 15_000, () => sessions.every((child) => !isAlive(child)));
   };
 
   const readLog = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "");
