@@ -41,6 +41,11 @@ export interface Dovecot {
   sources(user: string, folder?: string): Promise<Map<number, Buffer>>;
   /** the INBOX UIDVALIDITY the server reports now */
   uidValidity(user: string): Promise<string>;
+  /**
+   * Freezes the user's IMAP/POP3 session processes (SIGSTOP): their connections stay open but the
+   * server goes silent. Returns a function that lets them run again.
+   */
+  pauseSessions(user: string): () => void;
   /** stops and starts the server on the same ports; connected clients lose their sessions */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -102,6 +107,8 @@ function configText(dir: string, ids: { uid: number; gid: number }, ports: Ports
     `first_valid_uid = ${ids.uid}`,
     `last_valid_uid = 0`,
     `pop3_uidl_format = %08Xu%08Xv`,
+    // session processes show their user in their title, so a test can find (and pause) them
+    `verbose_proctitle = yes`,
     tls ? `ssl = yes` : `ssl = no`,
     ...(tls ? [`ssl_cert = <${dir}/cert.pem`, `ssl_key = <${dir}/key.pem`] : []),
     `passdb {`,
@@ -274,7 +281,11 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     await waitFor(`master ${pid} to exit`, 15_000, () => !isAlive(pid));
     for (const child of sessions) {
       try {
-        if (isAlive(child)) process.kill(child, "SIGTERM");
+        if (isAlive(child)) {
+          process.kill(child, "SIGTERM");
+          // a paused session would sit on the signal until it runs again
+          process.kill(child, "SIGCONT");
+        }
       } catch {
         // gone already
       }
@@ -364,6 +375,29 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
         const box = await client.mailboxOpen("INBOX", { readOnly: true });
         return box.uidValidity.toString();
       });
+    },
+    pauseSessions(user) {
+      const master = masterPid;
+      if (master === null) throw new Error("Dovecot is not running");
+      const paused = childPids(master).filter((pid) => {
+        try {
+          const title = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+          return /^dovecot\/(imap|pop3) /.test(title) && title.includes(`[${user} `);
+        } catch {
+          return false;
+        }
+      });
+      if (paused.length === 0) throw new Error(`Dovecot: no session of ${user} to pause`);
+      for (const pid of paused) process.kill(pid, "SIGSTOP");
+      return () => {
+        for (const pid of paused) {
+          try {
+            process.kill(pid, "SIGCONT");
+          } catch {
+            // ended meanwhile
+          }
+        }
+      };
     },
     async restart() {
       await stopMaster();

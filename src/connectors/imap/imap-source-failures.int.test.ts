@@ -136,6 +136,22 @@ describe("IMAP connection failures", () => {
     expect(err.code).toBe("closed");
   });
 
+  it("throws timeout from waitForChange when the server goes silent, instead of hanging", async () => {
+    const { user, settings } = newMailbox();
+    const src = new ImapSource(settings, { idleRenewMs: 200, noopDeadlineMs: 500 });
+    open.push(src);
+    await src.sync(new MemorySyncContext());
+    const waiting = failureOf(src.waitForChange(60_000, new AbortController().signal));
+    const resume = dovecot.pauseSessions(user);
+    try {
+      const err = await waiting;
+      expect(err.code).toBe("timeout");
+      expect(err.message).toContain("did not answer a NOOP within 500 ms");
+    } finally {
+      resume();
+    }
+  });
+
   it("reports a wrong password with the server's words while another mailbox keeps working", async () => {
     const good = newMailbox();
     const bad = newMailbox({});
