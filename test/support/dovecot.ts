@@ -1,9 +1,10 @@
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { ImapFlow } from "imapflow";
+import { dovecotConfig, mailUser, makeCertificate, type Ports } from "./dovecot-config.js";
 import { ensureDovecot } from "./dovecot-install.js";
 import { freePort } from "./net.js";
 
@@ -18,6 +19,11 @@ export interface DovecotOptions {
   extra?: { imapProcessLimit?: number; clientLimit?: number };
   /** ssl = yes with a self-signed certificate, STARTTLS, and imaps/pop3s listeners */
   tls?: boolean;
+  /**
+   * XOAUTH2 / OAUTHBEARER logins, checked by POSTing the token to this RFC 7662 introspection URL
+   * (it must answer 200 with `{"active": true, "email": "<user>"}`, or `{"active": false}`).
+   */
+  oauth2IntrospectionUrl?: string;
 }
 
 export interface Dovecot {
@@ -52,119 +58,6 @@ export interface Dovecot {
   /** makes Dovecot hand out a new UIDVALIDITY for the user's INBOX, keeping its messages (restarts) */
   resetUidValidity(user: string): Promise<void>;
   logText(): string;
-}
-
-/** A system user for mail files: Dovecot refuses to run mail processes as root. */
-function mailUser(): { uid: number; gid: number } {
-  const probe = spawnSync("id", ["-u", "vmail"], { encoding: "utf8" });
-  if (probe.status !== 0) execFileSync("useradd", ["-r", "-M", "-s", "/usr/sbin/nologin", "vmail"], { stdio: "pipe" });
-  const uid = Number(execFileSync("id", ["-u", "vmail"], { encoding: "utf8" }).trim());
-  const gid = Number(execFileSync("id", ["-g", "vmail"], { encoding: "utf8" }).trim());
-  return { uid, gid };
-}
-
-function makeCertificate(dir: string): { cert: string; key: string } {
-  const cert = path.join(dir, "cert.pem");
-  const key = path.join(dir, "key.pem");
-  execFileSync(
-    "openssl",
-    [
-      "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-      "-keyout", key, "-out", cert, "-days", "3", "-subj", "/CN=localhost",
-      "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
-    ],
-    { stdio: "pipe" },
-  );
-  fs.chmodSync(key, 0o600);
-  return { cert, key };
-}
-
-interface Ports {
-  imap: number;
-  pop3: number;
-  imaps: number;
-  pop3s: number;
-}
-
-function configText(dir: string, ids: { uid: number; gid: number }, ports: Ports, opts: DovecotOptions): string {
-  const tls = opts.tls === true;
-  const clientLimit = opts.extra?.clientLimit;
-  const processLimit = opts.extra?.imapProcessLimit;
-  const lines = [
-    `base_dir = ${dir}/run`,
-    `state_dir = ${dir}/state`,
-    `log_path = ${dir}/dovecot.log`,
-    `info_log_path = ${dir}/dovecot.log`,
-    `listen = 127.0.0.1`,
-    `protocols = imap pop3`,
-    `disable_plaintext_auth = no`,
-    `auth_mechanisms = plain login`,
-    // wrong-password tests would otherwise slow every later login from 127.0.0.1
-    `auth_failure_delay = 0`,
-    `mail_location = maildir:${dir}/mail/%u`,
-    `mail_uid = ${ids.uid}`,
-    `mail_gid = ${ids.gid}`,
-    `first_valid_uid = ${ids.uid}`,
-    `last_valid_uid = 0`,
-    `pop3_uidl_format = %08Xu%08Xv`,
-    // session processes show their user in their title, so a test can find (and pause) them
-    `verbose_proctitle = yes`,
-    tls ? `ssl = yes` : `ssl = no`,
-    ...(tls ? [`ssl_cert = <${dir}/cert.pem`, `ssl_key = <${dir}/key.pem`] : []),
-    `passdb {`,
-    `  driver = passwd-file`,
-    // one file per user: Dovecot looks at a passwd-file at most once a second, so a user added to
-    // a shared file right after a login elsewhere would stay unknown for up to a second
-    `  args = scheme=PLAIN username_format=%u ${dir}/users/%u`,
-    `}`,
-    `userdb {`,
-    `  driver = passwd-file`,
-    `  args = username_format=%u ${dir}/users/%u`,
-    `  default_fields = uid=${ids.uid} gid=${ids.gid} home=${dir}/home/%u`,
-    `}`,
-    `namespace inbox {`,
-    `  inbox = yes`,
-    `  separator = /`,
-    `}`,
-    `service imap-login {`,
-    `  chroot =`,
-    `  inet_listener imap {`,
-    `    port = ${ports.imap}`,
-    `  }`,
-    `  inet_listener imaps {`,
-    `    port = ${tls ? ports.imaps : 0}`,
-    `  }`,
-    ...(clientLimit ? [`  service_count = 0`, `  process_limit = 8`, `  client_limit = ${clientLimit}`] : []),
-    `}`,
-    `service pop3-login {`,
-    `  chroot =`,
-    `  inet_listener pop3 {`,
-    `    port = ${ports.pop3}`,
-    `  }`,
-    `  inet_listener pop3s {`,
-    `    port = ${tls ? ports.pop3s : 0}`,
-    `  }`,
-    `}`,
-    `service anvil {`,
-    `  unix_listener anvil-auth-penalty {`,
-    `    mode = 0`,
-    `  }`,
-    ...(clientLimit ? [`  client_limit = ${clientLimit + 100}`] : []),
-    `}`,
-  ];
-  if (clientLimit) {
-    lines.push(
-      `default_client_limit = ${clientLimit}`,
-      `service auth {`,
-      `  client_limit = ${clientLimit + 100}`,
-      `}`,
-      `service stats {`,
-      `  client_limit = ${clientLimit + 100}`,
-      `}`,
-    );
-  }
-  if (processLimit) lines.push(`service imap {`, `  process_limit = ${processLimit}`, `}`);
-  return lines.join("\n") + "\n";
 }
 
 /** Whether the process runs; a zombie counts as gone (init here reaps late). */
@@ -245,8 +138,19 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
   let certificatePem: string | undefined;
   if (opts.tls) certificatePem = fs.readFileSync(makeCertificate(dir).cert, "utf8");
   const ports: Ports = { imap: await freePort(), pop3: await freePort(), imaps: await freePort(), pop3s: await freePort() };
+  if (opts.oauth2IntrospectionUrl) {
+    const oauth2 = [
+      `introspection_mode = post`,
+      `introspection_url = ${opts.oauth2IntrospectionUrl}`,
+      `username_attribute = email`,
+      `active_attribute = active`,
+      `active_value = true`,
+      `force_introspection = yes`,
+    ];
+    fs.writeFileSync(path.join(dir, "dovecot-oauth2.conf.ext"), oauth2.join("\n") + "\n", { mode: 0o644 });
+  }
   const configFile = path.join(dir, "dovecot.conf");
-  fs.writeFileSync(configFile, configText(dir, ids, ports, opts));
+  fs.writeFileSync(configFile, dovecotConfig(dir, ids, ports, opts));
   const pidFile = path.join(dir, "run", "master.pid");
   const logFile = path.join(dir, "dovecot.log");
   let masterPid: number | null = null;
