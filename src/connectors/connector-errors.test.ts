@@ -43,9 +43,12 @@ describe("IMAP errors in words", () => {
     expect(imapError(nodeError("CONNECT_TIMEOUT"), settings).code).toBe("timeout");
     expect(imapError(nodeError("GREETING_TIMEOUT"), { ...settings, security: "none" }).message).toContain("TLS-only port");
     expect(imapError(nodeError("DEPTH_ZERO_SELF_SIGNED_CERT", "self-signed certificate"), settings).code).toBe("tls_error");
-    const plainPort = imapError(nodeError("ERR_SSL_WRONG_VERSION_NUMBER", "ssl3_get_record:wrong version number"), settings);
+    const openSsl = "802C6318797F0000:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:../deps/openssl/openssl/ssl/record/ssl3_record.c:350:\n";
+    const plainPort = imapError(nodeError("ERR_SSL_WRONG_VERSION_NUMBER", openSsl), settings);
     expect(plainPort.code).toBe("tls_error");
-    expect(plainPort.message).toContain("does not speak TLS on this port");
+    expect(plainPort.message).toBe(
+      "The TLS handshake with mail.acme.test:993 failed: the server does not speak TLS on this port (wrong version number). Check the port and the security setting.",
+    );
     expect(imapError(nodeError("ECONNRESET"), settings).code).toBe("closed");
   });
 

@@ -55,12 +55,13 @@ export function networkError(
     );
   }
   if (code.startsWith("ERR_SSL") || code === "EPROTO" || code.startsWith("ERR_TLS") || /SSL|TLS/.test(code)) {
-    const plain = /wrong version number|packet length too long|unknown protocol|record layer failure/i.test(message);
+    const reason = openSslReason(message);
+    const plain = /wrong version number|packet length too long|unknown protocol|record layer failure/i.test(reason);
     return new MailSourceError(
       "tls_error",
       plain
-        ? `The TLS handshake with ${where} failed: the server does not speak TLS on this port (${message}). Check the port and the security setting.`
-        : `The TLS handshake with ${where} failed: ${message}.`,
+        ? `The TLS handshake with ${where} failed: the server does not speak TLS on this port (${reason}). Check the port and the security setting.`
+        : `The TLS handshake with ${where} failed: ${reason}.`,
       undefined,
       options,
     );
@@ -72,4 +73,12 @@ export function networkError(
     return new MailSourceError("connection_refused", `${where} cannot be reached (${code}).`, undefined, options);
   }
   return null;
+}
+
+/** "…:error:0A00010B:SSL routines:ssl3_get_record:wrong version number:file:line:" → "wrong version number" */
+function openSslReason(message: string): string {
+  const parts = message.split(":");
+  const routines = parts.findIndex((p) => p.endsWith(" routines"));
+  const reason = routines >= 0 ? parts[routines + 2] : undefined;
+  return reason?.trim() || message.trim();
 }
