@@ -144,6 +144,43 @@ describe("IMAP sync", () => {
     expect([...lastUids].sort((a, b) => a - b)).toEqual(lastUids);
   });
 
+  it("looks sizes up window by window on a large folder, skipping nothing between windows", async () => {
+    const { user, source: src } = mailbox({ initialImport: "unseen" }, { sizeWindow: 2, maxCount: 10 });
+    const subjects = ["w1", "w2", "w3", "w4", "w5"];
+    for (const s of subjects) await dovecot.append(user, testMessage(s));
+    await dovecot.append(user, testMessage("read"), ["\\Seen"]);
+    const ctx = new MemorySyncContext();
+    await src.sync(ctx);
+    expect(ctx.commits.map((c) => c.batch.length)).toEqual([2, 2, 1]);
+    expect(ctx.committedTexts().map(subjectOf)).toEqual(subjects);
+    // the last cursor covers the read message after the last unseen one
+    expect(ctx.cursors.get("INBOX")?.lastUid).toBe(6);
+  });
+
+  it("keeps what committed before a failing batch and resumes after it", async () => {
+    const { user, source: src } = mailbox({}, { maxCount: 2 });
+    const uids: number[] = [];
+    for (const s of ["b1", "b2", "b3", "b4", "b5"]) uids.push(await dovecot.append(user, testMessage(s)));
+    const ctx = new MemorySyncContext();
+    const first = ctx.holdNextCommit();
+    const syncing = src.sync(ctx);
+    await first.reached;
+    const second = ctx.holdNextCommit();
+    first.release();
+    await second.reached;
+    second.fail(new Error("constraint violated"));
+    await expect(syncing).rejects.toThrow("constraint violated");
+
+    const flags = await dovecot.flags(user);
+    expect(uids.map((u) => seen(flags.get(u)))).toEqual([true, true, false, false, false]);
+    expect(ctx.cursors.get("INBOX")?.lastUid).toBe(uids[1]);
+
+    await src.sync(ctx);
+    expect(ctx.committedTexts().map(subjectOf)).toEqual(["b1", "b2", "b3", "b4", "b5"]);
+    const after = await dovecot.flags(user);
+    expect(uids.every((u) => seen(after.get(u)))).toBe(true);
+  });
+
   it("fetches only the header block of a message over the size limit", async () => {
     const { user, source: src } = mailbox();
     const big = testMessage("big", "x".repeat(5_000));

@@ -56,6 +56,7 @@ export class ImapSource implements MailSource {
       pipeline: options.pipeline ?? defaultSyncOptions.pipeline,
       maxCount: options.maxCount ?? defaultSyncOptions.maxCount,
       maxBytes: options.maxBytes ?? defaultSyncOptions.maxBytes,
+      sizeWindow: options.sizeWindow ?? defaultSyncOptions.sizeWindow,
     };
     this.idleRenewMs = options.idleRenewMs ?? fiveMinutes;
     this.noopDeadlineMs = options.noopDeadlineMs ?? Math.max(settings.connectTimeoutMs, 5_000);

@@ -10,17 +10,16 @@ import {
 import { chunks, defaultBatchLimits, imapSourceKey, planBatches, uidOfKey, uidSet, type PlannedBatch } from "./imap-batches.js";
 import { imapError } from "./imap-errors.js";
 
-/** How many UIDs one size lookup covers; bounds memory on a first sync of a large folder. */
-const sizeWindow = 1000;
-
 export interface ImapSyncOptions {
   /** fetch batch k+1 while batch k is being committed */
   pipeline: boolean;
   maxCount: number;
   maxBytes: number;
+  /** how many UIDs one size lookup (and one repair STORE) covers; bounds memory on a first sync of a large folder */
+  sizeWindow: number;
 }
 
-export const defaultSyncOptions: ImapSyncOptions = { pipeline: true, ...defaultBatchLimits };
+export const defaultSyncOptions: ImapSyncOptions = { pipeline: true, ...defaultBatchLimits, sizeWindow: 1000 };
 
 interface FetchedBatch {
   messages: SourceMessage[];
@@ -88,13 +87,13 @@ export class ImapFolderSync {
       // keys of an older UIDVALIDITY cannot be addressed any more: nothing to acknowledge there
       if (uid !== null) uids.push(uid);
     }
-    for (const part of chunks(uids, sizeWindow)) await this.acknowledge(part);
+    for (const part of chunks(uids, this.options.sizeWindow)) await this.acknowledge(part);
     await this.ctx.markAcked(unacked);
     this.report.acked += unacked.length;
   }
 
   private async takeAll(wanted: number[], scanTop: number): Promise<void> {
-    const windows = chunks(wanted, sizeWindow);
+    const windows = chunks(wanted, this.options.sizeWindow);
     const planned: PlannedBatch[] = [];
     let windowIndex = 0;
     const nextBatch = async (): Promise<FetchedBatch | null> => {
