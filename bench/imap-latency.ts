@@ -1,0 +1,86 @@
+/**
+ * New-mail latency: from APPEND to the commit of the message by an ImapSource driven like the
+ * runner drives it (sync, waitForChange, sync, …), against a bare imapflow client in IDLE on a
+ * twin inbox that gets the same APPEND at the same moment. Dovecot holds IDLE notifications back
+ * ~0.5 s by design; what Mailroom adds is the difference. Run with `npm run bench:imap-latency`.
+ */
+import { ImapFlow } from "imapflow";
+import { ImapSource } from "../src/connectors/imap/imap-source.js";
+import { startDovecot } from "../test/support/dovecot.js";
+import { mailboxSettings, testMessage } from "../test/support/mail-fixtures.js";
+import { MemorySyncContext } from "../test/support/memory-sync-context.js";
+
+const count = Number(process.env.BENCH_MESSAGES ?? 20);
+
+function client(port: number, user: string): ImapFlow {
+  const c = new ImapFlow({ host: "127.0.0.1", port, secure: false, doSTARTTLS: false, auth: { user, pass: "pw" }, logger: false });
+  c.on("error", () => {});
+  return c;
+}
+
+class TimedContext extends MemorySyncContext {
+  readonly committedAt = new Map<string, number>();
+  override async commit(...args: Parameters<MemorySyncContext["commit"]>): Promise<void> {
+    await super.commit(...args);
+    const now = performance.now();
+    for (const m of args[0]) this.committedAt.set(/^Subject: (.*)$/m.exec(m.raw.toString())?.[1] ?? "", now);
+  }
+}
+
+const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
+
+async function main(): Promise<void> {
+  const dovecot = await startDovecot({ users: ["mailroom", "twin", "loader"].map((u) => ({ name: `${u}@acme.test`, password: "pw" })) });
+  const loaderA = client(dovecot.imapPort, "mailroom@acme.test");
+  const loaderB = client(dovecot.imapPort, "twin@acme.test");
+  const bare = client(dovecot.imapPort, "twin@acme.test");
+  const source = new ImapSource(mailboxSettings(dovecot, "mailroom@acme.test", "pw"));
+  const ctx = new TimedContext();
+  const stop = new AbortController();
+  try {
+    await Promise.all([loaderA.connect(), loaderB.connect(), bare.connect()]);
+    await bare.mailboxOpen("INBOX");
+    const bareSeen: number[] = [];
+    bare.on("exists", () => bareSeen.push(performance.now()));
+    void bare.idle();
+    const runner = (async () => {
+      while (!stop.signal.aborted) {
+        await source.sync(ctx);
+        await source.waitForChange(60_000, stop.signal);
+      }
+    })();
+    // the first sync of the empty inbox records its cursor
+    while (ctx.commits.length === 0) await new Promise((r) => setTimeout(r, 5));
+    const rows: { bareMs: number; mailroomMs: number; addedMs: number }[] = [];
+    for (let i = 0; i < count; i++) {
+      // Dovecot batches changes in a 500 ms window: space the messages 1.5-2 s apart at random
+      await new Promise((r) => setTimeout(r, 1_500 + Math.random() * 500));
+      const subject = `latency ${i}`;
+      const raw = testMessage(subject);
+      const seenBefore = bareSeen.length;
+      const t0 = performance.now();
+      await Promise.all([loaderA.append("INBOX", raw), loaderB.append("INBOX", raw)]);
+      const deadline = Date.now() + 10_000;
+      while ((!ctx.committedAt.has(subject) || bareSeen.length === seenBefore) && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      const bareMs = bareSeen[seenBefore]! - t0;
+      const mailroomMs = ctx.committedAt.get(subject)! - t0;
+      rows.push({ bareMs: Math.round(bareMs), mailroomMs: Math.round(mailroomMs), addedMs: Math.round(mailroomMs - bareMs) });
+    }
+    stop.abort();
+    await runner.catch(() => undefined);
+    const col = (k: "bareMs" | "mailroomMs" | "addedMs") => rows.map((r) => r[k]);
+    const stats = (xs: number[]) => ({ p50: pct(xs, 50), p90: pct(xs, 90), max: Math.max(...xs) });
+    process.stdout.write(
+      JSON.stringify({ messages: count, bareExists: stats(col("bareMs")), mailroomCommitted: stats(col("mailroomMs")), added: stats(col("addedMs")), rows }, null, 2) + "\n",
+    );
+  } finally {
+    stop.abort();
+    await source.close();
+    for (const c of [loaderA, loaderB, bare]) c.close();
+    await dovecot.stop();
+  }
+}
+
+await main();

@@ -1,0 +1,327 @@
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { ImapFlow } from "imapflow";
+import { dovecotConfig, mailUser, makeCertificate, type Ports } from "./dovecot-config.js";
+import { ensureDovecot } from "./dovecot-install.js";
+import { freePort } from "./net.js";
+
+export interface DovecotUser {
+  name: string;
+  password: string;
+}
+
+export interface DovecotOptions {
+  users?: DovecotUser[];
+  /** for tests with many sessions: Dovecot's 2.3 defaults stop near 1,000 */
+  extra?: { imapProcessLimit?: number; clientLimit?: number };
+  /** ssl = yes with a self-signed certificate, STARTTLS, and imaps/pop3s listeners */
+  tls?: boolean;
+  /**
+   * XOAUTH2 / OAUTHBEARER logins, checked by POSTing the token to this RFC 7662 introspection URL
+   * (it must answer 200 with `{"active": true, "email": "<user>"}`, or `{"active": false}`).
+   */
+  oauth2IntrospectionUrl?: string;
+}
+
+export interface Dovecot {
+  host: "127.0.0.1";
+  imapPort: number;
+  pop3Port: number;
+  imapsPort: number | undefined;
+  pop3sPort: number | undefined;
+  /** the self-signed certificate (PEM) when started with tls */
+  certificatePem: string | undefined;
+  addUser(name: string, password: string): void;
+  /** APPENDs to the user's INBOX and returns the new UID */
+  append(user: string, raw: Buffer | string, flags?: string[]): Promise<number>;
+  /** UID → flags of every message in the user's INBOX (or another folder) */
+  flags(user: string, folder?: string): Promise<Map<number, string[]>>;
+  /** number of messages in the user's INBOX (or another folder) */
+  count(user: string, folder?: string): Promise<number>;
+  /** creates a folder for the user */
+  createFolder(user: string, folder: string): Promise<void>;
+  /** the raw bytes of every message in a folder, by UID */
+  sources(user: string, folder?: string): Promise<Map<number, Buffer>>;
+  /** the INBOX UIDVALIDITY the server reports now */
+  uidValidity(user: string): Promise<string>;
+  /**
+   * Freezes the user's IMAP/POP3 session processes (SIGSTOP): their connections stay open but the
+   * server goes silent. Returns a function that lets them run again.
+   */
+  pauseSessions(user: string): () => void;
+  /** stops and starts the server on the same ports; connected clients lose their sessions */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+  /** makes Dovecot hand out a new UIDVALIDITY for the user's INBOX, keeping its messages (restarts) */
+  resetUidValidity(user: string): Promise<void>;
+  logText(): string;
+}
+
+/** Whether the process runs; a zombie counts as gone (init here reaps late). */
+function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** The PIDs whose parent is `pid`. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      if (Number(fields[1]) === pid) out.push(Number(entry));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return out;
+}
+
+/** Whether a server on the port sends an IMAP greeting within a second. */
+function greets(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(1000, () => done(false));
+    socket.once("error", () => done(false));
+    socket.once("data", (chunk: Buffer) => done(chunk.toString("latin1").startsWith("* OK")));
+  });
+}
+
+async function waitFor(what: string, deadlineMs: number, check: () => boolean): Promise<void> {
+  const until = Date.now() + deadlineMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`Dovecot: timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/**
+ * A private Dovecot (IMAP and POP3) in a temp dir on 127.0.0.1 with passwd-file users and
+ * maildirs. Everything it writes stays in that dir; stop() removes it.
+ */
+export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> {
+  if (!ensureDovecot()) throw new Error("Dovecot is not installed and cannot be installed here");
+  const ids = mailUser();
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "mailroom-dovecot-"));
+  // mail processes run as vmail and must reach the maildirs below this dir
+  fs.chmodSync(dir, 0o755);
+  for (const sub of ["mail", "home"]) {
+    fs.mkdirSync(path.join(dir, sub));
+    fs.chownSync(path.join(dir, sub), ids.uid, ids.gid);
+  }
+  const usersDir = path.join(dir, "users");
+  fs.mkdirSync(usersDir, { mode: 0o755 });
+  const passwords = new Map<string, string>();
+  const writeUser = (name: string, password: string) => {
+    if (/[/:\s]/.test(name) || name.startsWith(".")) throw new Error(`Dovecot: unusable user name ${name}`);
+    passwords.set(name, password);
+    const file = path.join(usersDir, name);
+    // written whole and renamed, so the auth process never reads half a file
+    fs.writeFileSync(`${file}.tmp`, `${name}:{PLAIN}${password}::::::\n`, { mode: 0o644 });
+    fs.renameSync(`${file}.tmp`, file);
+  };
+  for (const u of opts.users ?? []) writeUser(u.name, u.password);
+
+  let certificatePem: string | undefined;
+  if (opts.tls) certificatePem = fs.readFileSync(makeCertificate(dir).cert, "utf8");
+  const ports: Ports = { imap: await freePort(), pop3: await freePort(), imaps: await freePort(), pop3s: await freePort() };
+  if (opts.oauth2IntrospectionUrl) {
+    const oauth2 = [
+      `introspection_mode = post`,
+      `introspection_url = ${opts.oauth2IntrospectionUrl}`,
+      `username_attribute = email`,
+      `active_attribute = active`,
+      `active_value = true`,
+      `force_introspection = yes`,
+    ];
+    fs.writeFileSync(path.join(dir, "dovecot-oauth2.conf.ext"), oauth2.join("\n") + "\n", { mode: 0o644 });
+  }
+  const configFile = path.join(dir, "dovecot.conf");
+  fs.writeFileSync(configFile, dovecotConfig(dir, ids, ports, opts));
+  const pidFile = path.join(dir, "run", "master.pid");
+  const logFile = path.join(dir, "dovecot.log");
+  let masterPid: number | null = null;
+
+  const start = async () => {
+    // the daemon keeps inherited pipes open, so its output goes to a file rather than to us
+    const out = fs.openSync(path.join(dir, "startup.out"), "w");
+    const res = spawnSync("/usr/sbin/dovecot", ["-c", configFile], { stdio: ["ignore", out, out] });
+    fs.closeSync(out);
+    if (res.status !== 0) {
+      throw new Error(`dovecot did not start: ${fs.readFileSync(path.join(dir, "startup.out"), "utf8")}\n${readLog()}`);
+    }
+    await waitFor("its PID file", 10_000, () => fs.existsSync(pidFile));
+    masterPid = Number(fs.readFileSync(pidFile, "utf8").trim());
+    // the listeners are up once a login process greets us
+    const until = Date.now() + 10_000;
+    while (!(await greets(ports.imap))) {
+      if (Date.now() > until) throw new Error(`Dovecot: no IMAP greeting on port ${ports.imap}\n${readLog()}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+
+  const stopMaster = async () => {
+    const pid = masterPid;
+    if (pid === null) return;
+    masterPid = null;
+    if (!isAlive(pid)) return;
+    // Session processes outlive their master for up to ~10 s; a restart has to cut them off the
+    // way a real one does, so they are ended too (they are this master's children, known by PID).
+    const sessions = childPids(pid);
+    process.kill(pid, "SIGTERM");
+    await waitFor(`master ${pid} to exit`, 15_000, () => !isAlive(pid));
+    for (const child of sessions) {
+      try {
+        if (isAlive(child)) {
+          process.kill(child, "SIGTERM");
+          // a paused session would sit on the signal until it runs again
+          process.kill(child, "SIGCONT");
+        }
+      } catch {
+        // gone already
+      }
+    }
+    await waitFor("the session processes to exit", 15_000, () => sessions.every((child) => !isAlive(child)));
+  };
+
+  const readLog = () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, "utf8") : "");
+
+  const withClient = async <T>(user: string, fn: (client: ImapFlow) => Promise<T>): Promise<T> => {
+    const pass = passwords.get(user);
+    if (pass === undefined) throw new Error(`Dovecot: no user ${user}`);
+    const client = new ImapFlow({
+      host: "127.0.0.1",
+      port: ports.imap,
+      secure: false,
+      doSTARTTLS: false,
+      auth: { user, pass },
+      logger: false,
+      disableAutoIdle: true,
+    });
+    // a failure rejects the pending command; the event needs a listener all the same
+    client.on("error", () => {});
+    await client.connect();
+    try {
+      return await fn(client);
+    } finally {
+      await client.logout().catch(() => client.close());
+    }
+  };
+
+  await start();
+
+  const dovecot: Dovecot = {
+    host: "127.0.0.1",
+    imapPort: ports.imap,
+    pop3Port: ports.pop3,
+    imapsPort: opts.tls ? ports.imaps : undefined,
+    pop3sPort: opts.tls ? ports.pop3s : undefined,
+    certificatePem,
+    addUser(name, password) {
+      writeUser(name, password);
+    },
+    append(user, raw, flags = []) {
+      return withClient(user, async (client) => {
+        const res = await client.append("INBOX", raw, flags);
+        if (!res || typeof res.uid !== "number") throw new Error("Dovecot: APPEND returned no UID");
+        return res.uid;
+      });
+    },
+    flags(user, folder = "INBOX") {
+      return withClient(user, async (client) => {
+        const out = new Map<number, string[]>();
+        const box = await client.mailboxOpen(folder, { readOnly: true });
+        if (box.exists === 0) return out;
+        for (const msg of await client.fetchAll("1:*", { uid: true, flags: true })) {
+          // \Recent only says which session saw the message first
+          out.set(msg.uid, [...(msg.flags ?? [])].filter((f) => f !== "\\Recent").sort());
+        }
+        return out;
+      });
+    },
+    count(user, folder = "INBOX") {
+      return withClient(user, async (client) => {
+        const status = await client.status(folder, { messages: true });
+        return status ? (status.messages ?? 0) : 0;
+      });
+    },
+    createFolder(user, folder) {
+      return withClient(user, async (client) => {
+        await client.mailboxCreate(folder);
+      });
+    },
+    sources(user, folder = "INBOX") {
+      return withClient(user, async (client) => {
+        const out = new Map<number, Buffer>();
+        const box = await client.mailboxOpen(folder, { readOnly: true });
+        if (box.exists === 0) return out;
+        for (const msg of await client.fetchAll("1:*", { uid: true, source: true })) {
+          if (msg.source) out.set(msg.uid, msg.source);
+        }
+        return out;
+      });
+    },
+    uidValidity(user) {
+      return withClient(user, async (client) => {
+        const box = await client.mailboxOpen("INBOX", { readOnly: true });
+        return box.uidValidity.toString();
+      });
+    },
+    pauseSessions(user) {
+      const master = masterPid;
+      if (master === null) throw new Error("Dovecot is not running");
+      const paused = childPids(master).filter((pid) => {
+        try {
+          const title = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+          return /^dovecot\/(imap|pop3) /.test(title) && title.includes(`[${user} `);
+        } catch {
+          return false;
+        }
+      });
+      if (paused.length === 0) throw new Error(`Dovecot: no session of ${user} to pause`);
+      for (const pid of paused) process.kill(pid, "SIGSTOP");
+      return () => {
+        for (const pid of paused) {
+          try {
+            process.kill(pid, "SIGCONT");
+          } catch {
+            // ended meanwhile
+          }
+        }
+      };
+    },
+    async restart() {
+      await stopMaster();
+      await start();
+    },
+    async stop() {
+      await stopMaster();
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+    async resetUidValidity(user) {
+      await stopMaster();
+      // Without its index and UID list Dovecot numbers the maildir anew, under a UIDVALIDITY
+      // above the one it handed out before (it keeps that in dovecot-uidvalidity).
+      const maildir = path.join(dir, "mail", user);
+      for (const name of fs.readdirSync(maildir)) {
+        if (name === "dovecot-uidlist" || name.startsWith("dovecot.index")) fs.rmSync(path.join(maildir, name), { force: true });
+      }
+      await start();
+    },
+    logText: readLog,
+  };
+  return dovecot;
+}
