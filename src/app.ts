@@ -5,7 +5,13 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Config } from "./config.js";
-import type { MailSourceTester } from "./connectors/mail-source.js";
+import { createMailSource, testMailSource } from "./connectors/index.js";
+import type { MailSourceFactory, MailSourceTester } from "./connectors/mail-source.js";
+import { IngestService, type MailParser } from "./ingest/ingest.service.js";
+import { SourceStateStore } from "./ingest/ingest.store.js";
+import { createParser, type Parser } from "./ingest/parser-pool.js";
+import { createRunnerManager } from "./runners/create-runner-manager.js";
+import type { RunnerManager } from "./runners/runner-manager.js";
 import type { SecretBox } from "./crypto/secret-box.js";
 import type { Db } from "./db/database.js";
 import { applicationsRoutes } from "./features/applications/applications.routes.js";
@@ -44,8 +50,12 @@ export interface AppDeps {
   clock?: Clock;
   /** where raw messages and attachments are kept; the database by default */
   blobs?: BlobStore;
-  /** runs POST /api/v1/mailboxes/:id/test; without it the test answers that it cannot test yet */
+  /** runs POST /api/v1/mailboxes/:id/test; the real connectors by default */
   mailSourceTester?: MailSourceTester;
+  /** the mailbox connectors; the real IMAP and POP3 ones by default */
+  mailSources?: MailSourceFactory;
+  /** the MIME parser; by default a pool of `parseWorkers` worker threads */
+  parser?: MailParser;
 }
 
 export interface Services {
@@ -53,6 +63,7 @@ export interface Services {
   users: UsersService;
   auth: AuthService;
   interactions: InteractionsService;
+  ingest: IngestService;
   queues: QueuesService;
   fromAddresses: FromAddressesService;
   mailboxes: MailboxesService;
@@ -85,14 +96,20 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const auth = new AuthService(k, users, clock, deps.config.sessionHours);
   const events = new EventBus();
   const blobs = deps.blobs ?? new DatabaseBlobStore(k);
-  const interactions = new InteractionsService(new InteractionsStore(k), blobs);
+  const interactionsStore = new InteractionsStore(k);
+  const interactions = new InteractionsService(interactionsStore, blobs);
+  // workers start with the first message, not with every app (the API alone never parses)
+  let parserPool: Parser | undefined;
+  const parse: MailParser = deps.parser ?? ((input, ctx) => (parserPool ??= createParser({ workers: deps.config.parseWorkers })).parse(input, ctx));
+  const sourceState = new SourceStateStore(k);
+  const ingest = new IngestService(k, blobs, interactionsStore, sourceState, parse, clock);
   const queues = new QueuesService(k, audit, clock);
   const fromAddresses = new FromAddressesService(k, audit, clock);
-  const mailboxes = new MailboxesService(k, audit, clock, deps.secretBox, fromAddresses, deps.log, deps.mailSourceTester);
+  const mailboxes = new MailboxesService(k, audit, clock, deps.secretBox, fromAddresses, deps.log, deps.mailSourceTester ?? testMailSource);
   const applications = new ApplicationsService(k, audit, clock, mailboxes, queues);
   // the reference: agents get the From addresses as of sign-in; a new session sees new values
   auth.fromAddressSource = async () => fromAddresses.forAgents(await mailboxes.outboundSender());
-  const services: Services = { audit, users, auth, interactions, queues, fromAddresses, mailboxes, applications };
+  const services: Services = { audit, users, auth, interactions, ingest, queues, fromAddresses, mailboxes, applications };
 
   const fastifyLogger: FastifyBaseLogger = deps.log;
   const http: FastifyInstance = Fastify({
@@ -133,6 +150,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   http.get("/api/openapi.json", { schema: { hide: true } }, () => http.swagger());
 
   await http.ready();
+  let runners: RunnerManager | undefined;
 
   return {
     http,
@@ -147,10 +165,32 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
       return generated ? { created: true, generatedPassword: generated } : { created: true };
     },
     async start() {
-      // mailbox runners start here (inbound mail)
+      if (!deps.config.runnersEnabled || runners) return;
+      runners = createRunnerManager({
+        config: deps.config,
+        log: deps.log,
+        clock,
+        registry: metrics,
+        mailboxes: {
+          listEnabledInbound: () => mailboxes.listEnabledInbound(),
+          onChange: (listener) => mailboxes.onChange(listener),
+          ownAddresses: () => mailboxes.ownAddresses(),
+          async setStatus(mailboxId, status) {
+            await mailboxes.setStatus(mailboxId, status);
+            events.publish({ type: "mailbox.status", mailboxId, state: status.state, code: status.code ?? null, message: status.message ?? null });
+          },
+        },
+        createSource: deps.mailSources ?? createMailSource,
+        ingest,
+        sourceState,
+        onCommitted: (mailboxId, interactionIds) => events.publish({ type: "interaction.created", mailboxId, interactionIds }),
+      });
+      await runners.start();
     },
     async close() {
+      await runners?.stop();
       await http.close();
+      await parserPool?.close();
     },
   };
 }
