@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDovecot, type Dovecot } from "../../../test/support/dovecot.js";
 import { testMessage, uniqueUser } from "../../../test/support/mail-fixtures.js";
-import { Pop3Client, Pop3CommandError, type Pop3ConnectOptions } from "./pop3-client.js";
+import { Pop3Client, Pop3CommandError, Pop3ConnectionError, type Pop3ConnectOptions } from "./pop3-client.js";
 
 let dovecot: Dovecot;
 
@@ -96,6 +96,22 @@ describe("POP3 client against Dovecot", () => {
     expect((err as Pop3CommandError).responseCode).toBe("AUTH");
     expect((err as Pop3CommandError).serverText).toBe("[AUTH] Authentication failed.");
     client.close();
+  });
+
+  it("gives up on a server that stops answering", async () => {
+    const { user, password } = newUser();
+    const client = await Pop3Client.connect({ ...plain(), commandTimeoutMs: 300 });
+    await client.login(user, password);
+    const resume = dovecot.pauseSessions(user);
+    try {
+      const err = await client.stat().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(Pop3ConnectionError);
+      expect((err as Pop3ConnectionError).code).toBe("ETIMEOUT");
+      expect(client.usable).toBe(false);
+    } finally {
+      resume();
+      client.close();
+    }
   });
 
   it("reports -ERR for a message that does not exist and stays usable", async () => {
