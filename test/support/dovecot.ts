@@ -56,7 +56,7 @@ export interface Dovecot {
    * Freezes the user's IMAP/POP3 session processes (SIGSTOP): their connections stay open but the
    * server goes silent. Returns a function that lets them run again.
    */
-  pauseSessions(user: string): () => void;
+  pauseSessions(user: string): Promise<() => void>;
   /** stops and starts the server on the same ports; connected clients lose their sessions */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -305,17 +305,24 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
         return box.uidValidity.toString();
       });
     },
-    pauseSessions(user) {
+    async pauseSessions(user) {
       const master = masterPid;
       if (master === null) throw new Error("Dovecot is not running");
-      const paused = childPids(master).filter((pid) => {
-        try {
-          const title = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-          return /^dovecot\/(imap|pop3) /.test(title) && title.includes(`[${user} `);
-        } catch {
-          return false;
-        }
-      });
+      const sessions = () =>
+        childPids(master).filter((pid) => {
+          try {
+            const title = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+            return /^dovecot\/(imap|pop3) /.test(title) && title.includes(`[${user} `);
+          } catch {
+            return false;
+          }
+        });
+      // a session process names its user in its title a moment after the login answered
+      let paused = sessions();
+      for (let tries = 0; paused.length === 0 && tries < 100; tries++) {
+        await new Promise((r) => setTimeout(r, 20));
+        paused = sessions();
+      }
       if (paused.length === 0) throw new Error(`Dovecot: no session of ${user} to pause`);
       for (const pid of paused) process.kill(pid, "SIGSTOP");
       return () => {

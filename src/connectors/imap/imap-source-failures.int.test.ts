@@ -142,7 +142,7 @@ describe("IMAP connection failures", () => {
     open.push(src);
     await src.sync(new MemorySyncContext());
     const waiting = failureOf(src.waitForChange(60_000, new AbortController().signal));
-    const resume = dovecot.pauseSessions(user);
+    const resume = await dovecot.pauseSessions(user);
     try {
       const err = await waiting;
       expect(err.code).toBe("timeout");

@@ -102,7 +102,7 @@ describe("POP3 client against Dovecot", () => {
     const { user, password } = newUser();
     const client = await Pop3Client.connect({ ...plain(), commandTimeoutMs: 300 });
     await client.login(user, password);
-    const resume = dovecot.pauseSessions(user);
+    const resume = await dovecot.pauseSessions(user);
     try {
       const err = await client.stat().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(Pop3ConnectionError);

@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { adminApi, createMailbox, createQueue, inboundGraph, inboundImap, inboundPop3, outboundSmtp, type AdminApi } from "../../../test/support/admin-api.js";
 import { testDialects } from "../../../test/support/dialects.js";
 import { createTestApp, type TestApp } from "../../../test/support/test-app.js";
+import { freePort } from "../../../test/support/net.js";
 import type { MailProtocol, MailSourceSettings, MailSourceTester, TestStep } from "../../connectors/mail-source.js";
 import { SecretBox } from "../../crypto/secret-box.js";
 
@@ -98,12 +99,16 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
     expect(calls).toEqual([]);
   });
 
-  it("without a tester, answers ok:false with a reason", async () => {
+  it("tests with the real connectors by default: a server that is not there fails at the connect step, in words", async () => {
     await start();
-    const id = await createMailbox(api, inboundImap());
+    const id = await createMailbox(api, inboundImap({ host: "127.0.0.1", port: await freePort(), security: "none" }));
     const res = await api.post(`/api/v1/mailboxes/${id}/test`);
     expect(res.statusCode).toBe(200);
-    expect(res.json()).toEqual({ ok: false, steps: [{ step: "connect", ok: false, ms: 0, message: "This Mailroom server has no IMAP connection test yet." }] });
+    const body = res.json();
+    expect(body.ok).toBe(false);
+    expect(body.steps).toHaveLength(1);
+    expect(body.steps[0]).toMatchObject({ step: "connect", ok: false });
+    expect(body.steps[0].message).toMatch(/refused/i);
   });
 
   it("turns a tester that throws into a failed step", async () => {
