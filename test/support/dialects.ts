@@ -19,36 +19,33 @@ export function testDialects(): Dialect[] {
   return inject("pgUrl") ? ["sqlite", "postgres"] : ["sqlite"];
 }
 
+async function adminQuery(url: string, query: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    await client.query(query);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A fresh, migrated database of the dialect: a temp SQLite file, or a new PostgreSQL database. */
 export async function openTestDb(dialect: Dialect, opts: { migrated?: boolean } = {}): Promise<TestDb> {
-  const migrated = opts.migrated ?? true;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mailroom-test-"));
+  let databaseConfig: TestDb["databaseConfig"];
+  let dropDatabase = async () => {};
   if (dialect === "sqlite") {
-    const databaseConfig = { dialect: "sqlite" as const, file: path.join(dataDir, "mailroom.db") };
-    const db = openDatabase(databaseConfig);
-    if (migrated) await migrate(db);
-    return {
-      db,
-      dialect,
-      databaseConfig,
-      dataDir,
-      async cleanup() {
-        await db.close();
-        fs.rmSync(dataDir, { recursive: true, force: true });
-      },
-    };
+    databaseConfig = { dialect: "sqlite", file: path.join(dataDir, "mailroom.db") };
+  } else {
+    const base = inject("pgUrl");
+    if (!base) throw new Error("PostgreSQL is not running in this test run");
+    const name = `mr_${Math.random().toString(36).slice(2, 10)}`;
+    await adminQuery(base, `create database ${name}`);
+    databaseConfig = { dialect: "postgres", url: base.replace(/\/postgres$/, `/${name}`) };
+    dropDatabase = () => adminQuery(base, `drop database if exists ${name} with (force)`);
   }
-  const base = inject("pgUrl");
-  if (!base) throw new Error("PostgreSQL is not running in this test run");
-  const name = `mr_${Math.random().toString(36).slice(2, 10)}`;
-  const admin = new pg.Client({ connectionString: base });
-  await admin.connect();
-  await admin.query(`create database ${name}`);
-  await admin.end();
-  const url = base.replace(/\/postgres$/, `/${name}`);
-  const databaseConfig = { dialect: "postgres" as const, url };
   const db = openDatabase(databaseConfig);
-  if (migrated) await migrate(db);
+  if (opts.migrated ?? true) await migrate(db);
   return {
     db,
     dialect,
@@ -56,10 +53,7 @@ export async function openTestDb(dialect: Dialect, opts: { migrated?: boolean } 
     dataDir,
     async cleanup() {
       await db.close();
-      const c = new pg.Client({ connectionString: base });
-      await c.connect();
-      await c.query(`drop database if exists ${name} with (force)`);
-      await c.end();
+      await dropDatabase();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
