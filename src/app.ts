@@ -98,9 +98,10 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const blobs = deps.blobs ?? new DatabaseBlobStore(k);
   const interactionsStore = new InteractionsStore(k);
   const interactions = new InteractionsService(interactionsStore, blobs);
-  // workers start with the first message, not with every app (the API alone never parses)
+  // workers start with the runners (or the first parse), not with every app: the API alone never parses
   let parserPool: Parser | undefined;
-  const parse: MailParser = deps.parser ?? ((input, ctx) => (parserPool ??= createParser({ workers: deps.config.parseWorkers })).parse(input, ctx));
+  const parserPoolNow = () => (parserPool ??= createParser({ workers: deps.config.parseWorkers }));
+  const parse: MailParser = deps.parser ?? ((input, ctx) => parserPoolNow().parse(input, ctx));
   const sourceState = new SourceStateStore(k);
   const ingest = new IngestService(k, blobs, interactionsStore, sourceState, parse, clock);
   const queues = new QueuesService(k, audit, clock);
@@ -166,6 +167,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     },
     async start() {
       if (!deps.config.runnersEnabled || runners) return;
+      // a worker loads the parser in tens of milliseconds: do it before the first message waits for it
+      if (!deps.parser) parserPoolNow();
       runners = createRunnerManager({
         config: deps.config,
         log: deps.log,
