@@ -6,11 +6,12 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
-import { ImapFlow } from "imapflow";
+import type { ImapFlow } from "imapflow";
 import { ImapSource } from "../src/connectors/imap/imap-source.js";
 import { startDovecot } from "../test/support/dovecot.js";
 import { mailboxSettings } from "../test/support/mail-fixtures.js";
 import { MemorySyncContext } from "../test/support/memory-sync-context.js";
+import { bareClient, connectAll } from "./lib/bare-imap.js";
 
 const n = Number(process.env.BENCH_CONNECTIONS ?? 1000);
 const settleMs = Number(process.env.BENCH_SETTLE_MS ?? 20_000);
@@ -34,17 +35,6 @@ async function sample(kind: string, connections: number, connectMs: number): Pro
   return { kind, connections, rssBytes: mem.rss, heapUsedBytes: mem.heapUsed, connectMs };
 }
 
-/** Runs `connect(i)` for i < count with at most 50 in flight. */
-async function connectAll(count: number, connect: (i: number) => Promise<void>): Promise<number> {
-  const started = Date.now();
-  let next = 0;
-  const worker = async () => {
-    while (next < count) await connect(next++);
-  };
-  await Promise.all(Array.from({ length: 50 }, worker));
-  return Date.now() - started;
-}
-
 async function child(kind: string, port: number): Promise<void> {
   const dovecot = { host: "127.0.0.1" as const, imapPort: port } as Parameters<typeof mailboxSettings>[0];
   let result: Sample;
@@ -52,24 +42,23 @@ async function child(kind: string, port: number): Promise<void> {
     result = await sample(kind, 0, 0);
   } else if (kind === "bare") {
     const clients: ImapFlow[] = [];
-    const ms = await connectAll(n, async (i) => {
-      const c = new ImapFlow({ host: "127.0.0.1", port, secure: false, doSTARTTLS: false, auth: { user: user(i), pass: "pw" }, logger: false });
-      c.on("error", () => {});
+    const ms = await connectAll(n, 50, async (i) => {
+      const c = bareClient(port, user(i), "pw");
       await c.connect();
       await c.mailboxOpen("INBOX");
       void c.idle();
       clients.push(c);
     });
-    result = await sample(kind, clients.length, ms);
+    result = await sample(kind, clients.length, Math.round(ms));
   } else {
     const sources: ImapSource[] = [];
-    const ms = await connectAll(n, async (i) => {
+    const ms = await connectAll(n, 50, async (i) => {
       const s = new ImapSource(mailboxSettings(dovecot, user(i), "pw"));
       await s.sync(new MemorySyncContext());
       s.waitForChange(3_600_000, new AbortController().signal).catch(() => undefined);
       sources.push(s);
     });
-    result = await sample(kind, sources.length, ms);
+    result = await sample(kind, sources.length, Math.round(ms));
   }
   process.stdout.write(JSON.stringify(result) + "\n");
   process.exit(0);

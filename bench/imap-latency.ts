@@ -4,19 +4,16 @@
  * twin inbox that gets the same APPEND at the same moment. Dovecot holds IDLE notifications back
  * ~0.5 s by design; what Mailroom adds is the difference. Run with `npm run bench:imap-latency`.
  */
-import { ImapFlow } from "imapflow";
 import { ImapSource } from "../src/connectors/imap/imap-source.js";
 import { startDovecot } from "../test/support/dovecot.js";
 import { mailboxSettings, testMessage } from "../test/support/mail-fixtures.js";
 import { MemorySyncContext } from "../test/support/memory-sync-context.js";
+import { bareClient } from "./lib/bare-imap.js";
+import { percentile } from "./lib/stats.js";
 
 const count = Number(process.env.BENCH_MESSAGES ?? 20);
 
-function client(port: number, user: string): ImapFlow {
-  const c = new ImapFlow({ host: "127.0.0.1", port, secure: false, doSTARTTLS: false, auth: { user, pass: "pw" }, logger: false });
-  c.on("error", () => {});
-  return c;
-}
+const client = (port: number, user: string) => bareClient(port, user, "pw");
 
 class TimedContext extends MemorySyncContext {
   readonly committedAt = new Map<string, number>();
@@ -26,8 +23,6 @@ class TimedContext extends MemorySyncContext {
     for (const m of args[0]) this.committedAt.set(/^Subject: (.*)$/m.exec(m.raw.toString())?.[1] ?? "", now);
   }
 }
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 async function main(): Promise<void> {
   const dovecot = await startDovecot({ users: ["mailroom", "twin", "loader"].map((u) => ({ name: `${u}@acme.test`, password: "pw" })) });
@@ -71,7 +66,7 @@ async function main(): Promise<void> {
     stop.abort();
     await runner.catch(() => undefined);
     const col = (k: "bareMs" | "mailroomMs" | "addedMs") => rows.map((r) => r[k]);
-    const stats = (xs: number[]) => ({ p50: pct(xs, 50), p90: pct(xs, 90), max: Math.max(...xs) });
+    const stats = (xs: number[]) => ({ p50: percentile(xs, 50), p90: percentile(xs, 90), max: Math.max(...xs) });
     process.stdout.write(
       JSON.stringify({ messages: count, bareExists: stats(col("bareMs")), mailroomCommitted: stats(col("mailroomMs")), added: stats(col("addedMs")), rows }, null, 2) + "\n",
     );

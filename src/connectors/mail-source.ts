@@ -68,6 +68,12 @@ export interface SyncContext {
    * Storing a key that is already stored is a no-op. After this resolves the source may acknowledge.
    */
   commit(batch: SourceMessage[], cursor?: FolderCursor): Promise<void>;
+  /**
+   * Optional: hands over a fetched batch that commit() will get later (the same array), so the work on
+   * it that needs no transaction (parsing) can start while an earlier batch is still being stored.
+   * Stores and acknowledges nothing.
+   */
+  prepare?(batch: SourceMessage[]): void;
   /** records that the server confirmed the acknowledgement of these keys */
   markAcked(sourceKeys: string[]): Promise<void>;
 }

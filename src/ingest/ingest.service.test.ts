@@ -79,6 +79,19 @@ describe.each(testDialects())("ingest store (%s)", (dialect) => {
     expect(await state.loadCursor("missing", "INBOX")).toBeNull();
   });
 
+  it("stores a batch prepared ahead of its commit, and a key stored after the prepare only once", async () => {
+    const batch = [msg("1:1", "a@x|early"), msg("1:2", "b@x|late")];
+    const prepared = ingest.prepare(target, batch, ctx);
+    expect((await prepared).fresh).toHaveLength(2);
+    // another sync stored 1:1 between this batch's prepare and its commit
+    await ingest.commitBatch(target, [msg("1:1", "a@x|early")], ctx);
+    const r = await ingest.commitBatch(target, batch, ctx, undefined, prepared);
+    expect(r).toMatchObject({ alreadyStored: 1, duplicates: 0 });
+    expect(r.created).toHaveLength(1);
+    expect(await interactions.count()).toBe(2);
+    expect((await interactions.byId(r.created[0]!))?.subject).toBe("late");
+  });
+
   it("tracks acknowledgement: stored keys stay unacked until marked", async () => {
     await ingest.commitBatch(target, [msg("1:1", "a@x|one"), msg("1:2", "b@x|two")], ctx);
     expect((await state.unackedKeys("mb1")).sort()).toEqual(["1:1", "1:2"]);

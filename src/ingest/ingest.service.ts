@@ -26,6 +26,12 @@ export interface BatchResult {
   alreadyStored: number;
 }
 
+/** What ingesting a batch needs before its transaction: the messages not stored yet, parsed (same order). */
+export interface PreparedBatch {
+  fresh: SourceMessage[];
+  parsed: ParsedMail[];
+}
+
 /**
  * The end of the ingest pipeline: parse every message of a batch, then store messages, raw MIME,
  * attachments, threading and the folder cursor in ONE transaction. Only after it commits may the
@@ -41,11 +47,30 @@ export class IngestService {
     private readonly clock: Clock,
   ) {}
 
-  async commitBatch(target: InboundTarget, batch: SourceMessage[], ctx: IngestContext, cursor?: FolderCursor): Promise<BatchResult> {
+  /**
+   * Parses the messages of a batch that are not stored yet. commitBatch does this itself unless it is
+   * given the result, which lets a batch be parsed while the batch before it is in its transaction.
+   */
+  async prepare(target: InboundTarget, batch: SourceMessage[], ctx: IngestContext): Promise<PreparedBatch> {
     // skip the parse of what a previous run already stored (re-fetch after a crash between commit and ack)
     const known = await this.sourceState.knownKeys(target.mailboxId, batch.map((m) => m.sourceKey));
     const fresh = batch.filter((m) => !known.has(m.sourceKey));
     const parsed = await Promise.all(fresh.map((m) => this.parse({ raw: m.raw, size: m.size, truncated: m.truncated }, ctx)));
+    return { fresh, parsed };
+  }
+
+  /**
+   * `prepared` must come from prepare() of this same batch; keys stored since then are still caught in
+   * the transaction, which checks every key again.
+   */
+  async commitBatch(
+    target: InboundTarget,
+    batch: SourceMessage[],
+    ctx: IngestContext,
+    cursor?: FolderCursor,
+    prepared?: Promise<PreparedBatch>,
+  ): Promise<BatchResult> {
+    const { fresh, parsed } = await (prepared ?? this.prepare(target, batch, ctx));
     const result: BatchResult = { created: [], duplicates: 0, alreadyStored: batch.length - fresh.length };
     const now = this.clock.now().toISOString();
 

@@ -74,6 +74,21 @@ describe("createParser", () => {
     expect((await parser.parse(input(plain("later")), ctx)).subject).toBe("later");
   });
 
+  it("blames only the message a worker was parsing when it died, not those handed to it to parse next", async () => {
+    parser = createParser({ workers: 1, workerUrl: misbehaving });
+    const subjects = ["first", "second", "third", "fourth"];
+    const killer = plain("killer", "X-Test-Exit: always");
+    // the killer is parsed second, on two workers in turn, each time with the others queued behind it
+    const results = await Promise.all([plain("first"), killer, ...subjects.slice(1).map((s) => plain(s))].map((raw) => parser!.parse(input(raw), ctx)));
+    expect(results.map((m) => [m.subject, m.flags.wrapped])).toEqual([
+      ["first", null],
+      ["killer", "unparsable"],
+      ["second", null],
+      ["third", null],
+      ["fourth", null],
+    ]);
+  });
+
   it("survives an uncaught error in the worker the same way", async () => {
     parser = createParser({ workers: 2, workerUrl: misbehaving });
     const mail = await parser.parse(input(plain("thrower", "X-Test-Throw: always")), ctx);

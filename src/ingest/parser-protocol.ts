@@ -68,8 +68,13 @@ export function serveParseRequests(parse: ParseFunction): void {
     const reply: ParseReply = { type: "parsed", id: request.id, mail: { ...mail, attachments } };
     port.postMessage(reply, [...transfer]);
   };
-  // parse never rejects; if it ever did, the worker dies and the pool answers for the message
-  port.on("message", (request: ParseRequest) => void handle(request));
+  // One at a time, in order: the pool may send the next message early, and counts on the first
+  // unanswered one being the one in progress. parse never rejects; if it ever did, the rejection is
+  // unhandled, the worker dies, and the pool answers for the message.
+  let previous: Promise<void> = Promise.resolve();
+  port.on("message", (request: ParseRequest) => {
+    previous = previous.then(() => handle(request));
+  });
   // tells the pool this worker loaded its modules and can take work
   port.postMessage({ type: "ready" } satisfies ParseReply);
 }

@@ -29,6 +29,8 @@ export interface RunnerWiring {
   ingest: IngestService;
   sourceState: SourceStateStore;
   onCommitted?: (mailboxId: string, interactionIds: string[]) => void;
+  /** called as each mailbox runner starts, before it connects */
+  onRunnerStart?: (mailbox: EnabledInboundMailbox) => void;
 }
 
 const supported = new Set(["IMAP", "POP3"]);
@@ -68,7 +70,10 @@ export function createRunnerManager(w: RunnerWiring): RunnerManager {
       return w.mailboxes.listEnabledInbound();
     },
     onMailboxesChanged: (listener) => w.mailboxes.onChange(listener),
-    createRunner: (mailbox) => new MailboxRunner(mailbox, runnerDeps),
+    createRunner: (mailbox) => {
+      w.onRunnerStart?.(mailbox);
+      return new MailboxRunner(mailbox, runnerDeps);
+    },
     supports: (type) => supported.has(type),
     log,
     metrics,

@@ -1,6 +1,13 @@
-import { MailSourceError, type MailProtocol, type MailSource, type MailSourceFactory, type SyncContext } from "../connectors/mail-source.js";
+import {
+  MailSourceError,
+  type MailProtocol,
+  type MailSource,
+  type MailSourceFactory,
+  type SourceMessage,
+  type SyncContext,
+} from "../connectors/mail-source.js";
 import type { EnabledInboundMailbox, MailboxStatusUpdate } from "../features/mailboxes/mailboxes.service.js";
-import type { IngestService } from "../ingest/ingest.service.js";
+import type { IngestService, PreparedBatch } from "../ingest/ingest.service.js";
 import type { SourceStateStore } from "../ingest/ingest.store.js";
 import type { Logger } from "../logger.js";
 import type { Clock } from "../shared/clock.js";
@@ -111,6 +118,10 @@ export class MailboxRunner {
     const { id, queueId, maxSizeMb } = this.mailbox;
     const { ingest, sourceState, metrics } = this.deps;
     const maxSizeBytes = maxSizeMb * 1024 * 1024;
+    const target = { mailboxId: id, queueId };
+    const ingestContext = () => ({ maxSizeBytes, ownAddresses: this.deps.ownAddresses() });
+    // parses started ahead of their commit, by batch
+    const prepared = new WeakMap<SourceMessage[], Promise<PreparedBatch>>();
     return {
       maxMessageBytes: maxSizeBytes,
       signal: this.#abort.signal,
@@ -118,8 +129,14 @@ export class MailboxRunner {
       knownKeys: (keys) => sourceState.knownKeys(id, keys),
       unackedKeys: () => sourceState.unackedKeys(id),
       markAcked: (keys) => sourceState.markAcked(id, keys),
+      prepare: (batch) => {
+        const parsing = ingest.prepare(target, batch, ingestContext());
+        // a sync that fails before this batch's commit never awaits it
+        parsing.catch(() => undefined);
+        prepared.set(batch, parsing);
+      },
       commit: async (batch, cursor) => {
-        const r = await ingest.commitBatch({ mailboxId: id, queueId }, batch, { maxSizeBytes, ownAddresses: this.deps.ownAddresses() }, cursor);
+        const r = await ingest.commitBatch(target, batch, ingestContext(), cursor, prepared.get(batch));
         const label = this.mailbox.name;
         if (r.created.length) metrics.ingested.inc({ mailbox: label, outcome: "created" }, r.created.length);
         if (r.duplicates) metrics.ingested.inc({ mailbox: label, outcome: "duplicate" }, r.duplicates);

@@ -142,7 +142,18 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
 
   let certificatePem: string | undefined;
   if (opts.tls) certificatePem = fs.readFileSync(makeCertificate(dir).cert, "utf8");
-  const ports: Ports = { imap: await freePort(), pop3: await freePort(), imaps: await freePort(), pop3s: await freePort() };
+  // a port closed a moment ago can be handed out again: four equal-looking free ports are not enough
+  const taken = new Set<number>();
+  const distinctPort = async (): Promise<number> => {
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) {
+        taken.add(port);
+        return port;
+      }
+    }
+  };
+  const ports: Ports = { imap: await distinctPort(), pop3: await distinctPort(), imaps: await distinctPort(), pop3s: await distinctPort() };
   if (opts.oauth2IntrospectionUrl) {
     const oauth2 = [
       `introspection_mode = post`,
@@ -226,7 +237,14 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     }
   };
 
-  await start();
+  try {
+    await start();
+  } catch (err) {
+    // a master that started but never greeted is ended before its files go
+    await stopMaster().catch(() => undefined);
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
 
   const dovecot: Dovecot = {
     host: "127.0.0.1",

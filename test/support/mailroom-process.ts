@@ -84,7 +84,7 @@ export async function startMailroomProcess(opts: MailroomProcessOptions): Promis
 export class ApiClient {
   constructor(
     readonly base: string,
-    private token = "",
+    readonly token = "",
   ) {}
 
   static async login(base: string, username = "admin", password = "admin-password-1"): Promise<ApiClient> {

@@ -27,6 +27,8 @@ export class MemorySyncContext implements SyncContext {
   readonly unacked = new Set<string>();
   readonly cursors = new Map<string, FolderCursor>();
   readonly ackedCalls: string[][] = [];
+  /** every batch handed to prepare(), with how many commits had completed at that moment */
+  readonly prepared: { batch: SourceMessage[]; commitsBefore: number }[] = [];
   private failNext: Error | null = null;
   private hold: { reached: (r: CommitRecord) => void; gate: Promise<Error | null> } | null = null;
 
@@ -64,6 +66,10 @@ export class MemorySyncContext implements SyncContext {
 
   async unackedKeys(): Promise<string[]> {
     return [...this.unacked];
+  }
+
+  prepare(batch: SourceMessage[]): void {
+    this.prepared.push({ batch, commitsBefore: this.commits.length });
   }
 
   async commit(batch: SourceMessage[], cursor?: FolderCursor): Promise<void> {

@@ -144,6 +144,23 @@ describe("IMAP sync", () => {
     expect([...lastUids].sort((a, b) => a - b)).toEqual(lastUids);
   });
 
+  it("hands each batch to prepare as soon as it is fetched, the next one while the one before is still committing", async () => {
+    const { user, source: src } = mailbox({}, { maxCount: 2 });
+    for (const s of ["p1", "p2", "p3", "p4", "p5"]) await dovecot.append(user, testMessage(s));
+    const ctx = new MemorySyncContext();
+    const first = ctx.holdNextCommit();
+    const syncing = src.sync(ctx);
+    await first.reached;
+    await eventually(async () => ctx.prepared.length === 2, 5_000);
+    expect(ctx.commits).toHaveLength(0);
+    first.release();
+    await syncing;
+    // commit() gets the very arrays prepare() got, in the same order
+    expect(ctx.prepared.map((p) => p.batch)).toEqual(ctx.commits.map((c) => c.batch));
+    expect(ctx.prepared.every((p, i) => p.batch === ctx.commits[i]!.batch)).toBe(true);
+    expect(ctx.committedTexts().map(subjectOf)).toEqual(["p1", "p2", "p3", "p4", "p5"]);
+  });
+
   it("looks sizes up window by window on a large folder, skipping nothing between windows", async () => {
     const { user, source: src } = mailbox({ initialImport: "unseen" }, { sizeWindow: 2, maxCount: 10 });
     const subjects = ["w1", "w2", "w3", "w4", "w5"];

@@ -105,7 +105,11 @@ export class ImapFolderSync {
         planned.push(...planBatches(await this.sizes(window), { ...this.options, maxMessageBytes: this.ctx.maxMessageBytes }, top));
       }
       const batch = planned.shift();
-      return batch ? this.fetchBatch(batch) : null;
+      if (!batch) return null;
+      const fetched = await this.fetchBatch(batch);
+      // with the pipeline this runs while the batch before is committing: its parse can start now
+      this.ctx.prepare?.(fetched.messages);
+      return fetched;
     };
 
     let pending: Promise<FetchedBatch | null> | null = nextBatch();

@@ -53,8 +53,9 @@ export class Pop3Source implements MailSource {
     private readonly settings: MailSourceSettings,
     options: Pop3SourceOptions = {},
   ) {
-    this.maxCount = options.maxCount ?? 200;
-    this.maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
+    // small transactions keep the API answering while a backlog drains (see defaultBatchLimits for IMAP)
+    this.maxCount = options.maxCount ?? 50;
+    this.maxBytes = options.maxBytes ?? 2 * 1024 * 1024;
   }
 
   async sync(ctx: SyncContext): Promise<SyncReport> {

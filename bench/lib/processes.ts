@@ -1,0 +1,108 @@
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import { sleep } from "./clock.js";
+
+/**
+ * Everything a benchmark starts (Dovecot, Mailroom processes, child processes, temp dirs), stopped in
+ * reverse order at the end, on failure too, each by the PID or handle it was started with.
+ */
+export class Cleanup {
+  readonly #steps: { name: string; run: () => Promise<void> }[] = [];
+
+  add(name: string, run: () => Promise<void>): () => Promise<void> {
+    const step = { name, run };
+    this.#steps.push(step);
+    // the caller may finish a step early; it then leaves the list
+    return async () => {
+      const i = this.#steps.indexOf(step);
+      if (i < 0) return;
+      this.#steps.splice(i, 1);
+      await run();
+    };
+  }
+
+  async runAll(): Promise<string[]> {
+    const failures: string[] = [];
+    while (this.#steps.length) {
+      const step = this.#steps.pop()!;
+      try {
+        await step.run();
+      } catch (err) {
+        failures.push(`${step.name}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+    }
+    return failures;
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL after graceMs; resolves once the process is gone. */
+export async function stopPid(pid: number, graceMs = 10_000): Promise<void> {
+  if (!isAlive(pid)) return;
+  try {
+    process.kill(pid, "SIGTERM");
+  } catch {
+    return;
+  }
+  const until = Date.now() + graceMs;
+  while (isAlive(pid) && Date.now() < until) await sleep(50);
+  if (isAlive(pid)) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // ended meanwhile
+    }
+    while (isAlive(pid)) await sleep(20);
+  }
+}
+
+function statusField(pid: number | "self", field: string): number {
+  const text = fs.readFileSync(`/proc/${pid}/status`, "utf8");
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(text);
+  if (!match) throw new Error(`no ${field} in /proc/${pid}/status`);
+  return Number(match[1]);
+}
+
+/** Resident set size in kB, from /proc/PID/status VmRSS. */
+export const rssKb = (pid: number | "self"): number => statusField(pid, "VmRSS");
+/** Peak resident set size in kB (VmHWM). */
+export const peakRssKb = (pid: number | "self"): number => statusField(pid, "VmHWM");
+
+/** CPU seconds (user + system) the process has used, from /proc/PID/stat. */
+export function cpuSeconds(pid: number): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100;
+}
+
+/** The soft limit of open files of this process. */
+export function openFilesLimit(): number {
+  const match = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync("/proc/self/limits", "utf8"));
+  return !match || match[1] === "unlimited" ? Number.POSITIVE_INFINITY : Number(match[1]);
+}
+
+/** Raises another process's open-files limit (root), for a process this benchmark started. */
+export function raiseOpenFiles(pid: number, limit: number): void {
+  execFileSync("prlimit", [`--pid=${pid}`, `--nofile=${limit}:${limit}`], { stdio: "pipe" });
+}
+
+/**
+ * Starts a Node script under tsx as a child process with stdin/stdout as pipes; when this process's
+ * open-files limit is below `openFiles`, the child runs under `ulimit -n` (exec keeps its PID).
+ */
+export function spawnNode(script: string, args: string[], opts: { nodeArgs?: string[]; openFiles?: number } = {}): ChildProcess {
+  const argv = [...(opts.nodeArgs ?? []), "--import", "tsx", script, ...args];
+  const needs = opts.openFiles ?? 0;
+  if (needs <= openFilesLimit()) return spawn(process.execPath, argv, { stdio: ["pipe", "pipe", "inherit"] });
+  const quoted = [process.execPath, ...argv].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
+  return spawn("bash", ["-c", `ulimit -n ${needs} && exec ${quoted}`], { stdio: ["pipe", "pipe", "inherit"] });
+}
