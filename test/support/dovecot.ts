@@ -337,7 +337,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
         });
       // a session process names its user in its title a moment after the login answered
       let paused = sessions();
-      for (let tries = 0; paused.length === 0 && tries < 100; tries++) {
+      for (let tries = 0; paused.length === 0 && tries < 500; tries++) {
         await new Promise((r) => setTimeout(r, 20));
         paused = sessions();
       }
