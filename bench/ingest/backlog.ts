@@ -7,7 +7,7 @@ import { generateCorpus } from "../corpus.js";
 import { bareClient } from "../lib/bare-imap.js";
 import { nowMs, progress, sleep } from "../lib/clock.js";
 import { createImapMailbox, MailroomDbReader, startBenchMailroom } from "../lib/mailroom.js";
-import { cpuSeconds, peakRssKb, type Cleanup } from "../lib/processes.js";
+import { cpuSeconds, othersCpu, peakRssKb, type Cleanup } from "../lib/processes.js";
 import { round1 } from "../lib/stats.js";
 import { ApiProbe, type ApiFigures } from "./api-probe.js";
 import { bareParsers, runBaseline, type BareParser, type BaselineFigures } from "./baseline.js";
@@ -28,6 +28,8 @@ export interface MailroomBacklogFigures {
   allCommittedMs: number;
   allSeenMs: number;
   cpuSeconds: number;
+  /** CPU seconds the rest of the machine took meanwhile (see othersCpu) */
+  othersCpuSeconds: number;
   peakRssMb: number;
   api: ApiFigures;
 }
@@ -70,6 +72,7 @@ async function measureMailroom(
     await status.connect();
     const probe = new ApiProbe(mailroom.api.base, mailroom.api.token);
     const cpuBefore = cpuSeconds(mailroom.proc.pid);
+    const others = othersCpu([mailroom.proc.pid], ["mailroom-dovecot-", user]);
     const started = nowMs();
     probe.start();
     await mailroom.api.call("POST", "/api/v1/applications", { name: "backlog", enabled: true, queueId: mailroom.queueId, mailboxIds: [mailboxId] });
@@ -90,6 +93,7 @@ async function measureMailroom(
       if (unseen === 0 && !allSeen) allSeen = at;
     }
     const ms = Math.max(allCommitted, allSeen);
+    const othersCpuSeconds = others();
     const api = await probe.stop();
     const figures = {
       parseWorkers,
@@ -100,6 +104,7 @@ async function measureMailroom(
       allCommittedMs: Math.round(allCommitted),
       allSeenMs: Math.round(allSeen),
       cpuSeconds: round1(cpuSeconds(mailroom.proc.pid) - cpuBefore),
+      othersCpuSeconds,
       peakRssMb: Math.round(peakRssKb(mailroom.proc.pid) / 1024),
       api,
     };

@@ -5,6 +5,7 @@ import { simpleParser } from "mailparser";
 import PostalMime from "postal-mime";
 import { bareClient } from "../lib/bare-imap.js";
 import { nowMs } from "../lib/clock.js";
+import { othersCpu } from "../lib/processes.js";
 import { round1 } from "../lib/stats.js";
 
 export const bareParsers = ["mailparser", "postal-mime"] as const;
@@ -33,6 +34,8 @@ export interface BaselineFigures {
   messages: number;
   ms: number;
   msgPerSec: number;
+  /** CPU seconds the rest of the machine took meanwhile (see othersCpu) */
+  othersCpuSeconds: number;
 }
 
 /**
@@ -51,6 +54,7 @@ export async function runBaseline(opts: { port: number; user: string; password: 
   const parse = parsers[opts.parser];
   const client = bareClient(opts.port, opts.user, opts.password);
   let messages = 0;
+  const others = othersCpu([], ["mailroom-dovecot-", opts.user]);
   const started = nowMs();
   try {
     await client.connect();
@@ -63,7 +67,7 @@ export async function runBaseline(opts: { port: number; user: string; password: 
     }
     const ms = nowMs() - started;
     if (messages !== opts.count) throw new Error(`the baseline fetched ${messages} of ${opts.count} messages`);
-    return { parser: opts.parser, messages, ms: Math.round(ms), msgPerSec: round1((messages / ms) * 1000) };
+    return { parser: opts.parser, messages, ms: Math.round(ms), msgPerSec: round1((messages / ms) * 1000), othersCpuSeconds: others() };
   } finally {
     await client.logout().catch(() => client.close());
     db.close();

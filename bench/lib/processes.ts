@@ -106,3 +106,48 @@ export function spawnNode(script: string, args: string[], opts: { nodeArgs?: str
   const quoted = [process.execPath, ...argv].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(" ");
   return spawn("bash", ["-c", `ulimit -n ${needs} && exec ${quoted}`], { stdio: ["pipe", "pipe", "inherit"] });
 }
+
+/** CPU seconds the whole machine spent busy (all cores, everything but idle and iowait) since boot. */
+export function machineBusySeconds(): number {
+  const fields = fs.readFileSync("/proc/stat", "utf8").split("\n")[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal
+  const busy = fields.reduce((a, b, i) => (i === 3 || i === 4 || i > 7 ? a : a + b), 0);
+  return busy / 100;
+}
+
+/**
+ * CPU seconds used so far by the processes whose command line contains one of `markers`, with what
+ * their reaped children used (a Dovecot master counts its finished sessions).
+ */
+export function cpuSecondsOfMatching(markers: string[]): number {
+  let total = 0;
+  for (const entry of fs.readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const cmdline = fs.readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      if (!markers.some((m) => cmdline.includes(m))) continue;
+      const stat = fs.readFileSync(`/proc/${entry}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      total += (Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14])) / 100;
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  return total;
+}
+
+/**
+ * Starts counting the CPU the rest of the machine takes: busy time of all cores minus what this
+ * process, `pids` and the processes matching `markers` use. The returned function reads the seconds
+ * so far. On a shared host this is what explains a run that stands out. Approximate: Dovecot's
+ * long-lived helpers (auth, log, stats) count as others.
+ */
+export function othersCpu(pids: number[], markers: string[]): () => number {
+  const ours = () => {
+    const self = process.cpuUsage();
+    return (self.user + self.system) / 1e6 + pids.reduce((a, p) => a + cpuSeconds(p), 0) + cpuSecondsOfMatching(markers);
+  };
+  const busy0 = machineBusySeconds();
+  const ours0 = ours();
+  return () => Math.round(Math.max(0, machineBusySeconds() - busy0 - (ours() - ours0)) * 10) / 10;
+}
