@@ -3,7 +3,8 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { ImapFlow } from "imapflow";
+import type { ImapFlow } from "imapflow";
+import { bareClient } from "./bare-imap-client.js";
 import { dovecotConfig, mailUser, makeCertificate, type Ports } from "./dovecot-config.js";
 import { ensureDovecot } from "./dovecot-install.js";
 import { freePort } from "./net.js";
@@ -218,17 +219,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
   const withClient = async <T>(user: string, fn: (client: ImapFlow) => Promise<T>): Promise<T> => {
     const pass = passwords.get(user);
     if (pass === undefined) throw new Error(`Dovecot: no user ${user}`);
-    const client = new ImapFlow({
-      host: "127.0.0.1",
-      port: ports.imap,
-      secure: false,
-      doSTARTTLS: false,
-      auth: { user, pass },
-      logger: false,
-      disableAutoIdle: true,
-    });
-    // a failure rejects the pending command; the event needs a listener all the same
-    client.on("error", () => {});
+    const client = bareClient(ports.imap, user, pass);
     await client.connect();
     try {
       return await fn(client);
