@@ -16,7 +16,7 @@ const usage = `Usage:
                                        or generated and printed once)`;
 
 async function openStore(config: Config, log: Logger) {
-  const db = openDatabase(config.database);
+  const db = openDatabase(config.database, (err) => log.warn({ err }, "a pooled database connection broke while idle; the next query opens a new one"));
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ applied, dialect: db.dialect }, "database migrated");
   return db;

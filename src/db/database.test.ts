@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { sql } from "kysely";
 import { migrate, openDatabase } from "./database.js";
 import { migrations } from "./migrations/index.js";
 import { openTestDb, testDialects } from "../../test/support/dialects.js";
@@ -34,6 +35,24 @@ describe.each(testDialects())("database (%s)", (dialect) => {
       await t.db.kysely.insertInto("mailboxes").values(row("out1")).execute();
       await expect(t.db.kysely.insertInto("mailboxes").values(row("out2")).execute()).rejects.toThrow();
     } finally {
+      await t.cleanup();
+    }
+  });
+
+  it.runIf(dialect === "postgres")("survives the server ending its idle connections, as a restart would", async () => {
+    const t = await openTestDb(dialect);
+    const broken: Error[] = [];
+    const db = openDatabase(t.databaseConfig, (err) => broken.push(err));
+    try {
+      await sql`select 1`.execute(db.kysely); // leaves an idle connection in the pool
+      await sql`select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()`.execute(t.db.kysely);
+      const deadline = Date.now() + 5000;
+      while (broken.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(broken[0]?.message).toMatch(/terminating connection/);
+      const again = await sql<{ n: number }>`select 1 as n`.execute(db.kysely);
+      expect(again.rows[0]?.n).toBe(1);
+    } finally {
+      await db.close();
       await t.cleanup();
     }
   });

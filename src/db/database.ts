@@ -18,9 +18,15 @@ export interface Db {
 // bigint columns (last_uid, counts) come back as strings from pg by default; they fit a JS number here.
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
-export function openDatabase(database: Config["database"]): Db {
+/**
+ * `onIdleError` hears about pooled PostgreSQL connections that broke while idle (a server restart, an
+ * administrator ending sessions). pg drops such a connection and opens a new one for the next query;
+ * without a listener the error would end the process.
+ */
+export function openDatabase(database: Config["database"], onIdleError: (err: Error) => void = () => {}): Db {
   if (database.dialect === "postgres") {
     const pool = new pg.Pool({ connectionString: database.url, max: 10 });
+    pool.on("error", onIdleError);
     const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     return { kysely, dialect: "postgres", close: () => kysely.destroy() };
   }
