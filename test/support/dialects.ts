@@ -14,9 +14,17 @@ export interface TestDb {
   cleanup(): Promise<void>;
 }
 
-/** SQLite always; PostgreSQL too when the run started a private cluster (`npm test`). */
+/**
+ * Both dialects in `npm test` (the `all` project), whose global setup starts a private PostgreSQL
+ * cluster or fails the run. The `unit` project (`npm run test:unit`, the quick loop of `npm run check`)
+ * has no global setup and runs SQLite only: by design, so that loop needs no server.
+ */
 export function testDialects(): Dialect[] {
-  return inject("pgUrl") ? ["sqlite", "postgres"] : ["sqlite"];
+  if (!inject("requirePostgres")) return ["sqlite"];
+  if (!inject("pgUrl")) {
+    throw new Error("This run promises PostgreSQL but its global setup provided no server URL: see test/support/global-setup.ts.");
+  }
+  return ["sqlite", "postgres"];
 }
 
 async function adminQuery(url: string, query: string): Promise<void> {

@@ -4,18 +4,36 @@ import { ensureDovecot } from "./dovecot-install.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
-    pgUrl: string | null;
+    pgUrl: string;
+    /** set by this setup: the run promises both dialects, so a missing `pgUrl` is an error, not a reason to skip */
+    requirePostgres: boolean;
   }
 }
 
 let pg: PostgresServer | null = null;
 
+function stopPostgres(): void {
+  pg?.stop();
+  pg = null;
+}
+
+const exitSignals = ["SIGINT", "SIGTERM"] as const;
+
 export async function setup(project: TestProject): Promise<void> {
   ensureDovecot();
+  // throws when PostgreSQL cannot be installed or started, which fails the run before any test
   pg = await startPostgres();
-  project.provide("pgUrl", pg?.url ?? null);
+  // vitest exits on SIGINT/SIGTERM without calling teardown; stopping here keeps the cluster from
+  // outliving the run, and a listener that stays keeps a second signal (Ctrl-C reaches vitest both
+  // from the terminal and through `npm test`) from killing the process halfway through the stop
+  for (const signal of exitSignals) process.on(signal, stopPostgres);
+  process.once("exit", stopPostgres);
+  project.provide("pgUrl", pg.url);
+  project.provide("requirePostgres", true);
 }
 
 export function teardown(): void {
-  pg?.stop();
+  for (const signal of exitSignals) process.off(signal, stopPostgres);
+  process.off("exit", stopPostgres);
+  stopPostgres();
 }
