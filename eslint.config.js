@@ -2,6 +2,40 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+/**
+ * The layer rules of the design (shared/design.md, "The connector seam"), so that they stay kept:
+ * `http` does not import features; features do not import `ingest`, `runners` or another feature's
+ * store; the pipeline and the protocols do not import features; vendor protocol libraries stay under
+ * `connectors/` (and `oauth/`, where the token service will live).
+ */
+const protocolLibraries = ["imapflow", "@azure/msal-node"];
+const layer = (files, patterns, message, vendorsAllowed = false) => ({
+  files,
+  ignores: ["**/*.test.ts"],
+  rules: {
+    "no-restricted-imports": [
+      "error",
+      {
+        paths: vendorsAllowed ? [] : protocolLibraries.map((name) => ({ name, message: "Protocol libraries stay behind src/connectors (MailSource) and src/oauth." })),
+        patterns: patterns.length ? [{ group: patterns, message }] : [],
+      },
+    ],
+  },
+});
+const layers = [
+  layer(["src/**/*.ts"], [], ""),
+  layer(["src/http/**/*.ts"], ["**/features/**", "**/ingest/**", "**/runners/**"], "The HTTP layer serves every feature and imports none: features import it."),
+  layer(
+    ["src/features/**/*.ts"],
+    ["**/ingest/**", "**/runners/**", "../*/*.store.js"],
+    "A feature talks to another feature through its service, never its store, and does not reach into the ingest pipeline or the runners.",
+  ),
+  layer(["src/ingest/**/*.ts"], ["**/features/**", "**/runners/**", "**/http/**"], "The ingest pipeline knows neither features nor runners: they call it."),
+  layer(["src/connectors/**/*.ts"], ["**/features/**", "**/ingest/**", "**/runners/**", "**/db/**", "**/http/**"], "A connector knows its protocol only.", true),
+  layer(["src/db/**/*.ts"], ["**/features/**", "**/ingest/**", "**/runners/**", "**/connectors/**", "**/http/**"], "The database layer knows no feature."),
+  layer(["src/shared/**/*.ts"], ["../*/**", "!../shared/**"], "shared/ is imported by everything and imports nothing of Mailroom's."),
+];
+
 export default tseslint.config(
   { ignores: ["dist/", "node_modules/", "data/", ".bench/", "bin/"] },
   js.configs.recommended,
@@ -35,6 +69,7 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
     },
   },
+  ...layers,
   // tool config files are loaded by their default export
   { files: ["vitest.config.ts", "eslint.config.js"], rules: { "no-restricted-syntax": "off" } },
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },

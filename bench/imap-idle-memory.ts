@@ -10,7 +10,7 @@ import type { ImapFlow } from "imapflow";
 import { ImapSource } from "../src/connectors/imap/imap-source.js";
 import { startDovecot } from "../test/support/dovecot.js";
 import { mailboxSettings } from "../test/support/mail-fixtures.js";
-import { MemorySyncContext } from "../test/support/memory-sync-context.js";
+import { MemorySyncStore, syncOnce } from "../test/support/memory-sync-store.js";
 import { bareClient, connectAll } from "./lib/bare-imap.js";
 
 const n = Number(process.env.BENCH_CONNECTIONS ?? 1000);
@@ -54,7 +54,7 @@ async function child(kind: string, port: number): Promise<void> {
     const sources: ImapSource[] = [];
     const ms = await connectAll(n, 50, async (i) => {
       const s = new ImapSource(mailboxSettings(dovecot, user(i), "pw"));
-      await s.sync(new MemorySyncContext());
+      await syncOnce(s, new MemorySyncStore());
       s.waitForChange(3_600_000, new AbortController().signal).catch(() => undefined);
       sources.push(s);
     });

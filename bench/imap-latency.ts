@@ -5,9 +5,10 @@
  * ~0.5 s by design; what Mailroom adds is the difference. Run with `npm run bench:imap-latency`.
  */
 import { ImapSource } from "../src/connectors/imap/imap-source.js";
+import type { BatchCommit, CommitOutcome } from "../src/ingest/sync-store.js";
 import { startDovecot } from "../test/support/dovecot.js";
 import { mailboxSettings, testMessage } from "../test/support/mail-fixtures.js";
-import { MemorySyncContext } from "../test/support/memory-sync-context.js";
+import { MemorySyncStore, syncOnce } from "../test/support/memory-sync-store.js";
 import { bareClient } from "./lib/bare-imap.js";
 import { percentile } from "./lib/stats.js";
 
@@ -15,12 +16,13 @@ const count = Number(process.env.BENCH_MESSAGES ?? 20);
 
 const client = (port: number, user: string) => bareClient(port, user, "pw");
 
-class TimedContext extends MemorySyncContext {
+class TimedStore extends MemorySyncStore {
   readonly committedAt = new Map<string, number>();
-  override async commit(...args: Parameters<MemorySyncContext["commit"]>): Promise<void> {
-    await super.commit(...args);
+  override async commit(batch: BatchCommit): Promise<CommitOutcome> {
+    const outcome = await super.commit(batch);
     const now = performance.now();
-    for (const m of args[0]) this.committedAt.set(/^Subject: (.*)$/m.exec(m.raw.toString())?.[1] ?? "", now);
+    for (const m of batch.messages) this.committedAt.set(/^Subject: (.*)$/m.exec(m.raw.toString())?.[1] ?? "", now);
+    return outcome;
   }
 }
 
@@ -30,7 +32,7 @@ async function main(): Promise<void> {
   const loaderB = client(dovecot.imapPort, "twin@acme.test");
   const bare = client(dovecot.imapPort, "twin@acme.test");
   const source = new ImapSource(mailboxSettings(dovecot, "mailroom@acme.test", "pw"));
-  const ctx = new TimedContext();
+  const store = new TimedStore();
   const stop = new AbortController();
   try {
     await Promise.all([loaderA.connect(), loaderB.connect(), bare.connect()]);
@@ -39,13 +41,13 @@ async function main(): Promise<void> {
     bare.on("exists", () => bareSeen.push(performance.now()));
     void bare.idle();
     const runner = (async () => {
-      while (!stop.signal.aborted) {
-        await source.sync(ctx);
+      for (let firstOfRunner = true; !stop.signal.aborted; firstOfRunner = false) {
+        await syncOnce(source, store, { firstOfRunner, signal: stop.signal });
         await source.waitForChange(60_000, stop.signal);
       }
     })();
     // the first sync of the empty inbox records its cursor
-    while (ctx.commits.length === 0) await new Promise((r) => setTimeout(r, 5));
+    while (store.cursor === null) await new Promise((r) => setTimeout(r, 5));
     const rows: { bareMs: number; mailroomMs: number; addedMs: number }[] = [];
     for (let i = 0; i < count; i++) {
       // Dovecot batches changes in a 500 ms window: space the messages 1.5-2 s apart at random
@@ -56,11 +58,11 @@ async function main(): Promise<void> {
       const t0 = performance.now();
       await Promise.all([loaderA.append("INBOX", raw), loaderB.append("INBOX", raw)]);
       const deadline = Date.now() + 10_000;
-      while ((!ctx.committedAt.has(subject) || bareSeen.length === seenBefore) && Date.now() < deadline) {
+      while ((!store.committedAt.has(subject) || bareSeen.length === seenBefore) && Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, 5));
       }
       const bareMs = bareSeen[seenBefore]! - t0;
-      const mailroomMs = ctx.committedAt.get(subject)! - t0;
+      const mailroomMs = store.committedAt.get(subject)! - t0;
       rows.push({ bareMs: Math.round(bareMs), mailroomMs: Math.round(mailroomMs), addedMs: Math.round(mailroomMs - bareMs) });
     }
     stop.abort();

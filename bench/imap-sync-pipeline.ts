@@ -4,9 +4,10 @@
  * Dovecot on 127.0.0.1. Prints JSON; run with `npm run bench:imap-pipeline`.
  */
 import { ImapSource } from "../src/connectors/imap/imap-source.js";
+import type { BatchCommit, CommitOutcome } from "../src/ingest/sync-store.js";
 import { startDovecot } from "../test/support/dovecot.js";
 import { mailboxSettings, testMessage } from "../test/support/mail-fixtures.js";
-import { MemorySyncContext } from "../test/support/memory-sync-context.js";
+import { MemorySyncStore, syncOnce } from "../test/support/memory-sync-store.js";
 
 const messages = Number(process.env.BENCH_MESSAGES ?? 2000);
 const runs = Number(process.env.BENCH_RUNS ?? 2);
@@ -18,13 +19,13 @@ function body(i: number): string {
   return line.repeat(Math.ceil(size / line.length));
 }
 
-class SlowCommitContext extends MemorySyncContext {
+class SlowCommitStore extends MemorySyncStore {
   constructor(private readonly commitMs: number) {
     super();
   }
-  override async commit(...args: Parameters<MemorySyncContext["commit"]>): Promise<void> {
+  override async commit(batch: BatchCommit): Promise<CommitOutcome> {
     if (this.commitMs > 0) await new Promise((r) => setTimeout(r, this.commitMs));
-    return super.commit(...args);
+    return super.commit(batch);
   }
 }
 
@@ -38,20 +39,20 @@ async function main(): Promise<void> {
     const settings = mailboxSettings(dovecot, user, "pw");
     // one untimed pass, so Dovecot's index and the page cache are warm for both variants
     const warm = new ImapSource(settings);
-    await warm.sync(new MemorySyncContext());
+    await syncOnce(warm, new MemorySyncStore());
     await warm.close();
     const results: { commitMs: number; pipeline: boolean; run: number; ms: number; msgPerSec: number; batches: number }[] = [];
     for (const commitMs of [0, 20, 50]) {
       for (let run = 1; run <= runs; run++) {
         for (const pipeline of [false, true]) {
-          const source = new ImapSource(settings, { pipeline });
-          const ctx = new SlowCommitContext(commitMs);
+          const source = new ImapSource(settings);
+          const store = new SlowCommitStore(commitMs);
           const started = performance.now();
-          const report = await source.sync(ctx);
+          const { report } = await syncOnce(source, store, { limits: { pipeline } });
           const ms = performance.now() - started;
           await source.close();
           if (report.fetched !== messages) throw new Error(`fetched ${report.fetched} of ${messages}`);
-          results.push({ commitMs, pipeline, run, ms: Math.round(ms), msgPerSec: Math.round((messages / ms) * 1000), batches: ctx.commits.length });
+          results.push({ commitMs, pipeline, run, ms: Math.round(ms), msgPerSec: Math.round((messages / ms) * 1000), batches: store.commits.length });
         }
       }
     }

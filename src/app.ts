@@ -8,7 +8,6 @@ import type { Config } from "./config.js";
 import { createMailSource, testMailSource } from "./connectors/index.js";
 import type { MailSourceFactory, MailSourceTester } from "./connectors/mail-source.js";
 import { IngestService, type MailParser } from "./ingest/ingest.service.js";
-import { SourceStateStore } from "./ingest/ingest.store.js";
 import { createParser, type Parser } from "./ingest/parser-pool.js";
 import { createRunnerManager } from "./runners/create-runner-manager.js";
 import type { RunnerManager } from "./runners/runner-manager.js";
@@ -54,7 +53,7 @@ export interface AppDeps {
   mailSourceTester?: MailSourceTester;
   /** the mailbox connectors; the real IMAP and POP3 ones by default */
   mailSources?: MailSourceFactory;
-  /** the MIME parser; by default a pool of `parseWorkers` worker threads */
+  /** the MIME parser; by default a pool of `parseWorkers` worker processes */
   parser?: MailParser;
 }
 
@@ -81,6 +80,8 @@ export interface MailroomApp {
   bootstrapAdmin(): Promise<{ created: boolean; generatedPassword?: string }>;
   /** Starts the background work (mailbox runners); the HTTP API works without it. */
   start(): Promise<void>;
+  /** Makes a mailbox's runner on this node sync now; false when it has none here. */
+  wakeMailbox(mailboxId: string): boolean;
   /** Stops runners and the HTTP server; the database stays open (its owner closes it). */
   close(): Promise<void>;
 }
@@ -101,10 +102,14 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   // Workers start with the first mailbox runner, not with every app (the API alone never parses). Not
   // with the first message: starting a worker took 0.4-0.7 s here, and that message waited for it.
   let parserPool: Parser | undefined;
-  const parserPoolNow = () => (parserPool ??= createParser({ workers: deps.config.parseWorkers }));
-  const parse: MailParser = deps.parser ?? ((input, ctx) => parserPoolNow().parse(input, ctx));
-  const sourceState = new SourceStateStore(k);
-  const ingest = new IngestService(k, blobs, interactionsStore, sourceState, parse, clock);
+  const parserPoolNow = () =>
+    (parserPool ??= createParser({
+      workers: deps.config.parseWorkers,
+      // a hostile message exhausts a worker process's heap, not the server's: the pool wraps it as unparsable
+      memoryLimitMb: deps.config.parseWorkerMemoryMb,
+    }));
+  const parse: MailParser = deps.parser ?? ((input, ctx, options) => parserPoolNow().parse(input, ctx, options));
+  const ingest = new IngestService(k, blobs, parse, clock);
   const queues = new QueuesService(k, audit, clock);
   const fromAddresses = new FromAddressesService(k, audit, clock);
   const mailboxes = new MailboxesService(k, audit, clock, deps.secretBox, fromAddresses, deps.log, deps.mailSourceTester ?? testMailSource);
@@ -168,6 +173,9 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     },
     async start() {
       if (!deps.config.runnersEnabled || runners) return;
+      // deduplication and the repair of reused POP3 keys compare fingerprints: rows from before them get theirs first
+      const filled = await ingest.backfillContentHashes((done) => deps.log.info({ done }, "content fingerprints of stored messages"));
+      if (filled) deps.log.info({ filled }, "stored messages fingerprinted");
       runners = createRunnerManager({
         config: deps.config,
         log: deps.log,
@@ -177,6 +185,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
           listEnabledInbound: () => mailboxes.listEnabledInbound(),
           onChange: (listener) => mailboxes.onChange(listener),
           ownAddresses: () => mailboxes.ownAddresses(),
+          recordWarning: (mailboxId, code, message) => mailboxes.recordWarning(mailboxId, code, message),
           async setStatus(mailboxId, status) {
             await mailboxes.setStatus(mailboxId, status);
             events.publish({ type: "mailbox.status", mailboxId, state: status.state, code: status.code ?? null, message: status.message ?? null });
@@ -184,13 +193,15 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
         },
         createSource: deps.mailSources ?? createMailSource,
         ingest,
-        sourceState,
         onCommitted: (mailboxId, interactionIds) => events.publish({ type: "interaction.created", mailboxId, interactionIds }),
         onRunnerStart: () => {
           if (!deps.parser) parserPoolNow();
         },
       });
       await runners.start();
+    },
+    wakeMailbox(mailboxId) {
+      return runners?.wake(mailboxId) ?? false;
     },
     async close() {
       await runners?.stop();

@@ -24,6 +24,7 @@ const configSchema = z.object({
   MAILROOM_POP3_POLL_SECONDS: z.coerce.number().positive().default(30),
   MAILROOM_NEW_USER_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
   MAILROOM_PARSE_WORKERS: z.coerce.number().int().min(0).max(16).default(1),
+  MAILROOM_PARSE_WORKER_MEMORY_MB: z.coerce.number().int().min(64).max(16_384).default(512),
 })
   // a misspelt variable must not be ignored silently
   .strict();
@@ -43,6 +44,8 @@ export interface Config {
   imapResyncSeconds: number;
   pop3PollSeconds: number;
   parseWorkers: number;
+  /** heap limit of each parse worker: a message that needs more is wrapped as unparsable, the process lives on */
+  parseWorkerMemoryMb: number;
   /** only for `mailroom users create` in scripts */
   newUserPassword: string | undefined;
 }
@@ -83,6 +86,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     imapResyncSeconds: c.MAILROOM_IMAP_RESYNC_SECONDS,
     pop3PollSeconds: c.MAILROOM_POP3_POLL_SECONDS,
     parseWorkers: c.MAILROOM_PARSE_WORKERS,
+    parseWorkerMemoryMb: c.MAILROOM_PARSE_WORKER_MEMORY_MB,
     newUserPassword: c.MAILROOM_NEW_USER_PASSWORD,
   };
 }

@@ -3,7 +3,7 @@ import { startDovecot, type Dovecot } from "../../test/support/dovecot.js";
 import { mailboxSettings, testMessage, uniqueUser } from "../../test/support/mail-fixtures.js";
 import { freePort } from "../../test/support/net.js";
 import { testMailSource } from "./index.js";
-import type { MailSourceSettings } from "./mail-source.js";
+import { fixedCredential, type MailSourceSettings } from "./mail-source.js";
 
 let dovecot: Dovecot;
 
@@ -39,7 +39,7 @@ describe("IMAP connection test", () => {
 
   it("stops at the step that fails, with the reason in words", async () => {
     const wrong = newMailbox();
-    const badLogin = await testMailSource("IMAP", { ...wrong.settings, credential: { method: "password", password: "nope" } });
+    const badLogin = await testMailSource("IMAP", { ...wrong.settings, credentials: fixedCredential({ method: "password", password: "nope" }) });
     expect(summary(badLogin)).toEqual(["connect:ok", "authenticate:failed"]);
     expect(badLogin[1]?.message).toContain("[AUTHENTICATIONFAILED]");
 
@@ -74,7 +74,7 @@ describe("POP3 connection test", () => {
   });
 
   it("reports a wrong password at the authenticate step", async () => {
-    const { settings } = newMailbox({ port: dovecot.pop3Port, credential: { method: "password", password: "nope" } });
+    const { settings } = newMailbox({ port: dovecot.pop3Port, credentials: fixedCredential({ method: "password", password: "nope" }) });
     const steps = await testMailSource("POP3", settings);
     expect(summary(steps)).toEqual(["connect:ok", "authenticate:failed"]);
     expect(steps[1]?.message).toContain("[AUTH] Authentication failed.");

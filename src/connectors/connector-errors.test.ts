@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { imapError } from "./imap/imap-errors.js";
-import type { MailSourceSettings } from "./mail-source.js";
+import { fixedCredential, type MailSourceSettings } from "./mail-source.js";
 import { Pop3CommandError, Pop3ConnectionError } from "./pop3/pop3-client.js";
 import { pop3Error } from "./pop3/pop3-errors.js";
 
@@ -10,7 +10,7 @@ const settings: MailSourceSettings = {
   port: 993,
   security: "tls",
   login: "support@acme.test",
-  credential: { method: "password", password: "secret" },
+  credentials: fixedCredential({ method: "password", password: "secret" }),
   folder: "INBOX",
   acknowledge: { mode: "seen" },
   initialImport: "all",

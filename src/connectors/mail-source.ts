@@ -1,6 +1,9 @@
 /**
- * What a mailbox protocol (IMAP, POP3, later Graph and EWS) offers the rest of Mailroom.
- * Nothing outside src/connectors imports imapflow or a POP3 client: they stay behind this.
+ * What a mailbox protocol (IMAP, POP3, later Graph and EWS) offers the rest of Mailroom: the seam that
+ * every connector implements. A connector owns its protocol, its cursor (an opaque string) and how it
+ * waits for news; the loop "fetch, commit, then acknowledge" and the repair after a crash are written
+ * once, in src/runners/mailbox-sync.ts, for all of them. Nothing outside src/connectors imports imapflow
+ * or a POP3 client: they stay behind this.
  */
 
 export type MailProtocol = "IMAP" | "POP3" | "GRAPH" | "EWS";
@@ -17,6 +20,7 @@ export type SourceErrorCode =
   | "throttled"
   | "closed";
 
+/** The connection (or the login) failed: the session is unusable and the runner retries with backoff. */
 export class MailSourceError extends Error {
   readonly code: SourceErrorCode;
   /** the server's own words, where it said any (e.g. "[AUTHENTICATIONFAILED] Authentication failed.") */
@@ -30,8 +34,43 @@ export class MailSourceError extends Error {
   }
 }
 
+/**
+ * The server refused to hand over these messages (IMAP FETCH answered NO, POP3 RETR answered -ERR) while
+ * the session stays usable. The sync tries them again one by one and sets aside what keeps failing.
+ */
+export class MessageRefusedError extends Error {
+  readonly keys: string[];
+  readonly serverText: string | undefined;
+
+  constructor(keys: string[], message: string, serverText?: string) {
+    super(message);
+    this.name = "MessageRefusedError";
+    this.keys = keys;
+    this.serverText = serverText;
+  }
+}
+
+export type Credential = { method: "password"; password: string } | { method: "xoauth2"; accessToken: string };
+
+/**
+ * Where a connector gets the secret it logs in with, each time it logs in: a password does not change,
+ * an OAuth 2.0 access token expires and is fetched again on demand.
+ */
+export interface CredentialProvider {
+  get(): Promise<Credential>;
+  /** the server refused the last credential get() gave: the next get() must not answer from a cache */
+  refused(): void;
+}
+
+export function fixedCredential(credential: Credential): CredentialProvider {
+  return { get: () => Promise.resolve(credential), refused: () => undefined };
+}
+
 export interface SourceMessage {
-  /** unique within the mailbox for as long as the message exists there: IMAP `uidvalidity:uid`, POP3 UIDL */
+  /**
+   * Unique among the messages the maildrop holds now: IMAP `uidvalidity:uid`, POP3 UIDL. Keys are stored
+   * per maildrop, so a key only has to be unique within one.
+   */
   sourceKey: string;
   /**
    * The message as the server holds it, byte for byte. When `truncated` is true the message was larger
@@ -45,61 +84,83 @@ export interface SourceMessage {
   receivedAt: Date | null;
 }
 
-/** Where an IMAP source stands in a folder; stored with each committed batch, in the same transaction. */
-export interface FolderCursor {
-  folder: string;
-  uidValidity: string;
-  lastUid: number;
-}
-
-/** What the runner gives a source for one sync: the store side of "commit, then acknowledge". */
-export interface SyncContext {
-  /** messages larger than this are fetched as headers only (`truncated: true`) */
-  maxMessageBytes: number;
-  signal: AbortSignal;
-  /** the cursor committed for the folder, or null on the first sync */
-  loadCursor(folder: string): Promise<FolderCursor | null>;
-  /** of these source keys, the ones already stored (committed) for this mailbox */
-  knownKeys(sourceKeys: string[]): Promise<Set<string>>;
-  /** stored source keys whose acknowledgement at the server is not yet confirmed (a crash came between) */
-  unackedKeys(): Promise<string[]>;
+/** What one session lists: the candidates of this sync, oldest first, and where the cursor stands after each. */
+export interface Listing {
   /**
-   * Stores the batch (and the cursor, when given) in one transaction and resolves after COMMIT.
-   * Storing a key that is already stored is a no-op. After this resolves the source may acknowledge.
+   * Keys of one epoch are never given to another message while the epoch lasts (IMAP: one UIDVALIDITY);
+   * "" where the protocol has no such notion.
    */
-  commit(batch: SourceMessage[], cursor?: FolderCursor): Promise<void>;
+  epoch: string;
   /**
-   * Optional: hands over a fetched batch that commit() will get later (the same array), so the work on
-   * it that needs no transaction (parsing) can start while an earlier batch is still being stored.
-   * Stores and acknowledges nothing.
+   * True when the maildrop renumbered its messages since the stored cursor (a new UIDVALIDITY): what it
+   * lists may be messages already stored under their old keys, recognised by their bytes.
    */
-  prepare?(batch: SourceMessage[]): void;
-  /** records that the server confirmed the acknowledgement of these keys */
-  markAcked(sourceKeys: string[]): Promise<void>;
+  reread: boolean;
+  /** candidate keys, in the order to take them; known ones are filtered out by the sync */
+  keys: string[];
+  /**
+   * The cursor to store once keys[0..index] are taken (stored or set aside); index -1 means "nothing
+   * taken", the cursor to store when there is nothing to take. Null where the protocol keeps none (POP3).
+   */
+  cursorThrough(index: number): string | null;
 }
 
-export interface SyncReport {
-  /** messages handed to commit() in this sync */
-  fetched: number;
-  /** keys acknowledged at the server in this sync (new and left over) */
-  acked: number;
+export interface FetchRequest {
+  key: string;
+  /** larger than the mailbox's Max size: fetch the header block only */
+  headersOnly: boolean;
 }
 
-export interface TestStep {
-  step: "connect" | "authenticate" | "open_folder" | "acquire_token";
-  ok: boolean;
-  ms: number;
-  message?: string;
+export interface AckOutcome {
+  /** acknowledged at the server now; includes keys there is nothing left to do for (message gone, older epoch) */
+  done: string[];
+  /** sent, but only finish() confirms them (POP3 DELE takes effect with QUIT) */
+  pending: string[];
+  /** the server refused to acknowledge these (a read-only folder, missing rights); the messages stay as they are */
+  refused: { keys: string[]; serverText: string } | null;
+}
+
+/** How a protocol's keys and acknowledgements behave; the sync's repair depends on it. */
+export interface SessionTraits {
+  /** the server may give a key to a new message once the old one is gone (POP3 UIDL, RFC 1939 §7) */
+  keysMayBeReused: boolean;
+  /** acknowledging removes the message from what the session lists (POP3 DELE, IMAP move) */
+  ackRemoves: boolean;
+}
+
+/** One connected, logged-in session on the maildrop, for one sync. */
+export interface MailSession {
+  readonly traits: SessionTraits;
+  /** the candidates since `cursor` (everything on a first sync, or by the mailbox's first-import rule) */
+  list(cursor: string | null): Promise<Listing>;
+  /** the server's size of each key still present; a key missing from the answer is gone */
+  sizes(keys: string[]): Promise<Map<string, number>>;
+  /**
+   * The messages, byte for byte; a key missing from the answer is gone from the server. Throws
+   * MessageRefusedError when the server refused (the session stays usable), MailSourceError when the
+   * connection broke.
+   */
+  fetch(requests: FetchRequest[]): Promise<SourceMessage[]>;
+  /** IMAP \Seen or move, POP3 DELE. Only ever called for keys whose messages are committed. */
+  acknowledge(keys: string[]): Promise<AckOutcome>;
+  /**
+   * Ends the sync: POP3 sends QUIT, which applies the DELEs, and answers the keys it confirmed; IMAP keeps
+   * its connection for IDLE and answers []. Throws when the confirmation failed (nothing is confirmed then).
+   */
+  finish(): Promise<string[]>;
 }
 
 export interface MailSource {
   readonly protocol: MailProtocol;
   /**
-   * Connects when not connected, takes every message the mailbox holds that Mailroom has not stored,
-   * hands it to ctx.commit in batches, then acknowledges it (IMAP \Seen or move, POP3 DELE).
-   * Throws MailSourceError; the connection is then unusable and the runner closes it.
+   * What identifies the maildrop this source reads (protocol, host, login, folder): stored keys and
+   * cursors belong to it, so a mailbox pointed at another server or folder starts afresh there.
    */
-  sync(ctx: SyncContext): Promise<SyncReport>;
+  readonly maildrop: string;
+  /** true while a logged-in connection is kept between syncs (IMAP); opening then needs no login */
+  readonly connected: boolean;
+  /** Connects and logs in when needed; throws MailSourceError. */
+  open(): Promise<MailSession>;
   /**
    * Resolves "changed" as soon as the server reports new mail (IMAP IDLE), or "timeout" after timeoutMs
    * (POP3 always waits the full time), or "aborted" when the signal fires. Throws MailSourceError when
@@ -109,20 +170,27 @@ export interface MailSource {
   close(): Promise<void>;
 }
 
-/** What a connector needs to reach a mailbox; built from the mailbox row with secrets opened. */
+export interface TestStep {
+  step: "connect" | "authenticate" | "open_folder" | "acquire_token";
+  ok: boolean;
+  ms: number;
+  message?: string;
+}
+
+/** What a connector needs to reach a mailbox; built from the mailbox row. */
 export interface MailSourceSettings {
   mailboxId: string;
   host: string;
   port: number;
   security: "tls" | "starttls" | "none";
   login: string;
-  /** a password, or an OAuth access token with `method: "xoauth2"` */
-  credential: { method: "password"; password: string } | { method: "xoauth2"; accessToken: string };
+  /** a password, or an OAuth 2.0 access token fetched on demand */
+  credentials: CredentialProvider;
   /** IMAP folder to read; "INBOX" by default */
   folder: string;
   /** IMAP: what acknowledging means; POP3: "delete" or "keep" (remember UIDLs, leave on server) */
   acknowledge: { mode: "seen" } | { mode: "move"; folder: string } | { mode: "delete" } | { mode: "keep" };
-  /** first sync of a mailbox: import everything in the folder, or only messages without \Seen */
+  /** first sync of a maildrop (and the re-read after a new UIDVALIDITY): everything, or only messages without \Seen */
   initialImport: "all" | "unseen";
   /** socket-level timeouts */
   connectTimeoutMs: number;
@@ -135,3 +203,13 @@ export type MailSourceFactory = (protocol: MailProtocol, settings: MailSourceSet
 
 /** Runs the connection test of POST /api/v1/mailboxes/:id/test; never changes mail. */
 export type MailSourceTester = (protocol: MailProtocol, settings: MailSourceSettings) => Promise<TestStep[]>;
+
+/**
+ * The identity of a maildrop: the same server name in any case, the same login and folder is the same
+ * maildrop. Stored with every key: changing this format makes every mailbox start afresh.
+ */
+export function maildropId(protocol: MailProtocol, host: string, login: string, folder: string | null): string {
+  const parts = [protocol.toLowerCase(), host.trim().toLowerCase(), login];
+  if (folder !== null) parts.push(folder);
+  return JSON.stringify(parts);
+}

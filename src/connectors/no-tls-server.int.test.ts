@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDovecot, type Dovecot } from "../../test/support/dovecot.js";
 import { mailboxSettings, uniqueUser } from "../../test/support/mail-fixtures.js";
-import { MemorySyncContext } from "../../test/support/memory-sync-context.js";
+import { MemorySyncStore, syncOnce } from "../../test/support/memory-sync-store.js";
 import { createMailSource } from "./index.js";
 import { MailSourceError, type MailProtocol, type MailSourceSettings } from "./mail-source.js";
 
@@ -28,7 +28,7 @@ function settingsFor(protocol: MailProtocol, overrides: Partial<MailSourceSettin
 async function syncError(protocol: MailProtocol, settings: MailSourceSettings): Promise<MailSourceError> {
   const source = createMailSource(protocol, settings);
   try {
-    await source.sync(new MemorySyncContext());
+    await syncOnce(source, new MemorySyncStore());
   } catch (err) {
     if (err instanceof MailSourceError) return err;
     throw err;

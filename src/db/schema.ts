@@ -111,12 +111,20 @@ export interface BlobsTable {
   size: number;
 }
 
-export interface MailSyncStateTable {
+/** Where a connector stands in a maildrop: its own opaque text (IMAP: UIDVALIDITY and last UID). */
+export interface SourceCursorsTable {
   mailbox_id: string;
-  folder: string;
-  uidvalidity: string;
-  last_uid: number;
+  maildrop: string;
+  cursor: string;
   updated_at: Iso;
+}
+
+export interface MailboxWarningsTable {
+  id: string;
+  mailbox_id: string;
+  code: string;
+  message: string;
+  at: Iso;
 }
 
 export interface InteractionsTable {
@@ -138,20 +146,41 @@ export interface InteractionsTable {
   flag_auto_reply: Flag;
   flag_bounce: Flag;
   flag_loop: Flag;
-  wrapped: "oversize" | "unparsable" | "empty" | null;
+  wrapped: "oversize" | "unparsable" | "empty" | "unstorable" | null;
+  /** unique per mailbox: `m:<content hash>` for mail with a Message-ID (a redelivery is the same), else `u:<id>` */
   dedup_key: string;
+  /** the message's bytes hashed apart from trace headers; null only until filled in for rows from before it existed */
+  content_hash: string | null;
   raw_blob_id: string;
   text: string;
   html: string | null;
   created_at: Iso;
 }
 
-export interface MailSourcesTable {
+/**
+ * What Mailroom knows of each message of a maildrop: stored (with its interaction and whether the server
+ * acknowledged it), set aside (`skipped`: the server would not hand it over), or `failing` (tried, not
+ * stored yet). A key is live until its message is gone from a server that may reuse keys (`retired`).
+ */
+export interface SourceKeysTable {
+  id: string;
   mailbox_id: string;
+  maildrop: string;
   source_key: string;
-  interaction_id: string;
-  acked: Flag;
+  /** the key, or its hash when long: what the unique index holds */
+  lookup_key: string;
+  epoch: string;
+  state: "stored" | "skipped" | "failing";
+  interaction_id: string | null;
+  ack: "pending" | "done" | "refused";
+  retired: Flag;
+  size: number;
+  /** only the header block was fetched and stored */
+  truncated: Flag;
+  attempts: number;
+  reason: string | null;
   created_at: Iso;
+  updated_at: Iso;
 }
 
 export interface AttachmentsTable {
@@ -185,9 +214,10 @@ export interface Database {
   attribute_values: AttributeValuesTable;
   audit_log: AuditLogTable;
   blobs: BlobsTable;
-  mail_sync_state: MailSyncStateTable;
+  source_cursors: SourceCursorsTable;
+  mailbox_warnings: MailboxWarningsTable;
   interactions: InteractionsTable;
-  mail_sources: MailSourcesTable;
+  source_keys: SourceKeysTable;
   attachments: AttachmentsTable;
   thread_refs: ThreadRefsTable;
 }

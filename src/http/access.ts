@@ -1,8 +1,12 @@
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import { AppError } from "../errors.js";
-import { sessionCookie } from "../features/auth/auth.routes.js";
-import type { AuthService } from "../features/auth/auth.service.js";
 import type { Principal, RouteAccess } from "./route-config.js";
+import { sessionCookie } from "./session-cookie.js";
+
+/** What access control needs from sign-in: the principal a session token stands for, if any. */
+export interface SessionResolver {
+  principalFor(token: string): Promise<Principal | null>;
+}
 
 function tokenOf(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
@@ -20,7 +24,7 @@ export interface RouteEntry {
   access: RouteAccess | undefined;
 }
 
-export function installAccessControl(app: FastifyInstance, auth: AuthService): RouteEntry[] {
+export function installAccessControl(app: FastifyInstance, auth: SessionResolver): RouteEntry[] {
   const table: RouteEntry[] = [];
   app.decorateRequest("principal", null);
 

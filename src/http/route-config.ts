@@ -1,4 +1,4 @@
-import type { Role } from "../features/users/users.schema.js";
+import type { Role } from "../shared/roles.js";
 
 /**
  * Every route under /api says who may call it: a list of roles, or "public".

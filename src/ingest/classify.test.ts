@@ -29,6 +29,36 @@ describe("auto-reply", () => {
     },
   );
 
+  it.each([
+    ["List-Id: Users <users.lists.example.org>"],
+    ["List-Unsubscribe: <mailto:users-leave@lists.example.org>, <https://lists.example.org/unsubscribe>"],
+    ["List-Unsubscribe-Post: List-Unsubscribe=One-Click"],
+    ["List-Help: <mailto:users-request@lists.example.org?subject=help>"],
+    ["List-Subscribe: <mailto:users-join@lists.example.org>"],
+    ["List-Post: <mailto:users@lists.example.org>"],
+    ["List-Post: NO"],
+    ["List-Owner: <mailto:users-owner@lists.example.org>"],
+    ["List-Archive: <https://lists.example.org/archives/users>"],
+    ["LIST-ID: <users.lists.example.org>"],
+    ["list-unsubscribe: <mailto:leave@news.example>"],
+    ["List-Id : <users.lists.example.org>"],
+  ])("is recognised by the list header %j (RFC 3834 §2: no automatic reply to a list)", (headers) => {
+    expect(flags(`From: x@example.com\r\n${headers}`).autoReply).toBe(true);
+  });
+
+  it.each([
+    ["X-List-Id: <users.lists.example.org>"],
+    ["X-Mailing-List: users@lists.example.org"],
+    ["Listing-Id: 4711"],
+    ["Lists: users"],
+    ["X-Note: forwarded with List-Id: <users.lists.example.org>"],
+    ["Subject: List-Unsubscribe: how do I get off your list?"],
+    ["Thread-Topic: order\r\n List-Id: <folded.into.the.value>"],
+    ["X: y\r\n\r\nList-Id: <in.the.body>"],
+  ])("is not claimed from a List- that is not a header name's prefix: %j", (headers) => {
+    expect(flags(`From: x@example.com\r\n${headers}`).autoReply).toBe(false);
+  });
+
   it.each(["Automatic reply: Order #1", "Out of Office: Order #1", "Out of Office AutoReply: hi", "Autosvar: Beställning", "Automatische Antwort: Bestellung", "Réponse automatique : commande", "AUTO-REPLY: x"])(
     "is recognised by the subject %j",
     (subject) => {

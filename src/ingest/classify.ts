@@ -4,8 +4,9 @@ import { headerValue, headerValues, type HeaderBlock } from "./header-block.js";
  * Which inbound mail is not a customer writing: automatic replies and automated senders (answering
  * them starts mail loops), bounces (non-delivery reports), and Mailroom's own mail coming back.
  * Signals are the documented ones: RFC 3834 Auto-Submitted, the de-facto Precedence and X-Autoreply
- * headers, Exchange's inbox-rule headers and Outlook's subject prefixes, RFC 3464 delivery-status
- * reports and the subjects of the common MTAs' non-standard bounces.
+ * headers, the RFC 2369 / RFC 2919 List-* headers of mailing-list mail (RFC 3834 §2: no automatic
+ * reply to a list), Exchange's inbox-rule headers and Outlook's subject prefixes, RFC 3464
+ * delivery-status reports and the subjects of the common MTAs' non-standard bounces.
  */
 
 export interface Classification {
@@ -44,6 +45,9 @@ function isAutoReply({ header, subject, fromAddress }: ClassifyInput): boolean {
   const xAutoreply = headerValue(header, "x-autoreply");
   if (xAutoreply !== undefined && !/^\s*no\s*$/i.test(xAutoreply)) return true;
   if (headerValue(header, "x-autorespond") !== undefined) return true;
+  // any List-* field, not a fixed few: RFC 2369 expects more of them over time, and lists that send
+  // no Precedence still send these
+  if (header.fields.some((f) => f.name.startsWith("list-"))) return true;
   // Exchange sets these on mail its inbox rules generate, which includes Out of Office replies
   if (headerValue(header, "x-ms-exchange-inbox-rules-loop") !== undefined) return true;
   if (headerValue(header, "x-ms-exchange-generated-message-source") !== undefined) return true;

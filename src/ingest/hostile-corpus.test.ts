@@ -21,7 +21,7 @@ function expectSafe(mail: ParsedMail): void {
   }
   expect(forbiddenHtml(mail.html)).toEqual([]);
   for (const a of mail.attachments) expect(isSafeFilename(a.filename), a.filename).toBe(true);
-  expect(mail.dedupKey).toMatch(/^[0-9a-f]{64}$/);
+  expect(mail.contentHash).toMatch(/^[0-9a-f]{64}$/);
 }
 
 const names = (mail: ParsedMail) => mail.attachments.map((a) => a.filename);
@@ -195,6 +195,12 @@ const expectations: Record<string, (mail: ParsedMail, raw: Buffer) => void> = {
     expect(m.flags.bounce).toBe(false);
   },
   "auto-reply-rfc3834.eml": (m) => expect(m.flags).toEqual({ autoReply: true, bounce: false, loop: false, wrapped: null }),
+  "mailing-list.eml": (m) => {
+    expect(m.flags).toEqual({ autoReply: true, bounce: false, loop: false, wrapped: null });
+    expect(m.from).toEqual({ address: "priya@example.net", name: "Priya Raman" });
+    expect(m.subject).toBe("[users] Export to CSV drops the last column");
+    expect(m.text).toContain("leaves out the last column");
+  },
   "html-only.eml": (m) => {
     expect(m.text).toBe("Order #42\n\nFish & chips\n\nTotal 9.90 €");
     expect(m.html).toContain("<h1>Order");

@@ -1,81 +1,292 @@
-import type { Kysely } from "kysely";
-import type { FolderCursor } from "../connectors/mail-source.js";
-import type { Database } from "../db/schema.js";
+import { createHash } from "node:crypto";
+import type { ExpressionBuilder, Insertable, Kysely } from "kysely";
+import type { AttachmentsTable, Database, InteractionsTable, SourceKeysTable } from "../db/schema.js";
+import { newId } from "../shared/ids.js";
+import type { KeyRecord } from "./sync-store.js";
 
-/** SQL for what Mailroom has taken from each mailbox: source keys, their acknowledgement, folder cursors. */
-export class SourceStateStore {
+/**
+ * The SQL of ingestion: what is recorded of each maildrop's keys, the connectors' cursors, and the
+ * writing of interactions (the interactions feature reads them). Everything a btree index holds is
+ * bounded here, so no message can carry a value the database refuses to index (PostgreSQL refuses index
+ * rows over ~2.7 KB: a Message-ID of 1,000 multi-byte characters did that, and blocked its mailbox).
+ */
+
+const maxIndexedLength = 200;
+
+function bounded(value: string): string {
+  return value.length <= maxIndexedLength ? value : `#sha256:${createHash("sha256").update(value).digest("hex")}`;
+}
+
+/** The form of a source key that the unique index holds (the same rule as migration 0003). */
+export const lookupKey = bounded;
+/** The form of a Message-ID that thread references are kept and looked up by. */
+export const threadKey = bounded;
+
+type SourceKeyRow = Insertable<SourceKeysTable>;
+
+export interface MaildropRef {
+  mailboxId: string;
+  maildrop: string;
+}
+
+export class IngestStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async isStored(trx: Kysely<Database>, mailboxId: string, sourceKey: string): Promise<boolean> {
-    const row = await trx
-      .selectFrom("mail_sources")
-      .select("source_key")
-      .where("mailbox_id", "=", mailboxId)
-      .where("source_key", "=", sourceKey)
-      .executeTakeFirst();
-    return row !== undefined;
+  private liveKeysQuery(db: Kysely<Database>, ref: MaildropRef) {
+    return db
+      .selectFrom("source_keys as s")
+      .leftJoin("interactions as i", "i.id", "s.interaction_id")
+      .select(["s.source_key", "s.state", "s.ack", "s.size", "s.truncated", "s.attempts", "s.reason", "i.content_hash"])
+      .where("s.mailbox_id", "=", ref.mailboxId)
+      .where("s.maildrop", "=", ref.maildrop)
+      .where("s.retired", "=", 0);
   }
 
-  async record(trx: Kysely<Database>, mailboxId: string, sourceKey: string, interactionId: string, at: string): Promise<void> {
-    await trx
-      .insertInto("mail_sources")
-      .values({ mailbox_id: mailboxId, source_key: sourceKey, interaction_id: interactionId, acked: 0, created_at: at })
-      .execute();
-  }
-
-  async knownKeys(mailboxId: string, keys: string[]): Promise<Set<string>> {
-    const known = new Set<string>();
+  async lookup(ref: MaildropRef, keys: string[]): Promise<Map<string, KeyRecord>> {
+    const found = new Map<string, KeyRecord>();
     for (let i = 0; i < keys.length; i += 500) {
-      const rows = await this.db
-        .selectFrom("mail_sources")
-        .select("source_key")
-        .where("mailbox_id", "=", mailboxId)
-        .where("source_key", "in", keys.slice(i, i + 500))
-        .execute();
-      for (const r of rows) known.add(r.source_key);
+      const part = keys.slice(i, i + 500);
+      const rows = await this.liveKeysQuery(this.db, ref).where("s.lookup_key", "in", part.map(lookupKey)).execute();
+      for (const row of rows) found.set(row.source_key, toRecord(row));
     }
-    return known;
+    return found;
   }
 
-  async unackedKeys(mailboxId: string): Promise<string[]> {
-    const rows = await this.db
-      .selectFrom("mail_sources")
-      .select("source_key")
-      .where("mailbox_id", "=", mailboxId)
-      .where("acked", "=", 0)
+  async unacknowledged(ref: MaildropRef, includeRefused: boolean): Promise<KeyRecord[]> {
+    const rows = await this.liveKeysQuery(this.db, ref)
+      .where("s.state", "=", "stored")
+      .where("s.ack", "in", includeRefused ? ["pending", "refused"] : ["pending"])
       .limit(10_000)
       .execute();
-    return rows.map((r) => r.source_key);
+    return rows.map(toRecord);
   }
 
-  async markAcked(mailboxId: string, keys: string[]): Promise<void> {
+  async liveKeys(ref: MaildropRef): Promise<KeyRecord[]> {
+    return (await this.liveKeysQuery(this.db, ref).execute()).map(toRecord);
+  }
+
+  /** The live record of a key inside a transaction: what a commit checks before storing. */
+  async liveState(trx: Kysely<Database>, ref: MaildropRef, key: string): Promise<SourceKeysTable["state"] | null> {
+    const row = await trx
+      .selectFrom("source_keys")
+      .select("state")
+      .where("mailbox_id", "=", ref.mailboxId)
+      .where("maildrop", "=", ref.maildrop)
+      .where("lookup_key", "=", lookupKey(key))
+      .where("retired", "=", 0)
+      .executeTakeFirst();
+    return row?.state ?? null;
+  }
+
+  /** Records a key as stored or set aside, replacing a "failing" record of it. */
+  async recordKey(
+    trx: Kysely<Database>,
+    ref: MaildropRef,
+    key: { key: string; epoch: string; size: number; truncated: boolean; at: string } & ({ state: "stored"; interactionId: string } | { state: "skipped"; reason: string }),
+  ): Promise<void> {
+    await trx.deleteFrom("source_keys").where(live(ref, [key.key])).where("state", "=", "failing").execute();
+    const row: SourceKeyRow = {
+      id: newId(),
+      mailbox_id: ref.mailboxId,
+      maildrop: ref.maildrop,
+      source_key: key.key,
+      lookup_key: lookupKey(key.key),
+      epoch: key.epoch,
+      state: key.state,
+      interaction_id: key.state === "stored" ? key.interactionId : null,
+      ack: "pending",
+      retired: 0,
+      size: key.size,
+      truncated: key.truncated ? 1 : 0,
+      attempts: 0,
+      reason: key.state === "skipped" ? key.reason : null,
+      created_at: key.at,
+      updated_at: key.at,
+    };
+    await trx.insertInto("source_keys").values(row).execute();
+  }
+
+  async markAcknowledged(ref: MaildropRef, keys: string[], retire: boolean, at: string): Promise<void> {
     for (let i = 0; i < keys.length; i += 500) {
+      const part = keys.slice(i, i + 500);
       await this.db
-        .updateTable("mail_sources")
-        .set({ acked: 1 })
-        .where("mailbox_id", "=", mailboxId)
-        .where("source_key", "in", keys.slice(i, i + 500))
+        .updateTable("source_keys")
+        .set({ ack: "done", updated_at: at, ...(retire ? { retired: 1 } : {}) })
+        .where(live(ref, part))
+        .where("state", "=", "stored")
         .execute();
     }
   }
 
-  async loadCursor(mailboxId: string, folder: string): Promise<FolderCursor | null> {
-    const row = await this.db
-      .selectFrom("mail_sync_state")
-      .selectAll()
-      .where("mailbox_id", "=", mailboxId)
-      .where("folder", "=", folder)
-      .executeTakeFirst();
-    return row ? { folder, uidValidity: row.uidvalidity, lastUid: Number(row.last_uid) } : null;
+  async markRefused(ref: MaildropRef, keys: string[], at: string): Promise<void> {
+    for (let i = 0; i < keys.length; i += 500) {
+      await this.db
+        .updateTable("source_keys")
+        .set({ ack: "refused", updated_at: at })
+        .where(live(ref, keys.slice(i, i + 500)))
+        .where("state", "=", "stored")
+        .execute();
+    }
   }
 
-  async saveCursor(trx: Kysely<Database>, mailboxId: string, cursor: FolderCursor, at: string): Promise<void> {
+  async retire(ref: MaildropRef, keys: string[], at: string): Promise<void> {
+    for (let i = 0; i < keys.length; i += 500) {
+      await this.db.updateTable("source_keys").set({ retired: 1, updated_at: at }).where(live(ref, keys.slice(i, i + 500))).execute();
+    }
+  }
+
+  async recordAttempt(ref: MaildropRef, keys: { key: string; size: number }[], reason: string, at: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      for (const { key, size } of keys) {
+        const state = await this.liveState(trx, ref, key);
+        if (state === "failing") {
+          await trx
+            .updateTable("source_keys")
+            .set((eb) => ({ attempts: eb("attempts", "+", 1), reason, updated_at: at }))
+            .where(live(ref, [key]))
+            .execute();
+        } else if (state === null) {
+          await trx
+            .insertInto("source_keys")
+            .values({
+              id: newId(), mailbox_id: ref.mailboxId, maildrop: ref.maildrop, source_key: key, lookup_key: lookupKey(key), epoch: "",
+              state: "failing", interaction_id: null, ack: "pending", retired: 0, size, truncated: 0, attempts: 1, reason, created_at: at, updated_at: at,
+            })
+            .execute();
+        }
+      }
+    });
+  }
+
+  async loadCursor(ref: MaildropRef): Promise<string | null> {
+    const row = await this.db
+      .selectFrom("source_cursors")
+      .select("cursor")
+      .where("mailbox_id", "=", ref.mailboxId)
+      .where("maildrop", "=", ref.maildrop)
+      .executeTakeFirst();
+    return row?.cursor ?? null;
+  }
+
+  async saveCursor(trx: Kysely<Database>, ref: MaildropRef, cursor: string, at: string): Promise<void> {
     await trx
-      .insertInto("mail_sync_state")
-      .values({ mailbox_id: mailboxId, folder: cursor.folder, uidvalidity: cursor.uidValidity, last_uid: cursor.lastUid, updated_at: at })
-      .onConflict((oc) =>
-        oc.columns(["mailbox_id", "folder"]).doUpdateSet({ uidvalidity: cursor.uidValidity, last_uid: cursor.lastUid, updated_at: at }),
-      )
+      .insertInto("source_cursors")
+      .values({ mailbox_id: ref.mailboxId, maildrop: ref.maildrop, cursor, updated_at: at })
+      .onConflict((oc) => oc.columns(["mailbox_id", "maildrop"]).doUpdateSet({ cursor, updated_at: at }))
       .execute();
   }
+
+  /** A stored interaction of the mailbox that this message is a redelivery of: the same Message-ID and bytes. */
+  async redeliveryOf(trx: Kysely<Database>, mailboxId: string, messageId: string, contentHash: string): Promise<string | undefined> {
+    const row = await trx
+      .selectFrom("interactions")
+      .select("id")
+      .where("mailbox_id", "=", mailboxId)
+      .where("content_hash", "=", contentHash)
+      .where("message_id", "=", messageId)
+      .orderBy("id")
+      .limit(1)
+      .executeTakeFirst();
+    return row?.id;
+  }
+
+  /**
+   * In a re-read after the maildrop renumbered: a stored interaction with the same bytes that no key of
+   * this epoch claims yet. Matching one for one keeps two identical messages two, also in the re-read.
+   */
+  async rereadMatch(trx: Kysely<Database>, ref: MaildropRef, epoch: string, contentHash: string): Promise<string | undefined> {
+    const row = await trx
+      .selectFrom("interactions as i")
+      .select("i.id")
+      .where("i.mailbox_id", "=", ref.mailboxId)
+      .where("i.content_hash", "=", contentHash)
+      .where((eb) =>
+        eb.not(
+          eb.exists(
+            eb
+              .selectFrom("source_keys as s")
+              .select("s.id")
+              .whereRef("s.interaction_id", "=", "i.id")
+              .where("s.mailbox_id", "=", ref.mailboxId)
+              .where("s.maildrop", "=", ref.maildrop)
+              .where("s.epoch", "=", epoch),
+          ),
+        ),
+      )
+      .orderBy("i.id")
+      .limit(1)
+      .executeTakeFirst();
+    return row?.id;
+  }
+
+  async insertInteraction(trx: Kysely<Database>, row: Insertable<InteractionsTable>, attachments: Insertable<AttachmentsTable>[]): Promise<void> {
+    await trx.insertInto("interactions").values(row).execute();
+    if (attachments.length > 0) await trx.insertInto("attachments").values(attachments).execute();
+  }
+
+  /** The thread of the first referenced message Mailroom knows, if any. */
+  async threadOf(trx: Kysely<Database>, messageIds: string[]): Promise<string | undefined> {
+    if (messageIds.length === 0) return undefined;
+    const row = await trx
+      .selectFrom("thread_refs")
+      .select("thread_id")
+      .where("message_id", "in", messageIds.slice(0, 100).map(threadKey))
+      .orderBy("interaction_id")
+      .limit(1)
+      .executeTakeFirst();
+    return row?.thread_id;
+  }
+
+  async addThreadRef(trx: Kysely<Database>, messageId: string, threadId: string, interactionId: string): Promise<void> {
+    await trx.insertInto("thread_refs").values({ message_id: threadKey(messageId), thread_id: threadId, interaction_id: interactionId }).execute();
+  }
+
+  /** Interactions stored before content fingerprints existed, a page at a time. */
+  async withoutContentHash(limit: number): Promise<{ id: string; rawBlobId: string; sizeBytes: number; wrapped: string | null }[]> {
+    const rows = await this.db
+      .selectFrom("interactions")
+      .select(["id", "raw_blob_id", "size_bytes", "wrapped"])
+      .where("content_hash", "is", null)
+      .orderBy("id")
+      .limit(limit)
+      .execute();
+    return rows.map((r) => ({ id: r.id, rawBlobId: r.raw_blob_id, sizeBytes: r.size_bytes, wrapped: r.wrapped }));
+  }
+
+  async setContentHash(id: string, contentHash: string): Promise<void> {
+    await this.db.updateTable("interactions").set({ content_hash: contentHash }).where("id", "=", id).execute();
+  }
+}
+
+/** The live records of these keys of the maildrop. */
+function live(ref: MaildropRef, keys: string[]) {
+  return (eb: ExpressionBuilder<Database, "source_keys">) =>
+    eb.and([
+      eb("mailbox_id", "=", ref.mailboxId),
+      eb("maildrop", "=", ref.maildrop),
+      eb("lookup_key", "in", keys.map(lookupKey)),
+      eb("retired", "=", 0),
+    ]);
+}
+
+function toRecord(row: {
+  source_key: string;
+  state: KeyRecord["state"];
+  ack: KeyRecord["ack"];
+  size: number;
+  truncated: number;
+  attempts: number;
+  reason: string | null;
+  content_hash: string | null;
+}): KeyRecord {
+  return {
+    key: row.source_key,
+    state: row.state,
+    ack: row.ack,
+    size: Number(row.size),
+    truncated: Number(row.truncated) === 1,
+    attempts: Number(row.attempts),
+    reason: row.reason,
+    contentHash: row.content_hash,
+  };
 }

@@ -57,14 +57,14 @@ describe("parseMail: an ordinary message", () => {
     expect(mail.attachments).toEqual([]);
   });
 
-  it("gets the same dedup key when delivered again under other trace headers", async () => {
+  it("gets the same content fingerprint when delivered again under other trace headers", async () => {
     const again = Buffer.concat([eml("Delivered-To: support@company.example", "X-Spam-Status: No", ""), raw]);
-    expect((await parse(again)).dedupKey).toBe((await parse(raw)).dedupKey);
+    expect((await parse(again)).contentHash).toBe((await parse(raw)).contentHash);
   });
 
-  it("gets another dedup key when the Message-ID is reused for other content", async () => {
+  it("gets another content fingerprint when the Message-ID is reused for other content", async () => {
     const other = Buffer.from(raw.toString("utf8").replace("Hello, where is my order?", "Please cancel my order."), "utf8");
-    expect((await parse(other)).dedupKey).not.toBe((await parse(raw)).dedupKey);
+    expect((await parse(other)).contentHash).not.toBe((await parse(raw)).contentHash);
   });
 
   it("flags mail from Mailroom's own address as a loop", async () => {
@@ -245,12 +245,12 @@ describe("parseMail: mail that cannot be imported as it is", () => {
     expect(mail.attachments[0]!.content.toString()).not.toContain("body");
   });
 
-  it("gives truncated copies of one message one dedup key, and other sizes another", async () => {
+  it("gives truncated copies of one message one content fingerprint, and other sizes another", async () => {
     const a = await parse(headers, { size: 8_000_000, truncated: true });
     const b = await parse(Buffer.concat([eml("Received: from elsewhere", ""), headers]), { size: 8_000_000, truncated: true });
     const c = await parse(headers, { size: 9_000_000, truncated: true });
-    expect(a.dedupKey).toBe(b.dedupKey);
-    expect(a.dedupKey).not.toBe(c.dedupKey);
+    expect(a.contentHash).toBe(b.contentHash);
+    expect(a.contentHash).not.toBe(c.contentHash);
   });
 
   it("wraps zero bytes as empty with nothing attached", async () => {
@@ -346,7 +346,7 @@ describe("parseMail: any bytes at all", () => {
       }
       const mail = await parse(raw);
       expect(mail.subject, `round ${round}`).not.toMatch(lineBreakOrNul);
-      expect(mail.dedupKey).toMatch(/^[0-9a-f]{64}$/);
+      expect(mail.contentHash).toMatch(/^[0-9a-f]{64}$/);
       expect(forbiddenHtml(mail.html)).toEqual([]);
       expect(mail.attachments.every((a) => isSafeFilename(a.filename))).toBe(true);
       for (const address of [mail.from, ...mail.to, ...mail.cc, ...mail.replyTo]) expect(`${address.address}${address.name}`).not.toMatch(lineBreakOrNul);

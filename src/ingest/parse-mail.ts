@@ -1,8 +1,9 @@
+import { createHash } from "node:crypto";
 import { noAddress } from "./addresses.js";
 import { safeFilename } from "./attachment-name.js";
 import { classify } from "./classify.js";
 import { cleanLine, cleanText } from "./clean-text.js";
-import { dedupKey } from "./dedup-key.js";
+import { messageFingerprint } from "./fingerprint.js";
 import { headerValue, headerValues, readHeaderBlock, type HeaderBlock } from "./header-block.js";
 import { sanitizeMailHtml } from "./html-sanitize.js";
 import { htmlToText } from "./html-to-text.js";
@@ -62,7 +63,7 @@ async function decodeHeaders(header: HeaderBlock): Promise<DecodedHeaders> {
   }
 }
 
-async function headerFields(raw: Buffer, header: HeaderBlock, ctx: IngestContext, truncatedSize: number | null) {
+async function headerFields(input: MailInput, header: HeaderBlock, ctx: IngestContext) {
   const decoded = await decodeHeaders(header);
   const ids = threading(header);
   const flags = classify({ header, subject: decoded.subject, fromAddress: decoded.from.address, ownAddresses: ctx.ownAddresses });
@@ -73,13 +74,13 @@ async function headerFields(raw: Buffer, header: HeaderBlock, ctx: IngestContext
     autoReply: flags.autoReply,
     bounce: flags.bounce,
     loop: flags.loop,
-    dedupKey: dedupKey({ raw, header, messageId: ids.messageId, truncatedSize }),
+    contentHash: messageFingerprint(input),
   } satisfies Omit<WrappedFields, "reason" | "text" | "attachments">;
 }
 
 async function oversizeMail(input: MailInput, header: HeaderBlock, ctx: IngestContext): Promise<ParsedMail> {
   const size = Math.max(input.size, input.raw.length);
-  const fields = await headerFields(input.raw, header, ctx, input.truncated ? size : null);
+  const fields = await headerFields(input, header, ctx);
   const headerBytes = input.raw.subarray(header.start, header.end);
   return wrappedMail({
     ...fields,
@@ -92,17 +93,19 @@ async function oversizeMail(input: MailInput, header: HeaderBlock, ctx: IngestCo
 const noHeader: HeaderBlock = { fields: [], start: 0, end: 0, bodyStart: 0, text: "", transcoded: false };
 
 /** Mail without sender, recipients or content: only the bytes as a whole tell two of them apart. */
-function emptyMail(raw: Buffer, kind: EmptyKind): ParsedMail {
+function emptyMail(input: MailInput, kind: EmptyKind): ParsedMail {
+  const { raw } = input;
   return wrappedMail({
     reason: "empty",
     text: emptyText(kind, raw.length),
     attachments: raw.length > 0 ? [originalAttachment(raw, "original.eml")] : [],
-    dedupKey: dedupKey({ raw, header: noHeader, messageId: null, truncatedSize: null }),
+    contentHash: messageFingerprint(input),
   });
 }
 
-async function unparsableMail(raw: Buffer, header: HeaderBlock, ctx: IngestContext, reason: string): Promise<ParsedMail> {
-  const fields = header.fields.length > 0 ? await headerFields(raw, header, ctx, null) : { dedupKey: dedupKey({ raw, header, messageId: null, truncatedSize: null }) };
+async function unparsableMail(input: MailInput, header: HeaderBlock, ctx: IngestContext, reason: string): Promise<ParsedMail> {
+  const { raw } = input;
+  const fields = header.fields.length > 0 ? await headerFields(input, header, ctx) : { contentHash: messageFingerprint(input) };
   return wrappedMail({ ...fields, reason: "unparsable", text: unparsableText(reason, raw.length), attachments: [originalAttachment(raw, "original.eml")] });
 }
 
@@ -140,7 +143,8 @@ function bodyAsText(raw: Buffer, header: HeaderBlock): string {
   return decodeUtf8OrWindows1252(raw.subarray(header.bodyStart)).text;
 }
 
-async function fullMail(raw: Buffer, header: HeaderBlock, ctx: IngestContext): Promise<ParsedMail> {
+async function fullMail(input: MailInput, header: HeaderBlock, ctx: IngestContext): Promise<ParsedMail> {
+  const { raw } = input;
   const mime = await parseMime(normalizedSource(raw, header));
   const referenced = referencedContentIds(mime.html);
   const attachments = mime.attachments.map((part, i) => toAttachment(part, i + 1, referenced));
@@ -162,7 +166,7 @@ async function fullMail(raw: Buffer, header: HeaderBlock, ctx: IngestContext): P
     html: mime.html === null ? null : sanitizeMailHtml(mime.html),
     attachments,
     flags: { ...flags, wrapped: null },
-    dedupKey: dedupKey({ raw, header, messageId: ids.messageId, truncatedSize: null }),
+    contentHash: messageFingerprint(input),
   };
 }
 
@@ -170,18 +174,27 @@ async function parseOrWrap(input: MailInput, ctx: IngestContext): Promise<Parsed
   const { raw } = input;
   const header = readHeaderBlock(raw);
   if (input.truncated || input.size > ctx.maxSizeBytes || raw.length > ctx.maxSizeBytes) return oversizeMail(input, header, ctx);
-  if (raw.length === 0) return emptyMail(raw, "zero-bytes");
-  if (isBlank(raw)) return emptyMail(raw, "blank");
+  if (raw.length === 0) return emptyMail(input, "zero-bytes");
+  if (isBlank(raw)) return emptyMail(input, "blank");
   if (header.fields.length === 0) {
-    return unparsableMail(raw, header, ctx, "it does not start with a header block (lines such as From:, To: and Subject:)");
+    return unparsableMail(input, header, ctx, "it does not start with a header block (lines such as From:, To: and Subject:)");
   }
   const addressed = ["from", "to", "subject"].some((name) => (headerValue(header, name) ?? "").trim() !== "");
-  if (!addressed && isBlank(raw, header.bodyStart)) return emptyMail(raw, "no-content");
+  if (!addressed && isBlank(raw, header.bodyStart)) return emptyMail(input, "no-content");
   try {
-    return await fullMail(raw, header, ctx);
+    return await fullMail(input, header, ctx);
   } catch (error) {
     const detail = cleanLine(error instanceof Error ? error.message : String(error), 200);
-    return unparsableMail(raw, header, ctx, `its MIME structure could not be parsed (${detail || "unknown error"})`);
+    return unparsableMail(input, header, ctx, `its MIME structure could not be parsed (${detail || "unknown error"})`);
+  }
+}
+
+/** The fingerprint even where reading the header block is what failed: then the whole bytes are hashed. */
+function safeFingerprint(input: MailInput): string {
+  try {
+    return messageFingerprint(input);
+  } catch {
+    return createHash("sha256").update(input.raw).digest("hex");
   }
 }
 
@@ -204,7 +217,7 @@ export function crashedParseResult(input: MailInput, reason: string): ParsedMail
     date: parseMailDate(headerValue(header, "date")),
     text: unparsableText(reason, input.raw.length),
     attachments: input.raw.length > 0 ? [originalAttachment(input.raw, "original.eml")] : [],
-    dedupKey: dedupKey({ raw: input.raw, header, messageId: ids.messageId, truncatedSize: null }),
+    contentHash: safeFingerprint(input),
   });
 }
 

@@ -27,7 +27,7 @@ afterEach(async () => {
 });
 
 describe("createParser", () => {
-  it("parses on worker threads with results equal to parsing in-process", async () => {
+  it("parses in worker processes with results equal to parsing in-process", async () => {
     parser = createParser({ workers: 2 });
     const messages = [
       ...[...generateCorpus({ count: 40, seed: 11 })].map((m) => m.raw),
@@ -126,5 +126,27 @@ describe("createParser", () => {
   it("says so when its workers cannot start, instead of blaming the messages", async () => {
     parser = createParser({ workers: 1, workerUrl: new URL("./no-such-worker.js", import.meta.url) });
     await expect(parser.parse(input(plain("x")), ctx)).rejects.toThrow(/parse workers cannot start/);
+  });
+
+  it("parses new mail before the backlog that waits ahead of it", async () => {
+    parser = createParser({ workers: 1 });
+    const done: string[] = [];
+    const track = (subject: string, urgent: boolean) => parser!.parse(input(plain(subject)), ctx, { urgent }).then((m) => done.push(m.subject));
+    const backlog = Array.from({ length: 60 }, (_, i) => track(`backlog ${i}`, false));
+    const urgent = track("new mail", true);
+    await Promise.all([...backlog, urgent]);
+    // at most what the worker already held is parsed before it
+    expect(done.indexOf("new mail")).toBeLessThanOrEqual(8);
+    expect(done.filter((s) => s.startsWith("backlog"))).toEqual(Array.from({ length: 60 }, (_, i) => `backlog ${i}`));
+  });
+
+  it("wraps a message that exhausts its worker's memory limit as unparsable, and the server and the other parses go on", async () => {
+    parser = createParser({ workers: 1, memoryLimitMb: 64 });
+    const huge = Buffer.concat([plain("huge", "Content-Type: text/html"), Buffer.from(`<p>${"word ".repeat(16_000_000)}</p>`)]);
+    const mail = await parser.parse(input(huge), { ...ctx, maxSizeBytes: 200 * 1024 * 1024 });
+    expect(mail.flags.wrapped).toBe("unparsable");
+    expect(mail.text).toMatch(/stopped the parser/);
+    expect(mail.subject).toBe("huge");
+    expect((await parser.parse(input(plain("after")), ctx)).flags.wrapped).toBeNull();
   });
 });

@@ -1,13 +1,19 @@
-import { Worker, type ResourceLimits } from "node:worker_threads";
+import { fork, type ChildProcess } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { crashedParseResult, parseMail, type MailInput } from "./parse-mail.js";
 import { requestFor, reviveMail, type ParseReply } from "./parser-protocol.js";
 import type { IngestContext, ParsedMail } from "./types.js";
 
 /**
- * Parsing is the expensive step of ingestion (see the performance notes), so it can run on worker
- * threads while the main thread keeps serving HTTP and IMAP. A message that kills its worker (a
+ * Parsing is the expensive step of ingestion (see the performance notes), so it runs in worker
+ * processes while the main process keeps serving HTTP and IMAP. A message that kills its worker (a
  * parser bug, memory exhaustion, an endless loop) is tried once more on a fresh worker; if it kills
  * that one too it becomes a wrapped "unparsable" result, so one hostile message never blocks a mailbox.
+ *
+ * Processes, not worker threads: a worker thread's heap limit does not protect the process. When an
+ * allocation larger than the little extra room Node gives a thread at its limit comes (a long string
+ * of a hostile message), V8 aborts the whole process, and every mailbox with it (seen in the test of
+ * the memory limit). A worker process that runs out of memory dies alone.
  */
 
 export interface ParserOptions {
@@ -15,14 +21,15 @@ export interface ParserOptions {
   workers: number;
   /** a parse running longer than this is stopped and the message wrapped as unparsable */
   timeoutMs?: number;
-  /** heap limits per worker, so a hostile message exhausts a worker rather than the process */
-  resourceLimits?: ResourceLimits;
+  /** heap limit of each worker process in MB, so a hostile message exhausts a worker rather than the server */
+  memoryLimitMb?: number;
   /** the worker entry; by default parser-worker next to this file, with this file's extension */
   workerUrl?: URL;
 }
 
 export interface Parser {
-  parse(input: MailInput, ctx: IngestContext): Promise<ParsedMail>;
+  /** `urgent`: new mail, parsed before the backlog messages that wait */
+  parse(input: MailInput, ctx: IngestContext, options?: { urgent?: boolean }): Promise<ParsedMail>;
   /** finishes the parses already asked for, then stops the workers */
   close(): Promise<void>;
 }
@@ -31,13 +38,14 @@ interface Task {
   id: number;
   input: MailInput;
   ctx: IngestContext;
+  urgent: boolean;
   attempts: number;
   resolve(mail: ParsedMail): void;
   reject(error: Error): void;
 }
 
 interface Slot {
-  worker: Worker;
+  worker: ChildProcess;
   /** in the order the worker takes them; the first is the one being parsed */
   tasks: Task[];
   /** the worker loaded its modules and said so; only then does it get work */
@@ -45,28 +53,24 @@ interface Slot {
   gone: boolean;
   timer: NodeJS.Timeout | null;
   timedOut: boolean;
+  /** what the worker said killed it, when it could say */
+  failure: string | null;
 }
 
 const maxAttempts = 2;
 const maxStartFailures = 3;
 /**
- * Messages handed to a worker at once, about a batch. One at a time, a worker that finished waited for
- * the main thread to send the next, and the main thread is busy for tens of ms at a time storing a
- * batch: measured, the worker stood idle 42% of a backlog drain. The worker parses them one after the
- * other, so only the first unanswered one can be the one that killed it.
+ * Messages handed to a worker at once. One at a time, a worker that finished waited for the main thread
+ * to send the next, and the main thread is busy for tens of ms at a time storing a batch: measured, the
+ * worker stood idle 42% of a backlog drain. But new mail queues behind what a worker already holds, so
+ * it holds a few milliseconds of work, not a batch (bench:ingest, fairness). The worker parses them one
+ * after the other, so only the first unanswered one can be the one that killed it.
  */
-const tasksPerWorker = 50;
+const tasksPerWorker = 8;
 
-/**
- * Under tsx and vitest the worker entry is TypeScript. On Node 20 tsx installs its loader only on the
- * main thread, even with `--import tsx` in the worker's execArgv, so a small bootstrap registers it
- * inside the worker before importing the entry. The compiled `dist/` worker is plain JavaScript.
- */
-function loadableWorker(url: URL): URL {
-  if (!url.pathname.endsWith(".ts")) return url;
-  const tsx = import.meta.resolve("tsx/esm/api");
-  const bootstrap = `import { register } from ${JSON.stringify(tsx)};\nregister();\nawait import(${JSON.stringify(url.href)});\n`;
-  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
+/** Under tsx and vitest the worker entry is TypeScript and needs tsx's loader; the compiled `dist/` one is JavaScript. */
+function loaderArgs(url: URL): string[] {
+  return url.pathname.endsWith(".ts") ? ["--import", "tsx"] : [];
 }
 
 function defaultWorkerUrl(): URL {
@@ -77,9 +81,14 @@ function defaultWorkerUrl(): URL {
 export function createParser(options: ParserOptions): Parser {
   if (options.workers <= 0) return { parse: parseMail, close: async () => {} };
 
-  const entry = loadableWorker(options.workerUrl ?? defaultWorkerUrl());
+  const entryUrl = options.workerUrl ?? defaultWorkerUrl();
+  const execArgv = [...loaderArgs(entryUrl), ...(options.memoryLimitMb ? [`--max-old-space-size=${options.memoryLimitMb}`] : [])];
   const timeoutMs = options.timeoutMs ?? 60_000;
+  // new mail goes before the backlog; each in arrival order
+  const urgentQueue: Task[] = [];
   const queue: Task[] = [];
+  const nextTask = () => urgentQueue.shift() ?? queue.shift();
+  const queued = () => urgentQueue.length + queue.length;
   const slots = new Set<Slot>();
   let nextId = 1;
   let inFlight = 0;
@@ -101,23 +110,25 @@ export function createParser(options: ParserOptions): Parser {
     task.attempts++;
     slot.timer = setTimeout(() => {
       slot.timedOut = true;
-      void slot.worker.terminate();
+      slot.worker.kill("SIGKILL");
     }, timeoutMs);
   };
 
   const dispatch = (slot: Slot, task: Task) => {
     slot.tasks.push(task);
     if (slot.tasks.length === 1) startFirst(slot);
-    const { request, transfer } = requestFor(task.id, task.input, task.ctx);
-    slot.worker.postMessage(request, transfer);
+    // a worker that died meanwhile answers through "exit"; its tasks go back to the queue then
+    slot.worker.send(requestFor(task.id, task.input, task.ctx), (err) => {
+      if (err) lost(slot, err.message);
+    });
   };
 
   const pump = () => {
     // idle workers first, then one more for each, and so on
     for (let held = 0; held < tasksPerWorker; held++) {
       for (const slot of slots) {
-        if (queue.length === 0) return;
-        if (slot.ready && !slot.gone && slot.tasks.length === held) dispatch(slot, queue.shift()!);
+        if (queued() === 0) return;
+        if (slot.ready && !slot.gone && slot.tasks.length === held) dispatch(slot, nextTask()!);
       }
     }
   };
@@ -127,14 +138,14 @@ export function createParser(options: ParserOptions): Parser {
     slot.gone = true;
     if (slot.timer) clearTimeout(slot.timer);
     slots.delete(slot);
-    const [task, ...waiting] = slot.tasks;
+    const [task, ...notStarted] = slot.tasks;
     slot.tasks = [];
     // the worker had not started these: they go back as they were, uncharged
-    queue.unshift(...waiting);
+    for (const t of notStarted.reverse()) (t.urgent ? urgentQueue : queue).unshift(t);
     if (!slot.ready && ++startFailures >= maxStartFailures) {
       // workers that never start are a deployment problem, not the messages' fault: say so and stop starting them
       broken = new Error(`parse workers cannot start: ${reason}`);
-      for (const queued of queue.splice(0)) finish(queued, () => queued.reject(broken!));
+      for (const queued of [...urgentQueue.splice(0), ...queue.splice(0)]) finish(queued, () => queued.reject(broken!));
       return;
     }
     if (task) {
@@ -142,22 +153,24 @@ export function createParser(options: ParserOptions): Parser {
         const why = slot.timedOut ? `parsing it took longer than ${timeoutMs / 1000} s` : `it stopped the parser (${reason})`;
         finish(task, () => task.resolve(crashedParseResult(task.input, why)));
       } else {
-        queue.unshift(task);
+        (task.urgent ? urgentQueue : queue).unshift(task);
       }
     }
-    if (!closing || queue.length > 0) spawn();
+    if (!closing || queued() > 0) spawn();
     // a message to try again goes to an idle worker now rather than waiting for the replacement
     pump();
   };
 
   const spawn = () => {
-    const worker = new Worker(entry, options.resourceLimits ? { resourceLimits: options.resourceLimits } : {});
-    const slot: Slot = { worker, tasks: [], ready: false, gone: false, timer: null, timedOut: false };
+    const worker = fork(fileURLToPath(entryUrl), [], { execArgv, serialization: "advanced", stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    const slot: Slot = { worker, tasks: [], ready: false, gone: false, timer: null, timedOut: false, failure: null };
     slots.add(slot);
     worker.on("message", (reply: ParseReply) => {
       if (reply.type === "ready") {
         slot.ready = true;
         startFailures = 0;
+      } else if (reply.type === "failed") {
+        slot.failure = reply.reason;
       } else {
         const task = slot.tasks[0];
         if (!task || task.id !== reply.id) return;
@@ -169,18 +182,19 @@ export function createParser(options: ParserOptions): Parser {
       pump();
     });
     worker.on("error", (error) => lost(slot, error.message));
-    worker.on("exit", (code) => lost(slot, `exit code ${code}`));
+    worker.on("exit", (code, signal) => lost(slot, slot.failure ?? (signal ? `ended by ${signal}` : `exit code ${code}`)));
   };
 
   for (let i = 0; i < options.workers; i++) spawn();
 
   return {
-    parse(input, ctx) {
+    parse(input, ctx, parseOptions) {
       if (closing) return Promise.reject(new Error("the parser is closed"));
       if (broken) return Promise.reject(broken);
       return new Promise<ParsedMail>((resolve, reject) => {
         inFlight++;
-        queue.push({ id: nextId++, input, ctx, attempts: 0, resolve, reject });
+        const urgent = parseOptions?.urgent ?? false;
+        (urgent ? urgentQueue : queue).push({ id: nextId++, input, ctx, urgent, attempts: 0, resolve, reject });
         pump();
       });
     },
@@ -189,7 +203,9 @@ export function createParser(options: ParserOptions): Parser {
       if (inFlight > 0) await new Promise<void>((resolve) => (drained = resolve));
       const workers = [...slots].map((slot) => {
         slot.gone = true;
-        return slot.worker.terminate();
+        const exited = new Promise<void>((resolve) => (slot.worker.exitCode !== null || slot.worker.signalCode !== null ? resolve() : slot.worker.once("exit", () => resolve())));
+        slot.worker.kill("SIGKILL");
+        return exited;
       });
       slots.clear();
       await Promise.all(workers);

@@ -1,5 +1,5 @@
 import { parseMail } from "./parse-mail.js";
 import { serveParseRequests } from "./parser-protocol.js";
 
-/** Entry point of a parse worker thread (see parser-pool.ts). */
+/** Entry point of a parse worker process (see parser-pool.ts). */
 serveParseRequests(parseMail);

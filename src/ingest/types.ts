@@ -1,11 +1,10 @@
 /** What the ingest pipeline makes of one raw message; plain data, ready to store. */
 
-export interface Address {
-  address: string;
-  name: string;
-}
+import type { Address } from "../shared/email-address.js";
 
-export type WrappedReason = "oversize" | "unparsable" | "empty";
+export type { Address };
+
+export type WrappedReason = "oversize" | "unparsable" | "empty" | "unstorable";
 
 export interface ParsedAttachment {
   /** safe to display and to offer as a download name: no path separators, no control characters */
@@ -38,11 +37,10 @@ export interface ParsedMail {
   attachments: ParsedAttachment[];
   flags: { autoReply: boolean; bounce: boolean; loop: boolean; wrapped: WrappedReason | null };
   /**
-   * Deduplication key: Message-ID plus a hash of the content that survives redelivery (body and the
-   * From/To/Cc/Subject/Date headers, not the trace headers), so a reused Message-ID with different
-   * content gets a different key.
+   * The message's bytes hashed apart from trace headers (see fingerprint.ts): with the Message-ID it
+   * tells a redelivery from a new message.
    */
-  dedupKey: string;
+  contentHash: string;
 }
 
 /** What the pipeline needs to know about the mailbox a message came from. */

@@ -55,7 +55,7 @@ export interface WrappedFields {
   reason: WrappedReason;
   text: string;
   attachments: ParsedAttachment[];
-  dedupKey: string;
+  contentHash: string;
   messageId?: string | null;
   inReplyTo?: string[];
   references?: string[];
@@ -90,6 +90,6 @@ export function wrappedMail(fields: WrappedFields): ParsedMail {
       loop: fields.loop ?? false,
       wrapped: fields.reason,
     },
-    dedupKey: fields.dedupKey,
+    contentHash: fields.contentHash,
   };
 }

@@ -1,13 +1,13 @@
 import type { Registry } from "prom-client";
 import type { Config } from "../config.js";
 import type { MailSourceFactory } from "../connectors/mail-source.js";
-import type { IngestService } from "../ingest/ingest.service.js";
-import type { SourceStateStore } from "../ingest/ingest.store.js";
 import type { Logger } from "../logger.js";
 import type { Clock } from "../shared/clock.js";
 import { Semaphore } from "../shared/semaphore.js";
 import type { EnabledInboundMailbox, MailboxStatusUpdate } from "../features/mailboxes/mailboxes.service.js";
-import { MailboxRunner } from "./mailbox-runner.js";
+import { IngestScheduler } from "./ingest-scheduler.js";
+import { MailboxRunner, type IngestPort } from "./mailbox-runner.js";
+import type { WarningCode } from "./mailbox-sync.js";
 import { RunnerManager } from "./runner-manager.js";
 import { createRunnerMetrics } from "./runner-metrics.js";
 
@@ -16,6 +16,7 @@ export interface MailboxDirectory {
   listEnabledInbound(): Promise<EnabledInboundMailbox[]>;
   onChange(listener: () => void): () => void;
   setStatus(mailboxId: string, status: MailboxStatusUpdate): Promise<void>;
+  recordWarning(mailboxId: string, code: WarningCode, message: string): Promise<void>;
   ownAddresses(): Promise<Set<string>>;
 }
 
@@ -26,8 +27,7 @@ export interface RunnerWiring {
   registry: Registry;
   mailboxes: MailboxDirectory;
   createSource: MailSourceFactory;
-  ingest: IngestService;
-  sourceState: SourceStateStore;
+  ingest: IngestPort;
   onCommitted?: (mailboxId: string, interactionIds: string[]) => void;
   /** called as each mailbox runner starts, before it connects */
   onRunnerStart?: (mailbox: EnabledInboundMailbox) => void;
@@ -52,10 +52,12 @@ export function createRunnerManager(w: RunnerWiring): RunnerManager {
   const runnerDeps = {
     createSource: w.createSource,
     ingest: w.ingest,
-    sourceState: w.sourceState,
     setStatus: (id: string, s: MailboxStatusUpdate) => w.mailboxes.setStatus(id, s),
+    recordWarning: (id: string, code: WarningCode, message: string) => w.mailboxes.recordWarning(id, code, message),
     ownAddresses: () => own,
     connectSlots: new Semaphore(50),
+    // SQLite has one writer: its transactions queue anyway, so queue them here, new mail first
+    scheduler: new IngestScheduler({ transactions: w.config.database.dialect === "sqlite" ? 1 : 4, bulkTurns: 2 }),
     clock: w.clock,
     log,
     metrics,

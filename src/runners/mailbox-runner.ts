@@ -1,35 +1,39 @@
-import {
-  MailSourceError,
-  type MailProtocol,
-  type MailSource,
-  type MailSourceFactory,
-  type SourceMessage,
-  type SyncContext,
-} from "../connectors/mail-source.js";
+import { MailSourceError, type MailProtocol, type MailSource, type MailSourceFactory } from "../connectors/mail-source.js";
 import type { EnabledInboundMailbox, MailboxStatusUpdate } from "../features/mailboxes/mailboxes.service.js";
-import type { IngestService, PreparedBatch } from "../ingest/ingest.service.js";
-import type { SourceStateStore } from "../ingest/ingest.store.js";
+import type { InboundTarget } from "../ingest/ingest.service.js";
+import type { SyncStore } from "../ingest/sync-store.js";
+import type { IngestContext } from "../ingest/types.js";
 import type { Logger } from "../logger.js";
 import type { Clock } from "../shared/clock.js";
 import type { Semaphore } from "../shared/semaphore.js";
 import { sleep } from "../shared/sleep.js";
 import { backoffDelay } from "./backoff.js";
+import { MailboxSync, defaultSyncLimits, type SyncLimits, type SyncReport, type SyncScheduler, type WarningCode } from "./mailbox-sync.js";
 import type { RunnerMetrics } from "./runner-metrics.js";
+
+/** Where a runner stores what it takes: the ingest pipeline, bound to one mailbox's maildrop per sync. */
+export interface IngestPort {
+  forMaildrop(target: InboundTarget, maildrop: string, ctx: IngestContext): SyncStore;
+}
 
 export interface RunnerDeps {
   createSource: MailSourceFactory;
-  ingest: IngestService;
-  sourceState: SourceStateStore;
+  ingest: IngestPort;
   setStatus(mailboxId: string, status: MailboxStatusUpdate): Promise<void>;
+  recordWarning(mailboxId: string, code: WarningCode, message: string): Promise<void>;
   ownAddresses(): ReadonlySet<string>;
-  /** bounds logins in flight when many mailboxes connect at once */
+  /** bounds logins in flight when many mailboxes connect at once; held only while logging in */
   connectSlots: Semaphore;
+  /** shares the database and the parse workers between mailboxes: new mail first, backlogs in turns */
+  scheduler?: SyncScheduler;
   clock: Clock;
   log: Logger;
   metrics: RunnerMetrics;
   /** IMAP: how long to hold IDLE before a full resync; POP3: the poll interval */
   waitMs(protocol: MailProtocol): number;
   backoff: { initialMs: number; maxMs: number };
+  /** batch sizes and retry bounds; the defaults suit production */
+  limits?: Partial<Omit<SyncLimits, "maxMessageBytes">>;
   /** called after each committed batch with the ids of new interactions */
   onCommitted?(mailboxId: string, interactionIds: string[]): void;
 }
@@ -38,13 +42,16 @@ export type RunnerState = "connecting" | "ok" | "error" | "stopped";
 
 /**
  * Keeps one mailbox flowing: sync, wait for news, sync again; on failure, report the cause as the
- * mailbox's status and retry with its own backoff. Runners share nothing but the connect slots, so one
- * broken mailbox never delays another (invariant 3).
+ * mailbox's status and retry with its own backoff. Runners share nothing but the connect slots and the
+ * scheduler, so one broken mailbox never delays another (invariant 3).
  */
 export class MailboxRunner {
   state: RunnerState = "connecting";
   readonly #abort = new AbortController();
+  /** aborted by wake(): the wait in progress, or the next one, ends at once */
+  #wake = new AbortController();
   #loop: Promise<void> | undefined;
+  #syncs = 0;
   readonly #log: Logger;
 
   constructor(
@@ -56,6 +63,14 @@ export class MailboxRunner {
 
   start(): void {
     this.#loop ??= this.run();
+  }
+
+  /**
+   * Syncs now instead of waiting for the server or the poll interval: for news that reaches Mailroom
+   * some other way than the mailbox's own connection (a Microsoft Graph notification on the HTTP side).
+   */
+  wake(): void {
+    this.#wake.abort();
   }
 
   async stop(): Promise<void> {
@@ -71,11 +86,13 @@ export class MailboxRunner {
       const source = this.deps.createSource(this.mailbox.type, this.mailbox.settings);
       try {
         await this.report({ state: "connecting" });
-        await this.deps.connectSlots.run(() => this.syncOnce(source));
+        await this.syncOnce(source);
         attempt = 0;
         while (!signal.aborted) {
-          const woke = await source.waitForChange(this.deps.waitMs(this.mailbox.type), signal);
-          if (woke === "aborted") break;
+          const wake = this.#wake;
+          await source.waitForChange(this.deps.waitMs(this.mailbox.type), AbortSignal.any([signal, wake.signal]));
+          if (signal.aborted) break;
+          if (wake.signal.aborted) this.#wake = new AbortController();
           await this.syncOnce(source);
         }
       } catch (err) {
@@ -93,12 +110,42 @@ export class MailboxRunner {
     }
   }
 
-  private async syncOnce(source: MailSource): Promise<void> {
+  private async syncOnce(source: MailSource): Promise<SyncReport> {
     const end = this.deps.metrics.syncSeconds.startTimer({ protocol: this.mailbox.type });
-    const report = await source.sync(this.syncContext());
+    // a kept connection opens without a login; a login takes one of the slots that bound logins in flight
+    const session = source.connected ? await source.open() : await this.deps.connectSlots.run(() => source.open());
+    const { id, queueId, maxSizeMb } = this.mailbox;
+    const maxSizeBytes = maxSizeMb * 1024 * 1024;
+    const store = this.deps.ingest.forMaildrop({ mailboxId: id, queueId }, source.maildrop, { maxSizeBytes, ownAddresses: this.deps.ownAddresses() });
+    const label = this.mailbox.name;
+    const sync = new MailboxSync(
+      session,
+      store,
+      { ...defaultSyncLimits, ...this.deps.limits, maxMessageBytes: maxSizeBytes },
+      {
+        signal: this.#abort.signal,
+        warn: (code, message) => {
+          this.#log.warn({ code, warning: message }, "mailbox warning");
+          this.deps.recordWarning(id, code, message).catch((err: unknown) => this.#log.error({ err }, "could not record a mailbox warning"));
+        },
+        committed: (created) => {
+          if (created.length) this.deps.onCommitted?.(id, created);
+        },
+        ...(this.deps.scheduler ? { scheduler: this.deps.scheduler } : {}),
+      },
+      this.#syncs++ === 0,
+    );
+    const report = await sync.run();
     end();
+    const { metrics } = this.deps;
+    if (report.created) metrics.ingested.inc({ mailbox: label, outcome: "created" }, report.created);
+    if (report.duplicates) metrics.ingested.inc({ mailbox: label, outcome: "duplicate" }, report.duplicates);
+    if (report.alreadyStored) metrics.ingested.inc({ mailbox: label, outcome: "already_stored" }, report.alreadyStored);
+    if (report.skipped) metrics.ingested.inc({ mailbox: label, outcome: "skipped" }, report.skipped);
+    if (report.unstorable) metrics.ingested.inc({ mailbox: label, outcome: "unstorable" }, report.unstorable);
     if (report.fetched > 0 || this.state !== "ok") this.#log.debug({ ...report }, "mailbox synced");
     await this.report({ state: "ok", code: null, message: null, lastSyncAt: this.deps.clock.now().toISOString() });
+    return report;
   }
 
   private async report(status: MailboxStatusUpdate & { state: "connecting" | "ok" | "error" }): Promise<void> {
@@ -113,38 +160,6 @@ export class MailboxRunner {
   }
 
   #lastStatusWrite = 0;
-
-  private syncContext(): SyncContext {
-    const { id, queueId, maxSizeMb } = this.mailbox;
-    const { ingest, sourceState, metrics } = this.deps;
-    const maxSizeBytes = maxSizeMb * 1024 * 1024;
-    const target = { mailboxId: id, queueId };
-    const ingestContext = () => ({ maxSizeBytes, ownAddresses: this.deps.ownAddresses() });
-    // parses started ahead of their commit, by batch
-    const prepared = new WeakMap<SourceMessage[], Promise<PreparedBatch>>();
-    return {
-      maxMessageBytes: maxSizeBytes,
-      signal: this.#abort.signal,
-      loadCursor: (folder) => sourceState.loadCursor(id, folder),
-      knownKeys: (keys) => sourceState.knownKeys(id, keys),
-      unackedKeys: () => sourceState.unackedKeys(id),
-      markAcked: (keys) => sourceState.markAcked(id, keys),
-      prepare: (batch) => {
-        const parsing = ingest.prepare(target, batch, ingestContext());
-        // a sync that fails before this batch's commit never awaits it
-        parsing.catch(() => undefined);
-        prepared.set(batch, parsing);
-      },
-      commit: async (batch, cursor) => {
-        const r = await ingest.commitBatch(target, batch, ingestContext(), cursor, prepared.get(batch));
-        const label = this.mailbox.name;
-        if (r.created.length) metrics.ingested.inc({ mailbox: label, outcome: "created" }, r.created.length);
-        if (r.duplicates) metrics.ingested.inc({ mailbox: label, outcome: "duplicate" }, r.duplicates);
-        if (r.alreadyStored) metrics.ingested.inc({ mailbox: label, outcome: "already_stored" }, r.alreadyStored);
-        if (r.created.length) this.deps.onCommitted?.(id, r.created);
-      },
-    };
-  }
 }
 
 function describe(err: unknown): string {

@@ -1,73 +1,22 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
 import { DatabaseBlobStore } from "../blobs/blob-store.js";
-import { MailSourceError, type MailProtocol, type MailSource, type MailSourceSettings, type SourceMessage, type SyncContext } from "../connectors/mail-source.js";
+import { MailSourceError, type MailProtocol, type MailSourceSettings } from "../connectors/mail-source.js";
 import { InteractionsStore } from "../features/interactions/interactions.store.js";
 import { IngestService } from "../ingest/ingest.service.js";
-import { SourceStateStore } from "../ingest/ingest.store.js";
 import { createLogger } from "../logger.js";
 import { systemClock } from "../shared/clock.js";
 import { Semaphore } from "../shared/semaphore.js";
 import { openTestDb, type TestDb } from "../../test/support/dialects.js";
-import { fakeParse, insertMailboxRow, msg } from "../../test/support/ingest-fixtures.js";
+import { fakeParse, insertMailboxRow } from "../../test/support/ingest-fixtures.js";
+import { MemoryMaildrop } from "../../test/support/memory-source.js";
 import type { EnabledInboundMailbox, MailboxStatusUpdate } from "../features/mailboxes/mailboxes.service.js";
 import { MailboxRunner } from "./mailbox-runner.js";
 import { RunnerManager } from "./runner-manager.js";
 import { createRunnerMetrics } from "./runner-metrics.js";
 
-/** A scripted mailbox: `inbox` holds what the server has; `fail` makes every sync throw. */
-class ScriptedSource implements MailSource {
-  readonly protocol: MailProtocol = "IMAP";
-  closed = false;
-  constructor(private readonly server: ScriptedServer) {}
-  async sync(ctx: SyncContext) {
-    this.server.syncs++;
-    if (this.server.fail) throw this.server.fail;
-    this.server.dirty = false;
-    const known = await ctx.knownKeys(this.server.inbox.map((m) => m.sourceKey));
-    const fresh = this.server.inbox.filter((m) => !known.has(m.sourceKey));
-    if (fresh.length) await ctx.commit(fresh);
-    const unacked = await ctx.unackedKeys();
-    for (const k of unacked) this.server.seen.add(k);
-    await ctx.markAcked(unacked);
-    return { fetched: fresh.length, acked: unacked.length };
-  }
-  waitForChange(timeoutMs: number, signal: AbortSignal): Promise<"changed" | "timeout" | "aborted"> {
-    // like an IMAP server, report what arrived since the last sync as soon as the wait begins
-    if (this.server.dirty) return Promise.resolve("changed");
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve("timeout"), timeoutMs);
-      this.server.wake = () => {
-        clearTimeout(timer);
-        resolve("changed");
-      };
-      signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve("aborted");
-      }, { once: true });
-    });
-  }
-  close() {
-    this.closed = true;
-    return Promise.resolve();
-  }
-}
-
-class ScriptedServer {
-  inbox: SourceMessage[] = [];
-  seen = new Set<string>();
-  fail: Error | undefined;
-  syncs = 0;
-  dirty = false;
-  wake: () => void = () => undefined;
-  deliver(m: SourceMessage) {
-    this.inbox.push(m);
-    this.dirty = true;
-    this.wake();
-  }
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+/** A hang guard, not a measure: runner progress is awaited, and this only ends a test that stopped progressing. */
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -80,7 +29,9 @@ describe("mailbox runners", () => {
   let manager: RunnerManager;
   let enabled: EnabledInboundMailbox[];
   let listeners: (() => void)[];
-  const servers = new Map<string, ScriptedServer>();
+  const servers = new Map<string, MemoryMaildrop>();
+  const warnings: string[] = [];
+  let connectSlots: Semaphore;
   const statuses = new Map<string, MailboxStatusUpdate[]>();
   let interactions: InteractionsStore;
 
@@ -93,27 +44,33 @@ describe("mailbox runners", () => {
     t = await openTestDb("sqlite");
     const k = t.db.kysely;
     await k.insertInto("queues").values({ id: "q1", name: "Support", created_at: new Date().toISOString() }).execute();
-    for (const id of ["good", "broken"]) {
+    for (const id of ["good", "broken", "quiet"]) {
       await insertMailboxRow(k, id);
-      servers.set(id, new ScriptedServer());
+      servers.set(id, new MemoryMaildrop());
       statuses.set(id, []);
     }
     interactions = new InteractionsStore(k);
-    const ingest = new IngestService(k, new DatabaseBlobStore(k), interactions, new SourceStateStore(k), fakeParse, systemClock);
+    const ingest = new IngestService(k, new DatabaseBlobStore(k), fakeParse, systemClock);
+    connectSlots = new Semaphore(4);
     const metrics = createRunnerMetrics(new Registry());
     const log = createLogger("silent");
     enabled = [];
     listeners = [];
     const runnerDeps = {
-      createSource: (_p: MailProtocol, s: MailSourceSettings) => new ScriptedSource(servers.get(s.mailboxId)!),
+      createSource: (_p: MailProtocol, s: MailSourceSettings) => servers.get(s.mailboxId)!.source(`memory-${s.mailboxId}`),
       ingest,
-      sourceState: new SourceStateStore(k),
       setStatus: (id: string, s: MailboxStatusUpdate) => {
         statuses.get(id)!.push(s);
         return Promise.resolve();
       },
+      recordWarning: (_id: string, code: string) => {
+        warnings.push(code);
+        return Promise.resolve();
+      },
       ownAddresses: () => new Set<string>(),
-      connectSlots: new Semaphore(4),
+      get connectSlots() {
+        return connectSlots;
+      },
       clock: systemClock,
       log,
       metrics,
@@ -144,11 +101,11 @@ describe("mailbox runners", () => {
     enabled = [mailbox("good"), mailbox("broken")];
     await manager.start();
     const good = servers.get("good")!;
-    good.deliver(msg("1:1", "a@x|first"));
+    good.deliver("a@x|first");
     await until(async () => (await interactions.count("good")) === 1, "the first message");
-    good.deliver(msg("1:2", "b@x|second"));
+    good.deliver("b@x|second");
     await until(async () => (await interactions.count("good")) === 2, "the second message");
-    await until(() => good.seen.size === 2, "acknowledgement of both");
+    await until(() => good.acknowledged.length === 2, "acknowledgement of both");
 
     const broken = statuses.get("broken")!;
     await until(() => servers.get("broken")!.syncs >= 3, "retries of the broken mailbox");
@@ -161,7 +118,7 @@ describe("mailbox runners", () => {
   it("recovers when the cause goes away", async () => {
     const broken = servers.get("broken")!;
     broken.fail = new MailSourceError("connection_refused", "Nothing listens there.");
-    broken.inbox.push(msg("1:1", "a@x|waiting"));
+    broken.deliver("a@x|waiting");
     enabled = [mailbox("broken")];
     await manager.start();
     await until(() => broken.syncs >= 2, "a retry");
@@ -185,9 +142,36 @@ describe("mailbox runners", () => {
     enabled = [];
     listeners.forEach((l) => l());
     await until(() => manager.states().size === 0, "the runner to stop");
-    servers.get("good")!.deliver(msg("1:9", "late@x|after disable"));
+    servers.get("good")!.deliver("late@x|after disable");
     // disabled: nothing takes the message any more
     await manager.reconcile();
     expect(await interactions.count("good")).toBe(0);
+  });
+
+  it("syncs at once when woken from outside, instead of waiting for the server or the poll interval", async () => {
+    const quiet = servers.get("quiet")!;
+    enabled = [mailbox("quiet")];
+    await manager.start();
+    await until(() => manager.states().get("quiet") === "ok", "the runner to start");
+    // delivered without the server telling anyone (as a Graph mailbox learns of mail from a webhook)
+    quiet.messages.push({ key: "silent-1", raw: Buffer.from("s@x|silent"), acked: false });
+    expect(manager.wake("quiet")).toBe(true);
+    await until(async () => (await interactions.count("quiet")) === 1, "the message after the wake-up");
+    expect(manager.wake("unknown")).toBe(false);
+  });
+
+  it("holds a login slot only while logging in: a mailbox whose first sync is long does not keep another from starting", async () => {
+    connectSlots = new Semaphore(1);
+    const slow = servers.get("good")!;
+    let open!: () => void;
+    slow.fetchGate = new Promise<void>((resolve) => (open = resolve));
+    slow.deliver("big@x|a large backlog");
+    servers.get("quiet")!.deliver("q@x|new mail elsewhere");
+    enabled = [mailbox("good"), mailbox("quiet")];
+    await manager.start();
+    await until(async () => (await interactions.count("quiet")) === 1, "the quiet mailbox's mail while the other is still syncing");
+    expect(await interactions.count("good")).toBe(0);
+    open();
+    await until(async () => (await interactions.count("good")) === 1, "the slow mailbox's mail");
   });
 });

@@ -87,6 +87,13 @@ export class RunnerManager {
     }
   }
 
+  /** Makes the mailbox's runner sync now (news from outside its connection); false when it has none here. */
+  wake(mailboxId: string): boolean {
+    const runner = this.#runners.get(mailboxId);
+    runner?.wake();
+    return runner !== undefined;
+  }
+
   states(): Map<string, RunnerState> {
     return new Map([...this.#runners].map(([id, r]) => [id, r.state]));
   }

@@ -1,5 +1,11 @@
 import { isIP } from "node:net";
 
+/** A mailbox as a message names it: the address, and the display name ("" when none). */
+export interface Address {
+  address: string;
+  name: string;
+}
+
 // An unquoted local part (RFC 5322 dot-atom) and a DNS domain with at least one dot: the addresses
 // a mail server will accept as a login or a From. Quoted local parts are legal but never seen in practice.
 const atom = "[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+";

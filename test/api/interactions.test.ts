@@ -1,19 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DatabaseBlobStore } from "../../src/blobs/blob-store.js";
 import { IngestService } from "../../src/ingest/ingest.service.js";
-import { SourceStateStore } from "../../src/ingest/ingest.store.js";
-import { InteractionsStore } from "../../src/features/interactions/interactions.store.js";
+import { parseMail } from "../../src/ingest/parse-mail.js";
 import { systemClock } from "../../src/shared/clock.js";
 import { testDialects } from "../support/dialects.js";
-import { fakeParse, insertMailboxRow, msg } from "../support/ingest-fixtures.js";
+import { commitMessages, fakeParse, insertMailboxRow, msg } from "../support/ingest-fixtures.js";
 import { createTestApp, type TestApp } from "../support/test-app.js";
 
-const ctx = { maxSizeBytes: 5 * 1024 * 1024, ownAddresses: new Set<string>() };
+const eml = (...lines: string[]) => [...lines, "", "body", ""].join("\r\n");
 
 describe.each(testDialects())("interactions API (%s)", (dialect) => {
   let t: TestApp;
   let token: string;
   const ids: string[] = [];
+  // real messages through the real parser, in a mailbox and thread of their own
+  const sender: Record<"named" | "none" | "nameOnly", string> = { named: "", none: "", nameOnly: "" };
 
   beforeAll(async () => {
     t = await createTestApp(dialect);
@@ -22,10 +23,17 @@ describe.each(testDialects())("interactions API (%s)", (dialect) => {
     await k.insertInto("queues").values({ id: "q1", name: "Support", created_at: new Date().toISOString() }).execute();
     await insertMailboxRow(k, "mb1");
     await insertMailboxRow(k, "mb2");
-    const ingest = new IngestService(k, new DatabaseBlobStore(k), new InteractionsStore(k), new SourceStateStore(k), fakeParse, systemClock);
-    for (let i = 1; i <= 5; i++) ids.push(...(await ingest.commitBatch({ mailboxId: "mb1", queueId: "q1" }, [msg(`1:${i}`, `m${i}@x|subject ${i}`)], ctx)).created);
-    ids.push(...(await ingest.commitBatch({ mailboxId: "mb1", queueId: "q1" }, [msg("1:6", "m6@x|Re: subject 1|m1@x")], ctx)).created);
-    ids.push(...(await ingest.commitBatch({ mailboxId: "mb2", queueId: null }, [msg("1:1", "img@x|with image")], ctx)).created);
+    const ingest = new IngestService(k, new DatabaseBlobStore(k), fakeParse, systemClock);
+    for (let i = 1; i <= 5; i++) ids.push(...(await commitMessages(ingest, { mailboxId: "mb1", queueId: "q1" }, [msg(`1:${i}`, `m${i}@x|subject ${i}`)])).created);
+    ids.push(...(await commitMessages(ingest, { mailboxId: "mb1", queueId: "q1" }, [msg("1:6", "m6@x|Re: subject 1|m1@x")])).created);
+    ids.push(...(await commitMessages(ingest, { mailboxId: "mb2", queueId: null }, [msg("1:1", "img@x|with image")])).created);
+
+    await insertMailboxRow(k, "mb3");
+    const parsing = new IngestService(k, new DatabaseBlobStore(k), parseMail, systemClock);
+    const ingestRaw = async (sourceKey: string, raw: string) => (await commitMessages(parsing, { mailboxId: "mb3", queueId: null }, [msg(sourceKey, raw)])).created[0]!;
+    sender.named = await ingestRaw("3:1", eml("Message-ID: <parcel@example.com>", "From: Ann Customer <ann@example.com>", "To: support@company.example", "Subject: Parcel"));
+    sender.none = await ingestRaw("3:2", eml("Message-ID: <parcel-2@example.com>", "In-Reply-To: <parcel@example.com>", "To: support@company.example", "Subject: Re: Parcel"));
+    sender.nameOnly = await ingestRaw("3:3", eml("Message-ID: <parcel-3@example.com>", "In-Reply-To: <parcel-2@example.com>", "From: Ann Customer", "To: support@company.example", "Subject: Re: Re: Parcel"));
   });
   afterAll(async () => t?.close());
 
@@ -70,6 +78,43 @@ describe.each(testDialects())("interactions API (%s)", (dialect) => {
     expect(res.statusCode).toBe(200);
     expect(res.headers["content-type"]).toBe("message/rfc822");
     expect(res.rawPayload.equals(Buffer.from("m1@x|subject 1"))).toBe(true);
+  });
+
+  it("shows from as null for a message without From, in the list, the detail and the thread", async () => {
+    const list = await t.request({ method: "GET", url: "/api/v1/interactions?mailboxId=mb3", token });
+    expect(list.statusCode).toBe(200);
+    const items = list.json().items as Array<{ id: string; from: unknown }>;
+    expect(items.find((i) => i.id === sender.none)).toHaveProperty("from", null);
+
+    const detail = await t.request({ method: "GET", url: `/api/v1/interactions/${sender.none}`, token });
+    expect(detail.statusCode).toBe(200);
+    const d = detail.json();
+    expect(d.from).toBeNull();
+    expect(d.messages.map((m: { id: string; from: unknown }) => [m.id, m.from])).toEqual([
+      [sender.named, { address: "ann@example.com", name: "Ann Customer" }],
+      [sender.none, null],
+      [sender.nameOnly, { address: "", name: "Ann Customer" }],
+    ]);
+  });
+
+  it("keeps the sender of a message with a From, also one with only a display name", async () => {
+    const items = (await t.request({ method: "GET", url: "/api/v1/interactions?mailboxId=mb3", token })).json().items as Array<{ id: string; from: unknown }>;
+    expect(items.find((i) => i.id === sender.named)?.from).toEqual({ address: "ann@example.com", name: "Ann Customer" });
+    expect(items.find((i) => i.id === sender.nameOnly)?.from).toEqual({ address: "", name: "Ann Customer" });
+    const d = (await t.request({ method: "GET", url: `/api/v1/interactions/${sender.named}`, token })).json();
+    expect(d.from).toEqual({ address: "ann@example.com", name: "Ann Customer" });
+    const plain = (await t.request({ method: "GET", url: `/api/v1/interactions/${ids[0]}`, token })).json();
+    expect(plain.from).toEqual({ address: "customer@example.test", name: "Customer" });
+  });
+
+  it("documents from as nullable in the OpenAPI document", async () => {
+    const doc = (await t.request({ method: "GET", url: "/api/openapi.json" })).json();
+    const body = (path: string) => doc.paths[path].get.responses["200"].content["application/json"].schema;
+    const detail = body("/api/v1/interactions/{id}");
+    const nullableAddress = { nullable: true, type: "object", required: ["address", "name"] };
+    expect(body("/api/v1/interactions").properties.items.items.properties.from).toMatchObject(nullableAddress);
+    expect(detail.properties.from).toMatchObject(nullableAddress);
+    expect(detail.properties.messages.items.properties.from).toMatchObject(nullableAddress);
   });
 
   it("answers 404 for unknown interactions and attachments", async () => {

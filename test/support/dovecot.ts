@@ -63,6 +63,13 @@ export interface Dovecot {
   stop(): Promise<void>;
   /** makes Dovecot hand out a new UIDVALIDITY for the user's INBOX, keeping its messages (restarts) */
   resetUidValidity(user: string): Promise<void>;
+  /**
+   * Makes the files of the user's messages that contain `marker` unreadable to Dovecot (a damaged
+   * message on disk): Dovecot then refuses to hand them over. Returns the file names.
+   */
+  makeUnreadable(user: string, marker: string): string[];
+  /** the raw bytes of every message file in the user's INBOX maildir, read from disk (also the unreadable ones) */
+  maildirMessages(user: string): Buffer[];
   logText(): string;
 }
 
@@ -351,6 +358,28 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
     async stop() {
       await stopMaster();
       fs.rmSync(dir, { recursive: true, force: true });
+    },
+    makeUnreadable(user, marker) {
+      const names: string[] = [];
+      const maildir = path.join(dir, "mail", user);
+      for (const sub of ["cur", "new"]) {
+        const folder = path.join(maildir, sub);
+        if (!fs.existsSync(folder)) continue;
+        for (const name of fs.readdirSync(folder)) {
+          const file = path.join(folder, name);
+          if (!fs.readFileSync(file).includes(marker)) continue;
+          fs.chmodSync(file, 0o000);
+          names.push(name);
+        }
+      }
+      return names;
+    },
+    maildirMessages(user) {
+      const maildir = path.join(dir, "mail", user);
+      return ["cur", "new"].flatMap((sub) => {
+        const folder = path.join(maildir, sub);
+        return fs.existsSync(folder) ? fs.readdirSync(folder).map((name) => fs.readFileSync(path.join(folder, name))) : [];
+      });
     },
     async resetUidValidity(user) {
       await stopMaster();

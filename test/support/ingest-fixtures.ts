@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import type { Kysely } from "kysely";
 import type { SourceMessage } from "../../src/connectors/mail-source.js";
 import type { Database } from "../../src/db/schema.js";
-import type { MailParser } from "../../src/ingest/ingest.service.js";
+import type { InboundTarget, IngestService, MailParser } from "../../src/ingest/ingest.service.js";
+import type { CommitOutcome } from "../../src/ingest/sync-store.js";
 import type { ParsedMail } from "../../src/ingest/types.js";
 
 /** A stand-in parser: the raw text is `messageId|subject|inReplyTo`, so each test states exactly what it feeds in. */
@@ -24,7 +26,7 @@ export const fakeParse: MailParser = ({ raw }) => {
         ? [{ filename: "logo.png", contentType: "image/png", size: 3, inline: true, contentId: "logo@x", content: Buffer.from("PNG") }]
         : [],
     flags: { autoReply: false, bounce: false, loop: false, wrapped: null },
-    dedupKey: `${messageId}:${subject}`,
+    contentHash: createHash("sha256").update(raw).digest("hex"),
   };
   return Promise.resolve(mail);
 };
@@ -32,6 +34,19 @@ export const fakeParse: MailParser = ({ raw }) => {
 export function msg(sourceKey: string, text: string): SourceMessage {
   const raw = Buffer.from(text);
   return { sourceKey, raw, size: raw.length, truncated: false, receivedAt: new Date("2026-11-01T10:00:00Z") };
+}
+
+export const testCtx = { maxSizeBytes: 5 * 1024 * 1024, ownAddresses: new Set<string>() };
+
+/** Stores messages of a mailbox's maildrop in one transaction, as a sync's commit does. */
+export function commitMessages(
+  ingest: IngestService,
+  target: InboundTarget,
+  messages: SourceMessage[],
+  opts: { maildrop?: string; cursor?: string | null; epoch?: string; reread?: boolean } = {},
+): Promise<CommitOutcome> {
+  const store = ingest.forMaildrop(target, opts.maildrop ?? "test-maildrop", testCtx);
+  return store.commit({ messages, skipped: [], cursor: opts.cursor ?? null, epoch: opts.epoch ?? "", reread: opts.reread ?? false, prepared: null });
 }
 
 /** An inbound IMAP mailbox row, for tests of what comes after the mailboxes API. */

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { MailSourceSettings } from "../../src/connectors/mail-source.js";
+import { fixedCredential, type MailSourceSettings } from "../../src/connectors/mail-source.js";
 import type { Dovecot } from "./dovecot.js";
 
 let counter = 0;
@@ -40,7 +40,7 @@ export function mailboxSettings(
     port: dovecot.imapPort,
     security: "none",
     login: user,
-    credential: { method: "password", password },
+    credentials: fixedCredential({ method: "password", password }),
     folder: "INBOX",
     acknowledge: { mode: "seen" },
     initialImport: "all",

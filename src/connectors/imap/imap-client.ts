@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
-import type { MailSourceSettings } from "../mail-source.js";
+import type { Credential, MailSourceSettings } from "../mail-source.js";
 import { serverWords } from "./imap-errors.js";
 
 /**
@@ -26,11 +26,9 @@ export class ServerWordsLog {
 }
 
 /** imapflow's options for a mailbox; auto-IDLE is off because the source drives IDLE itself. */
-export function imapFlowOptions(settings: MailSourceSettings, log: ServerWordsLog): ImapFlowOptions {
+export function imapFlowOptions(settings: MailSourceSettings, log: ServerWordsLog, credential: Credential): ImapFlowOptions {
   const auth =
-    settings.credential.method === "password"
-      ? { user: settings.login, pass: settings.credential.password }
-      : { user: settings.login, accessToken: settings.credential.accessToken };
+    credential.method === "password" ? { user: settings.login, pass: credential.password } : { user: settings.login, accessToken: credential.accessToken };
   const options: ImapFlowOptions = {
     host: settings.host,
     port: settings.port,
@@ -50,8 +48,9 @@ export function imapFlowOptions(settings: MailSourceSettings, log: ServerWordsLo
   return options;
 }
 
-export function newImapClient(settings: MailSourceSettings, log: ServerWordsLog): ImapFlow {
-  return new ImapFlow(imapFlowOptions(settings, log));
+/** A client that logs in with the credential the mailbox's provider gives now (an OAuth token is fetched on demand). */
+export async function newImapClient(settings: MailSourceSettings, log: ServerWordsLog): Promise<ImapFlow> {
+  return new ImapFlow(imapFlowOptions(settings, log, await settings.credentials.get()));
 }
 
 /** Settles with the promise, or rejects with `onTimeout()` after ms. */

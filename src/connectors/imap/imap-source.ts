@@ -1,16 +1,10 @@
 import type { ImapFlow } from "imapflow";
-import {
-  MailSourceError,
-  type MailSource,
-  type MailSourceSettings,
-  type SyncContext,
-  type SyncReport,
-} from "../mail-source.js";
+import { MailSourceError, maildropId, type MailSession, type MailSource, type MailSourceSettings } from "../mail-source.js";
 import { ServerWordsLog, newImapClient, withDeadline } from "./imap-client.js";
 import { imapError } from "./imap-errors.js";
-import { ImapFolderSync, defaultSyncOptions, type ImapSyncOptions } from "./imap-sync.js";
+import { ImapSession } from "./imap-session.js";
 
-export interface ImapSourceOptions extends Partial<ImapSyncOptions> {
+export interface ImapSourceOptions {
   /** IDLE is ended with a NOOP and started again this often; servers drop IDLE after ~30 min */
   idleRenewMs?: number;
   /** how long the renewal NOOP may take before the connection counts as dead */
@@ -27,12 +21,13 @@ interface Waiter {
 const fiveMinutes = 5 * 60_000;
 
 /**
- * One IMAP mailbox folder over one imapflow connection: sync takes new mail, waitForChange holds
- * IDLE until the server reports some. The connection is opened by the first call and lives until
- * close(); once it breaks every call throws the MailSourceError that broke it.
+ * One IMAP mailbox folder over one imapflow connection: open() gives the session of one sync,
+ * waitForChange holds IDLE until the server reports new mail. The connection is opened by the first
+ * call and lives until close(); once it breaks every call throws the MailSourceError that broke it.
  */
 export class ImapSource implements MailSource {
   readonly protocol = "IMAP" as const;
+  readonly maildrop: string;
   private client: ImapFlow | null = null;
   private failure: MailSourceError | null = null;
   private closing = false;
@@ -44,7 +39,6 @@ export class ImapSource implements MailSource {
   private renewals = 0;
   private ackFolderChecked = false;
   private readonly words = new ServerWordsLog();
-  private readonly syncOptions: ImapSyncOptions;
   private readonly idleRenewMs: number;
   private readonly noopDeadlineMs: number;
 
@@ -52,12 +46,7 @@ export class ImapSource implements MailSource {
     private readonly settings: MailSourceSettings,
     options: ImapSourceOptions = {},
   ) {
-    this.syncOptions = {
-      pipeline: options.pipeline ?? defaultSyncOptions.pipeline,
-      maxCount: options.maxCount ?? defaultSyncOptions.maxCount,
-      maxBytes: options.maxBytes ?? defaultSyncOptions.maxBytes,
-      sizeWindow: options.sizeWindow ?? defaultSyncOptions.sizeWindow,
-    };
+    this.maildrop = maildropId("IMAP", settings.host, settings.login, this.folder);
     this.idleRenewMs = options.idleRenewMs ?? fiveMinutes;
     this.noopDeadlineMs = options.noopDeadlineMs ?? Math.max(settings.connectTimeoutMs, 5_000);
   }
@@ -75,7 +64,11 @@ export class ImapSource implements MailSource {
     return `${this.settings.host}:${this.settings.port}`;
   }
 
-  async sync(ctx: SyncContext): Promise<SyncReport> {
+  get connected(): boolean {
+    return this.client !== null && this.failure === null;
+  }
+
+  async open(): Promise<MailSession> {
     const client = await this.connect();
     const selectedBefore = client.mailbox !== false && client.mailbox.path === this.folder;
     let lock: { release(): void };
@@ -95,16 +88,14 @@ export class ImapSource implements MailSource {
         await this.checkFolder(client, this.settings.acknowledge.folder, "that acknowledged messages are moved to");
         this.ackFolderChecked = true;
       }
-      const run = new ImapFolderSync(client, this.settings, ctx, this.syncOptions, () => this.words.last, () => {
+      return new ImapSession(client, this.settings, lock, () => this.words.last, () => {
         this.newMail = false;
       });
-      return await run.run();
     } catch (err) {
+      lock.release();
       // a broken connection explains a failed command better than the command's own error
       if (err instanceof MailSourceError && this.failure) throw this.failure;
       throw err;
-    } finally {
-      lock.release();
     }
   }
 
@@ -185,7 +176,12 @@ export class ImapSource implements MailSource {
   private async connect(): Promise<ImapFlow> {
     if (this.failure) throw this.failure;
     if (this.client) return this.client;
-    const client = newImapClient(this.settings, this.words);
+    let client: ImapFlow;
+    try {
+      client = await newImapClient(this.settings, this.words);
+    } catch (err) {
+      throw this.remember(imapError(err, this.settings, this.folder));
+    }
     // imapflow emits 'error' at most once and closes after it; without a listener Node would throw
     client.on("error", (err: Error) => this.broke(imapError(err, this.settings, this.folder)));
     client.on("close", () => {
@@ -202,9 +198,10 @@ export class ImapSource implements MailSource {
       await client.connect();
     } catch (err) {
       const mapped = imapError(err, this.settings, this.folder);
-      this.failure = mapped;
+      // an expired token is fetched anew for the next login rather than answered from a cache
+      if (mapped.code === "auth_failed") this.settings.credentials.refused();
       client.close();
-      throw mapped;
+      throw this.remember(mapped);
     }
     // the connection may have broken right after the login; the narrowing above predates the await
     const failure = this.failure as MailSourceError | null;
@@ -214,6 +211,11 @@ export class ImapSource implements MailSource {
     }
     this.client = client;
     return client;
+  }
+
+  private remember(err: MailSourceError): MailSourceError {
+    this.failure ??= err;
+    return err;
   }
 
   private broke(err: MailSourceError): void {

@@ -21,7 +21,7 @@ export async function testImap(settings: MailSourceSettings): Promise<TestStep[]
   if (!probe) return steps.steps;
 
   const client = await steps.run("authenticate", async () => {
-    const c = newImapClient(settings, new ServerWordsLog());
+    const c = await newImapClient(settings, new ServerWordsLog());
     c.on("error", () => {});
     try {
       await c.connect();

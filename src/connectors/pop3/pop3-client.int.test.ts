@@ -49,6 +49,25 @@ describe("POP3 client against Dovecot", () => {
     await client.quit();
   });
 
+  it("reads the header block of a message with RETR, dropping its body, and reads on after it", async () => {
+    const { user, password } = newUser();
+    // over the parser's 256 KB head cap, one body line longer than it, and a body line that is a lone dot
+    const big = testMessage("big", `${"z".repeat(300_000)}\r\n.\r\n${"line of the body\r\n".repeat(20_000)}`);
+    const after = testMessage("after");
+    await dovecot.append(user, big);
+    await dovecot.append(user, after);
+    const client = await Pop3Client.connect(plain());
+    await client.login(user, password);
+    expect((await client.retrHead(1)).toString()).toBe(big.slice(0, big.indexOf("\r\n\r\n") + 4));
+    expect((await client.retr(2)).toString()).toBe(after);
+    const missing = await client.retrHead(9).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(Pop3CommandError);
+    expect((missing as Pop3CommandError).command).toBe("RETR");
+    expect(client.usable).toBe(true);
+    await client.quit();
+    expect(await dovecot.count(user)).toBe(2);
+  });
+
   it("deletes only on a clean QUIT", async () => {
     const { user, password } = newUser();
     await dovecot.append(user, testMessage("keep me"));

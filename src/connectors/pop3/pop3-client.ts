@@ -140,6 +140,16 @@ export class Pop3Client {
     return this.multi("TOP", `TOP ${n} ${lines}`);
   }
 
+  /**
+   * The header block of message n (through its blank line) from a RETR whose body is read and dropped:
+   * for servers without TOP (optional in RFC 1939), so a message over Max size never sits in memory.
+   */
+  async retrHead(n: number): Promise<Buffer> {
+    const response = await this.send("RETR", `RETR ${n}`, "multi", { headOnly: true });
+    if (response.status !== "ok") throw errorOf("RETR", response);
+    return response.body ?? Buffer.alloc(0);
+  }
+
   async dele(n: number): Promise<void> {
     await this.single("DELE", `DELE ${n}`);
   }
@@ -215,16 +225,16 @@ export class Pop3Client {
     return response.body ?? Buffer.alloc(0);
   }
 
-  private send(command: string, line: string, kind: Pop3ResponseKind): Promise<Pop3Response> {
+  private send(command: string, line: string, kind: Pop3ResponseKind, options: { headOnly?: boolean } = {}): Promise<Pop3Response> {
     if (this.failure) return Promise.reject(this.failure);
-    const answer = this.expect(command, kind, this.commandTimeoutMs);
+    const answer = this.expect(command, kind, this.commandTimeoutMs, options);
     this.socket.write(`${line}\r\n`);
     return answer;
   }
 
-  private expect(command: string, kind: Pop3ResponseKind, timeoutMs: number): Promise<Pop3Response> {
+  private expect(command: string, kind: Pop3ResponseKind, timeoutMs: number, options: { headOnly?: boolean } = {}): Promise<Pop3Response> {
     if (this.failure) return Promise.reject(this.failure);
-    this.parser.expect(kind);
+    this.parser.expect(kind, options);
     this.socket.setTimeout(timeoutMs);
     return new Promise<Pop3Response>((resolve, reject) => {
       this.waiters.push({

@@ -28,6 +28,10 @@ const DOT = 0x2e;
 
 interface Expectation {
   kind: Pop3ResponseKind;
+  /** keep the body only up to and including its first blank line (the header block of a message) */
+  headOnly: boolean;
+  /** headOnly: the blank line was seen, or the cap reached; later lines are read and dropped */
+  headDone: boolean;
   /** set once the status line of a multi-line response was read */
   status?: Pop3Response;
   parts: Buffer[];
@@ -44,12 +48,20 @@ export class Pop3ResponseParser {
 
   constructor(
     private readonly onResponse: (response: Pop3Response) => void,
-    private readonly limits: { maxLineBytes: number; maxBodyBytes: number } = { maxLineBytes: 64 * 1024, maxBodyBytes: 512 * 1024 * 1024 },
+    private readonly limits: { maxLineBytes: number; maxBodyBytes: number; maxHeadBytes: number } = {
+      maxLineBytes: 64 * 1024,
+      maxBodyBytes: 512 * 1024 * 1024,
+      maxHeadBytes: 256 * 1024,
+    },
   ) {}
 
-  /** the next response is of this kind (a multi-line command answered with -ERR has no body) */
-  expect(kind: Pop3ResponseKind): void {
-    this.queue.push({ kind, parts: [], bytes: 0 });
+  /**
+   * The next response is of this kind (a multi-line command answered with -ERR has no body). With
+   * `headOnly`, a multi-line body is kept only up to its first blank line (at most `maxHeadBytes`) and
+   * the rest is read and dropped: the header block of a message too large to hold in memory.
+   */
+  expect(kind: Pop3ResponseKind, options: { headOnly?: boolean } = {}): void {
+    this.queue.push({ kind, headOnly: options.headOnly ?? false, headDone: false, parts: [], bytes: 0 });
   }
 
   get waiting(): number {
@@ -70,6 +82,13 @@ export class Pop3ResponseParser {
     if (start < data.length) {
       data = data.subarray(start);
       const head = this.queue[0];
+      if (head?.status && head.headOnly && (head.headDone || head.bytes + data.length > this.limits.maxHeadBytes)) {
+        // A line that can no longer be kept is dropped, however long (a body is not bound to 998-byte
+        // lines in practice). Its first bytes are enough to tell it from the terminator.
+        head.headDone = true;
+        this.pending = Buffer.from(data.subarray(0, 3));
+        return;
+      }
       const limit = head?.status ? this.limits.maxBodyBytes : this.limits.maxLineBytes;
       if (data.length > limit) throw new Pop3ProtocolError(`a line of more than ${limit} bytes`);
       // copied: the chunk it points into would otherwise stay alive with it
@@ -99,10 +118,25 @@ export class Pop3ResponseParser {
       // dot-stuffing: the server doubled a leading dot
       line = line.subarray(1);
     }
+    if (head.headOnly) {
+      if (head.headDone) return;
+      if (head.bytes + line.length > this.limits.maxHeadBytes) {
+        head.headDone = true;
+        return;
+      }
+      head.bytes += line.length;
+      head.parts.push(line);
+      if (isBlankLine(line)) head.headDone = true;
+      return;
+    }
     head.bytes += line.length;
     if (head.bytes > this.limits.maxBodyBytes) throw new Pop3ProtocolError(`a response of more than ${this.limits.maxBodyBytes} bytes`);
     head.parts.push(line);
   }
+}
+
+function isBlankLine(line: Buffer): boolean {
+  return (line.length === 2 && line[0] === 0x0d && line[1] === LF) || (line.length === 1 && line[0] === LF);
 }
 
 function isTerminator(line: Buffer): boolean {

@@ -1,10 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startDovecot, type Dovecot } from "../../../test/support/dovecot.js";
 import { mailboxSettings, testMessage, uniqueUser } from "../../../test/support/mail-fixtures.js";
-import { MemorySyncContext } from "../../../test/support/memory-sync-context.js";
-import { MailSourceError, type MailSourceSettings } from "../mail-source.js";
+import { MemorySyncStore, syncOnce } from "../../../test/support/memory-sync-store.js";
+import { MailSourceError, fixedCredential, type MailSourceSettings } from "../mail-source.js";
 import { Pop3Client } from "./pop3-client.js";
 import { Pop3Source } from "./pop3-source.js";
+
+/**
+ * What the POP3 connector does against Dovecot beyond the shared contract (mail-source-contract.ts):
+ * UIDL keys over every kind of connection, keep mode, a crash's leftovers, the byte-stuffing of
+ * POP3. Servers that misbehave are in pop3-source-failures.int.test.ts.
+ */
 
 let dovecot: Dovecot;
 
@@ -24,9 +30,9 @@ function newMailbox(overrides: Partial<MailSourceSettings> = {}) {
   return { user, password, settings };
 }
 
-async function serverUidls(settings: MailSourceSettings): Promise<string[]> {
-  const client = await Pop3Client.connect({ ...settings, security: "none", port: dovecot.pop3Port });
-  await client.login(settings.login, (settings.credential as { password: string }).password);
+async function serverUidls(user: string, password: string): Promise<string[]> {
+  const client = await Pop3Client.connect({ host: dovecot.host, port: dovecot.pop3Port, security: "none", allowInvalidCertificates: false, connectTimeoutMs: 5_000 });
+  await client.login(user, password);
   const uidl = await client.uidl();
   await client.quit();
   return [...uidl.values()];
@@ -36,92 +42,56 @@ describe("POP3 sync", () => {
   for (const security of ["none", "starttls", "tls"] as const) {
     it(`takes the maildrop over ${security === "none" ? "plain POP3" : security}, keyed by UIDL`, async () => {
       const port = security === "tls" ? dovecot.pop3sPort! : dovecot.pop3Port;
-      const { user, settings } = newMailbox({ security, port, allowInvalidCertificates: true, acknowledge: { mode: "keep" } });
+      const { user, password, settings } = newMailbox({ security, port, allowInvalidCertificates: true, acknowledge: { mode: "keep" } });
       const raws = [testMessage(`one over ${security}`), testMessage(`two over ${security}`)];
       for (const raw of raws) await dovecot.append(user, raw);
-      const uidls = await serverUidls(settings);
-      const ctx = new MemorySyncContext();
+      const uidls = await serverUidls(user, password);
+      const store = new MemorySyncStore();
 
-      const report = await new Pop3Source(settings).sync(ctx);
-      expect(report).toEqual({ fetched: 2, acked: 2 });
-      expect(ctx.committedTexts()).toEqual(raws);
-      expect(ctx.committedMessages().map((m) => m.sourceKey)).toEqual(uidls);
-      expect(ctx.committedMessages().every((m) => m.receivedAt === null && !m.truncated)).toBe(true);
+      const { report } = await syncOnce(new Pop3Source(settings), store);
+      expect(report).toMatchObject({ fetched: 2, created: 2, acked: 2 });
+      expect(store.committedTexts()).toEqual(raws);
+      expect(store.committedMessages().map((m) => m.sourceKey)).toEqual(uidls);
+      expect(store.committedMessages().every((m) => m.receivedAt === null && !m.truncated)).toBe(true);
+      // POP3 keeps no cursor: what is known is what is stored
+      expect(store.cursor).toBeNull();
     });
   }
 
-  it("deletes only after the commit resolved, and the deletion takes effect with QUIT", async () => {
-    const { user, settings } = newMailbox();
-    await dovecot.append(user, testMessage("a"));
-    await dovecot.append(user, testMessage("b"));
-    const ctx = new MemorySyncContext();
-    const held = ctx.holdNextCommit();
-
-    const syncing = new Pop3Source(settings).sync(ctx);
-    await held.reached;
-    expect(await dovecot.count(user)).toBe(2);
-    held.release();
-    expect(await syncing).toEqual({ fetched: 2, acked: 2 });
-    expect(await dovecot.count(user)).toBe(0);
-    expect(ctx.unacked.size).toBe(0);
-  });
-
-  it("deletes nothing when the commit throws, and takes the same messages again", async () => {
-    const { user, settings } = newMailbox();
-    await dovecot.append(user, testMessage("retry me"));
-    const ctx = new MemorySyncContext();
-    ctx.failNextCommit(new Error("disk full"));
-    const src = new Pop3Source(settings);
-
-    await expect(src.sync(ctx)).rejects.toThrow("disk full");
-    expect(await dovecot.count(user)).toBe(1);
-    expect(await src.sync(ctx)).toEqual({ fetched: 1, acked: 1 });
-    expect(ctx.committedTexts().map((t) => /Subject: (.*)/.exec(t)?.[1])).toEqual(["retry me"]);
-    expect(await dovecot.count(user)).toBe(0);
-  });
-
-  it("deletes what was stored before a crash and is still on the server", async () => {
-    const { user, settings } = newMailbox();
-    await dovecot.append(user, testMessage("stored, not deleted"));
-    const [key] = await serverUidls(settings);
-    const ctx = new MemorySyncContext();
+  it("deletes what was stored before a crash and is still on the server, and settles what is gone", async () => {
+    const { user, password, settings } = newMailbox();
+    const raw = testMessage("stored, not deleted");
+    await dovecot.append(user, raw);
+    const [key] = await serverUidls(user, password);
+    const store = new MemorySyncStore();
     // a previous run committed it and died before QUIT
-    await ctx.commit([{ sourceKey: key!, raw: Buffer.from("x"), size: 1, truncated: false, receivedAt: null }]);
-    // and one whose deletion went through, but whose markAcked did not
-    await ctx.commit([{ sourceKey: "gone-already", raw: Buffer.from("y"), size: 1, truncated: false, receivedAt: null }]);
+    const left = { sourceKey: key!, raw: Buffer.from(raw), size: Buffer.byteLength(raw), truncated: false, receivedAt: null };
+    // and one whose deletion went through, but whose recording did not
+    const gone = { sourceKey: "gone-already", raw: Buffer.from("Subject: y\r\n\r\ny\r\n"), size: 16, truncated: false, receivedAt: null };
+    await store.commit({ messages: [left, gone], skipped: [], cursor: null, epoch: "", reread: false, prepared: null });
 
-    const report = await new Pop3Source(settings).sync(ctx);
-    expect(report).toEqual({ fetched: 0, acked: 2 });
+    const { report } = await syncOnce(new Pop3Source(settings), store);
+    expect(report).toMatchObject({ fetched: 0, created: 0, acked: 1 });
     expect(await dovecot.count(user)).toBe(0);
-    expect(ctx.unacked.size).toBe(0);
+    expect(store.unacked.size).toBe(0);
+    expect(store.commits).toHaveLength(1);
   });
 
   it("keeps mail on the server in keep mode and does not take it twice", async () => {
     const { user, settings } = newMailbox({ acknowledge: { mode: "keep" } });
     await dovecot.append(user, testMessage("kept"));
-    const ctx = new MemorySyncContext();
+    const store = new MemorySyncStore();
     const src = new Pop3Source(settings);
-    expect(await src.sync(ctx)).toEqual({ fetched: 1, acked: 1 });
-    expect(ctx.unacked.size).toBe(0);
+    expect((await syncOnce(src, store)).report).toMatchObject({ fetched: 1, acked: 1 });
+    expect(store.unacked.size).toBe(0);
     await dovecot.append(user, testMessage("kept too"));
-    expect(await src.sync(ctx)).toEqual({ fetched: 1, acked: 1 });
+    expect((await syncOnce(src, store)).report).toMatchObject({ fetched: 1, acked: 1 });
+    expect((await syncOnce(src, store)).report).toMatchObject({ fetched: 0, acked: 0 });
     expect(await dovecot.count(user)).toBe(2);
-    expect(ctx.commits).toHaveLength(2);
+    expect(store.commits).toHaveLength(2);
   });
 
-  it("fetches only the header block with TOP when a message is over the size limit", async () => {
-    const { user, settings } = newMailbox();
-    const big = testMessage("big", "y".repeat(4_000));
-    await dovecot.append(user, big);
-    const ctx = new MemorySyncContext({ maxMessageBytes: 1_000 });
-    await new Pop3Source(settings).sync(ctx);
-    const [msg] = ctx.committedMessages();
-    expect(msg?.truncated).toBe(true);
-    expect(msg?.size).toBe(Buffer.byteLength(big));
-    expect(msg?.raw.toString()).toBe(big.slice(0, big.indexOf("\r\n\r\n") + 4));
-  });
-
-  it("keeps 8-bit bytes and lines starting with a dot exactly", async () => {
+  it("keeps a line that is a lone dot, 8-bit bytes and a missing final line break exactly", async () => {
     const { user, settings } = newMailbox();
     const raw = Buffer.concat([
       Buffer.from("Subject: dots\r\nContent-Type: text/plain; charset=iso-8859-1\r\n\r\n"),
@@ -130,14 +100,14 @@ describe("POP3 sync", () => {
       Buffer.from("\r\n"),
     ]);
     await dovecot.append(user, raw);
-    const ctx = new MemorySyncContext();
-    await new Pop3Source(settings).sync(ctx);
-    expect(ctx.committedMessages()[0]?.raw.equals(raw)).toBe(true);
+    const store = new MemorySyncStore();
+    await syncOnce(new Pop3Source(settings), store);
+    expect(store.committedMessages()[0]?.raw.equals(raw)).toBe(true);
   });
 
   it("reports a wrong password with the server's words", async () => {
-    const { user, settings } = newMailbox({ credential: { method: "password", password: "wrong" } });
-    const err = await new Pop3Source(settings).sync(new MemorySyncContext()).catch((e: unknown) => e);
+    const { user, settings } = newMailbox({ credentials: fixedCredential({ method: "password", password: "wrong" }) });
+    const err = await syncOnce(new Pop3Source(settings), new MemorySyncStore()).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(MailSourceError);
     expect((err as MailSourceError).code).toBe("auth_failed");
     expect((err as MailSourceError).serverText).toBe("[AUTH] Authentication failed.");
@@ -146,7 +116,7 @@ describe("POP3 sync", () => {
 
   it("refuses a self-signed certificate unless allowed", async () => {
     const { settings } = newMailbox({ security: "tls", port: dovecot.pop3sPort! });
-    const err = await new Pop3Source(settings).sync(new MemorySyncContext()).catch((e: unknown) => e);
+    const err = await syncOnce(new Pop3Source(settings), new MemorySyncStore()).catch((e: unknown) => e);
     expect((err as MailSourceError).code).toBe("tls_error");
   });
 

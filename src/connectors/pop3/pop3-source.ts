@@ -1,31 +1,31 @@
+import { createHash } from "node:crypto";
 import {
   MailSourceError,
+  MessageRefusedError,
+  maildropId,
+  type AckOutcome,
+  type FetchRequest,
+  type Listing,
+  type MailSession,
   type MailSource,
   type MailSourceSettings,
+  type SessionTraits,
   type SourceMessage,
-  type SyncContext,
-  type SyncReport,
 } from "../mail-source.js";
-import { Pop3Client } from "./pop3-client.js";
+import { Pop3Client, Pop3CommandError } from "./pop3-client.js";
 import { pop3Error } from "./pop3-errors.js";
-
-export interface Pop3SourceOptions {
-  /** messages per commit */
-  maxCount?: number;
-  /** bytes per commit (a single larger message still goes alone) */
-  maxBytes?: number;
-}
-
-interface Entry {
-  n: number;
-  key: string;
-  size: number;
-}
 
 /** Logs in with the mailbox's credential: USER/PASS, or SASL XOAUTH2 with an access token. */
 export async function pop3Login(client: Pop3Client, settings: MailSourceSettings): Promise<void> {
-  if (settings.credential.method === "xoauth2") await client.loginXoauth2(settings.login, settings.credential.accessToken);
-  else await client.login(settings.login, settings.credential.password);
+  const credential = await settings.credentials.get();
+  try {
+    if (credential.method === "xoauth2") await client.loginXoauth2(settings.login, credential.accessToken);
+    else await client.login(settings.login, credential.password);
+  } catch (err) {
+    // an expired token is fetched anew for the next login rather than answered from a cache
+    if (err instanceof Pop3CommandError) settings.credentials.refused();
+    throw err;
+  }
 }
 
 export function pop3Connect(settings: MailSourceSettings): Promise<Pop3Client> {
@@ -40,42 +40,34 @@ export function pop3Connect(settings: MailSourceSettings): Promise<Pop3Client> {
 
 /**
  * One POP3 maildrop. Every sync is one session: UIDL, take what is not stored, commit, then (in
- * "delete" mode) DELE and QUIT. POP3 locks the maildrop for the session, so none is kept open.
+ * "delete" mode) DELE, and QUIT, which applies the DELEs. POP3 locks the maildrop for the session, so
+ * no session is kept open between syncs.
  */
 export class Pop3Source implements MailSource {
   readonly protocol = "POP3" as const;
-  private client: Pop3Client | null = null;
+  readonly maildrop: string;
+  readonly connected = false;
+  private session: Pop3Session | null = null;
   private closed = false;
-  private readonly maxCount: number;
-  private readonly maxBytes: number;
 
-  constructor(
-    private readonly settings: MailSourceSettings,
-    options: Pop3SourceOptions = {},
-  ) {
-    // small transactions keep the API answering while a backlog drains (see defaultBatchLimits for IMAP)
-    this.maxCount = options.maxCount ?? 50;
-    this.maxBytes = options.maxBytes ?? 2 * 1024 * 1024;
+  constructor(private readonly settings: MailSourceSettings) {
+    this.maildrop = maildropId("POP3", settings.host, settings.login, null);
   }
 
-  async sync(ctx: SyncContext): Promise<SyncReport> {
+  async open(): Promise<MailSession> {
     if (this.closed) throw new MailSourceError("closed", "The mail source was closed.");
-    let client: Pop3Client;
+    this.session?.close();
+    let client: Pop3Client | null = null;
     try {
       client = await pop3Connect(this.settings);
-      this.client = client;
       await pop3Login(client, this.settings);
+      await client.capa();
     } catch (err) {
-      this.dropClient();
+      client?.close();
       throw pop3Error(err, this.settings);
     }
-    try {
-      return await this.syncSession(client, ctx);
-    } catch (err) {
-      throw err instanceof Error && isFromContext(err) ? err : pop3Error(err, this.settings);
-    } finally {
-      this.dropClient();
-    }
+    this.session = new Pop3Session(client, this.settings);
+    return this.session;
   }
 
   async waitForChange(timeoutMs: number, signal: AbortSignal): Promise<"changed" | "timeout" | "aborted"> {
@@ -97,115 +89,163 @@ export class Pop3Source implements MailSource {
 
   async close(): Promise<void> {
     this.closed = true;
-    this.dropClient();
+    this.session?.close();
+    this.session = null;
+  }
+}
+
+interface Entry {
+  n: number;
+  size: number;
+}
+
+/**
+ * One logged-in POP3 session. Keys are UIDLs. RFC 1939 lets a server give a UIDL to a new message once
+ * the old one is gone, and broken servers list one UIDL for two messages: such twins get keys that
+ * include a hash of their bytes, so that each is stored, and deleted, on its own.
+ */
+class Pop3Session implements MailSession {
+  readonly traits: SessionTraits;
+  private readonly entries = new Map<string, Entry>();
+  private readonly deleted: string[] = [];
+  private listed = false;
+  /** the server answered TOP with -ERR once: it has no TOP (optional in RFC 1939) */
+  private noTop = false;
+
+  constructor(
+    private readonly client: Pop3Client,
+    private readonly settings: MailSourceSettings,
+  ) {
+    this.traits = { keysMayBeReused: true, ackRemoves: settings.acknowledge.mode === "delete" };
   }
 
-  private dropClient(): void {
-    this.client?.close();
-    this.client = null;
-  }
-
-  private async syncSession(client: Pop3Client, ctx: SyncContext): Promise<SyncReport> {
-    const report: SyncReport = { fetched: 0, acked: 0 };
-    const deleting = this.settings.acknowledge.mode === "delete";
-    const uidl = await client.uidl();
-    const sizes = await client.list();
-    const entries: Entry[] = [...uidl].map(([n, key]) => ({ n, key, size: sizes.get(n) ?? 0 })).sort((a, b) => a.n - b.n);
-    const present = new Set(entries.map((e) => e.key));
-    const known = await guarded(ctx.knownKeys(entries.map((e) => e.key)));
-    const unacked = await guarded(ctx.unackedKeys());
-
-    // stored but still here: committed before a crash or a failed QUIT; in "delete" mode they go now
-    const toDelete = deleting ? entries.filter((e) => known.has(e.key)) : [];
-    // acknowledged already where the message is gone (the QUIT went through, markAcked did not)
-    const settled = unacked.filter((key) => !present.has(key) || !deleting);
-    const newEntries = entries.filter((e) => !known.has(e.key));
-
-    for (const e of toDelete) await client.dele(e.n);
-    const batches = this.plan(newEntries);
-    let pending: Promise<SourceMessage[]> | null = batches.length ? this.fetch(client, batches[0]!, ctx) : null;
-    let failure: Error | null = null;
-    for (let i = 0; pending; i++) {
-      const messages = await pending;
-      pending = null;
-      if (i + 1 < batches.length && !ctx.signal.aborted) pending = quiet(this.fetch(client, batches[i + 1]!, ctx));
-      try {
-        await guarded(ctx.commit(messages));
-      } catch (err) {
-        failure = err instanceof Error ? err : new Error(String(err));
-        if (pending) await pending.catch(() => null);
-        break;
+  async list(): Promise<Listing> {
+    const [uidl, sizes] = await this.run(async () => [await this.client.uidl(), await this.client.list()] as const);
+    const byUidl = new Map<string, number[]>();
+    for (const [n, id] of [...uidl].sort((a, b) => a[0] - b[0])) byUidl.set(id, [...(byUidl.get(id) ?? []), n]);
+    for (const [id, numbers] of byUidl) {
+      if (numbers.length === 1) {
+        this.entries.set(id, { n: numbers[0]!, size: sizes.get(numbers[0]!) ?? 0 });
+        continue;
       }
-      report.fetched += messages.length;
-      if (deleting) {
-        for (const e of batches[i]!) await client.dele(e.n);
-        toDelete.push(...batches[i]!);
-      } else {
-        await guarded(ctx.markAcked(messages.map((m) => m.sourceKey)));
-        report.acked += messages.length;
-      }
-      if (ctx.signal.aborted) {
-        if (pending) await pending.catch(() => null);
-        break;
+      const seen = new Map<string, number>();
+      for (const n of numbers) {
+        const digest = await this.digestOf(n);
+        const count = (seen.get(digest) ?? 0) + 1;
+        seen.set(digest, count);
+        this.entries.set(`${id}#${digest}${count > 1 ? `#${count}` : ""}`, { n, size: sizes.get(n) ?? 0 });
       }
     }
-
-    // only a clean QUIT applies the DELEs; acknowledge them after its +OK
-    await client.quit();
-    const acked = [...settled, ...toDelete.map((e) => e.key)];
-    if (acked.length) await guarded(ctx.markAcked(acked));
-    report.acked += acked.length;
-    if (failure !== null) throw failure;
-    return report;
+    this.listed = true;
+    const keys = [...this.entries].sort((a, b) => a[1].n - b[1].n).map(([key]) => key);
+    return { epoch: "", reread: false, keys, cursorThrough: () => null };
   }
 
-  private plan(entries: Entry[]): Entry[][] {
-    const batches: Entry[][] = [];
-    let current: Entry[] = [];
-    let bytes = 0;
-    for (const e of entries) {
-      const cost = e.size > 0 ? Math.min(e.size, this.maxBytes) : 0;
-      if (current.length >= this.maxCount || (current.length > 0 && bytes + cost > this.maxBytes)) {
-        batches.push(current);
-        current = [];
-        bytes = 0;
-      }
-      current.push(e);
-      bytes += cost;
-    }
-    if (current.length) batches.push(current);
-    return batches;
-  }
-
-  private async fetch(client: Pop3Client, batch: Entry[], ctx: SyncContext): Promise<SourceMessage[]> {
-    const out: SourceMessage[] = [];
-    for (const e of batch) {
-      const truncated = e.size > ctx.maxMessageBytes;
-      // TOP n 0 is the header block and the blank line after it
-      const raw = truncated ? await client.top(e.n, 0) : await client.retr(e.n);
-      out.push({ sourceKey: e.key, raw, size: e.size || raw.length, truncated, receivedAt: null });
+  async sizes(keys: string[]): Promise<Map<string, number>> {
+    if (!this.listed) await this.list();
+    const out = new Map<string, number>();
+    for (const key of keys) {
+      const entry = this.entries.get(key);
+      if (entry) out.set(key, entry.size);
     }
     return out;
   }
-}
 
-/** Errors of the store side pass through as they are; they are not the mail server's. */
-const fromContext = new WeakSet<Error>();
-
-async function guarded<T>(promise: Promise<T>): Promise<T> {
-  try {
-    return await promise;
-  } catch (err) {
-    if (err instanceof Error) fromContext.add(err);
-    throw err;
+  async fetch(requests: FetchRequest[]): Promise<SourceMessage[]> {
+    const out: SourceMessage[] = [];
+    for (const { key, headersOnly } of requests) {
+      const entry = this.entries.get(key);
+      if (!entry) continue;
+      let raw: Buffer;
+      try {
+        raw = headersOnly ? await this.headerBlock(entry.n) : await this.retrieve(entry.n);
+      } catch (err) {
+        if (err instanceof Pop3CommandError && this.client.usable) {
+          throw new MessageRefusedError([key], `${this.where} refused ${err.command} of message ${entry.n}: ${err.serverText}`, err.serverText);
+        }
+        throw pop3Error(err, this.settings);
+      }
+      out.push({ sourceKey: key, raw, size: entry.size || raw.length, truncated: headersOnly, receivedAt: null });
+    }
+    return out;
   }
-}
 
-function isFromContext(err: Error): boolean {
-  return fromContext.has(err);
-}
+  async acknowledge(keys: string[]): Promise<AckOutcome> {
+    if (!this.traits.ackRemoves) return { done: keys, pending: [], refused: null };
+    const done: string[] = [];
+    const pending: string[] = [];
+    const refused: string[] = [];
+    let words = "";
+    for (const key of keys) {
+      const entry = this.entries.get(key);
+      // not in this session's listing: gone already, nothing left to delete
+      if (!entry) {
+        done.push(key);
+        continue;
+      }
+      try {
+        await this.client.dele(entry.n);
+        pending.push(key);
+        this.deleted.push(key);
+      } catch (err) {
+        if (!(err instanceof Pop3CommandError) || !this.client.usable) throw pop3Error(err, this.settings);
+        refused.push(key);
+        words = err.serverText;
+      }
+    }
+    return { done, pending, refused: refused.length ? { keys: refused, serverText: words } : null };
+  }
 
-function quiet<T>(promise: Promise<T>): Promise<T> {
-  promise.catch(() => undefined);
-  return promise;
+  /** QUIT: only a QUIT the server answered with +OK applies the DELEs. */
+  async finish(): Promise<string[]> {
+    try {
+      await this.client.quit();
+    } catch (err) {
+      this.client.close();
+      throw pop3Error(err, this.settings);
+    }
+    return this.deleted.splice(0);
+  }
+
+  close(): void {
+    this.client.close();
+  }
+
+  private get where(): string {
+    return `${this.settings.host}:${this.settings.port}`;
+  }
+
+  private retrieve(n: number): Promise<Buffer> {
+    return this.client.retr(n);
+  }
+
+  /** What tells twins under one UIDL apart: their bytes (or, where the server refuses them, their number). */
+  private async digestOf(n: number): Promise<string> {
+    try {
+      return createHash("sha256").update(await this.retrieve(n)).digest("hex").slice(0, 16);
+    } catch (err) {
+      if (err instanceof Pop3CommandError && this.client.usable) return `n${n}`;
+      throw pop3Error(err, this.settings);
+    }
+  }
+
+  /** TOP n 0 is the header block and the blank line after it; without TOP, a RETR that keeps only that. */
+  private async headerBlock(n: number): Promise<Buffer> {
+    if (this.noTop) return this.client.retrHead(n);
+    try {
+      return await this.client.top(n, 0);
+    } catch (err) {
+      if (!(err instanceof Pop3CommandError) || !this.client.usable) throw err;
+      this.noTop = true;
+      return this.client.retrHead(n);
+    }
+  }
+
+  private async run<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw pop3Error(err, this.settings);
+    }
+  }
 }

@@ -1,5 +1,5 @@
 import { sql, type Kysely } from "kysely";
-import type { Dialect } from "../database.js";
+import type { Dialect } from "../dialect.js";
 
 export async function up(db: Kysely<unknown>, dialect: Dialect): Promise<void> {
   const blob = dialect === "postgres" ? sql`bytea` : sql`blob`;

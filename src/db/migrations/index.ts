@@ -1,7 +1,8 @@
 import type { Kysely } from "kysely";
-import type { Dialect } from "../database.js";
+import type { Dialect } from "../dialect.js";
 import * as m0001 from "./0001-initial.js";
 import * as m0002 from "./0002-case-insensitive-names.js";
+import * as m0003 from "./0003-maildrop-source-keys.js";
 
 export interface Migration {
   name: string;
@@ -12,4 +13,5 @@ export interface Migration {
 export const migrations: Migration[] = [
   { name: "0001-initial", up: m0001.up },
   { name: "0002-case-insensitive-names", up: m0002.up },
+  { name: "0003-maildrop-source-keys", up: m0003.up },
 ];

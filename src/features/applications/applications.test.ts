@@ -36,7 +36,7 @@ describe.each(testDialects())("applications (%s)", (dialect) => {
     expect(on.json().enabled).toBe(true);
     // the outbound mailbox is enabled while any application is
     expect([await enabled(support), await enabled(pop), await enabled(outbound)]).toEqual([true, false, true]);
-    expect((await api.get(`/api/v1/mailboxes/${support}`)).json().status).toEqual({ state: "connecting" });
+    expect((await api.get(`/api/v1/mailboxes/${support}`)).json().status).toEqual({ state: "connecting", warnings: [] });
 
     await api.patch(`/api/v1/applications/${app.id}`, { enabled: false });
     expect([await enabled(support), await enabled(pop), await enabled(outbound)]).toEqual([false, false, false]);

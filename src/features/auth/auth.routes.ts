@@ -1,11 +1,10 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
 import { anyRole } from "../../http/route-config.js";
+import { sessionCookie } from "../../http/session-cookie.js";
 import { AppError } from "../../errors.js";
 import { userView } from "../users/users.schema.js";
 import type { AuthService } from "./auth.service.js";
-
-export const sessionCookie = "mailroom_session";
 
 export interface AuthRouteOptions {
   cookieSecure: boolean;

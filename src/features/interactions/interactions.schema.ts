@@ -18,7 +18,8 @@ export const interactionView = z.object({
   state: z.enum(["queued", "assigned", "done"]),
   messageId: z.string().nullable(),
   subject: z.string(),
-  from: addressView,
+  // null when the message has no From; a From with only a display name keeps it, with address ""
+  from: addressView.nullable(),
   to: z.array(addressView),
   cc: z.array(addressView),
   replyTo: z.array(addressView),
@@ -29,7 +30,7 @@ export const interactionView = z.object({
     autoReply: z.boolean(),
     bounce: z.boolean(),
     loop: z.boolean(),
-    wrapped: z.enum(["oversize", "unparsable", "empty"]).nullable(),
+    wrapped: z.enum(["oversize", "unparsable", "empty", "unstorable"]).nullable(),
   }),
   attachments: z.array(attachmentView),
 });

@@ -1,9 +1,14 @@
 import type { BlobStore } from "../../blobs/blob-store.js";
 import { AppError } from "../../errors.js";
 import { groupBy } from "../../shared/group-by.js";
-import type { Address } from "../../ingest/types.js";
+import type { Address } from "../../shared/email-address.js";
 import type { InteractionDetail, InteractionView } from "./interactions.schema.js";
 import type { AttachmentRow, InteractionFilter, InteractionRow, InteractionsStore } from "./interactions.store.js";
+
+// storage keeps "" for a message without From; a client must not mistake that for a sender it can answer
+function senderOf(row: InteractionRow): Address | null {
+  return row.from_address === "" && row.from_name === "" ? null : { address: row.from_address, name: row.from_name };
+}
 
 function present(row: InteractionRow, attachments: AttachmentRow[]): InteractionView {
   return {
@@ -14,7 +19,7 @@ function present(row: InteractionRow, attachments: AttachmentRow[]): Interaction
     state: row.state,
     messageId: row.message_id,
     subject: row.subject,
-    from: { address: row.from_address, name: row.from_name },
+    from: senderOf(row),
     to: JSON.parse(row.to_json) as Address[],
     cc: JSON.parse(row.cc_json) as Address[],
     replyTo: JSON.parse(row.reply_to_json) as Address[],

@@ -1,4 +1,4 @@
-import type { Insertable, Kysely, Selectable } from "kysely";
+import type { Kysely, Selectable } from "kysely";
 import type { AttachmentsTable, Database, InteractionsTable } from "../../db/schema.js";
 
 export type InteractionRow = Selectable<InteractionsTable>;
@@ -12,41 +12,9 @@ export interface InteractionFilter {
   threadId?: string | undefined;
 }
 
-/** The only place with SQL for interactions and their attachments. */
+/** SQL that reads interactions and their attachments (ingestion writes them, in ingest.store.ts). */
 export class InteractionsStore {
   constructor(private readonly db: Kysely<Database>) {}
-
-  async insert(trx: Kysely<Database>, row: Insertable<InteractionsTable>, attachments: Insertable<AttachmentsTable>[]): Promise<void> {
-    await trx.insertInto("interactions").values(row).execute();
-    if (attachments.length > 0) await trx.insertInto("attachments").values(attachments).execute();
-  }
-
-  async idByDedupKey(trx: Kysely<Database>, mailboxId: string, dedupKey: string): Promise<string | undefined> {
-    const row = await trx
-      .selectFrom("interactions")
-      .select("id")
-      .where("mailbox_id", "=", mailboxId)
-      .where("dedup_key", "=", dedupKey)
-      .executeTakeFirst();
-    return row?.id;
-  }
-
-  /** The thread of the first referenced message Mailroom knows, if any. */
-  async threadOf(trx: Kysely<Database>, messageIds: string[]): Promise<string | undefined> {
-    if (messageIds.length === 0) return undefined;
-    const row = await trx
-      .selectFrom("thread_refs")
-      .select("thread_id")
-      .where("message_id", "in", messageIds.slice(0, 100))
-      .orderBy("interaction_id")
-      .limit(1)
-      .executeTakeFirst();
-    return row?.thread_id;
-  }
-
-  async addThreadRef(trx: Kysely<Database>, messageId: string, threadId: string, interactionId: string): Promise<void> {
-    await trx.insertInto("thread_refs").values({ message_id: messageId, thread_id: threadId, interaction_id: interactionId }).execute();
-  }
 
   /** Newest first, keyset-paginated by id (ids sort by creation time). */
   async list(filter: InteractionFilter, limit: number, cursor: string | undefined): Promise<InteractionRow[]> {

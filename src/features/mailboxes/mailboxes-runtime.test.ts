@@ -58,20 +58,22 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
     expect(refused.json()).toMatchObject({ ok: false, steps: [{ ok: true }, { step: "authenticate", ok: false, message: "The server refused esj-22-30." }] });
 
     expect(calls.map((c) => c.protocol)).toEqual(["IMAP", "POP3"]);
-    expect(calls[0]!.settings).toEqual({
+    const { credentials: imapCredentials, ...imapSettings } = calls[0]!.settings;
+    expect(await imapCredentials.get()).toEqual({ method: "password", password: "imap-secret-1" });
+    expect(imapSettings).toEqual({
       mailboxId: imap,
       host: "imap.acme.test",
       port: 993,
       security: "tls",
       login: "support@acme.test",
-      credential: { method: "password", password: "imap-secret-1" },
       folder: "Support",
       acknowledge: { mode: "seen" },
       initialImport: "all",
       connectTimeoutMs: 15_000,
       allowInvalidCertificates: false,
     });
-    expect(calls[1]!.settings).toMatchObject({ security: "none", port: 110, credential: { password: "pop-secret-1" }, acknowledge: { mode: "delete" } });
+    expect(calls[1]!.settings).toMatchObject({ security: "none", port: 110, acknowledge: { mode: "delete" } });
+    expect(await calls[1]!.settings.credentials.get()).toEqual({ method: "password", password: "pop-secret-1" });
     // testing changes nothing: still disabled, nothing audited
     expect((await api.get(`/api/v1/mailboxes/${imap}`)).json()).toMatchObject({ enabled: false, status: { state: "disabled" } });
   });
@@ -137,8 +139,8 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
     const support = enabled.find((m) => m.id === imap)!;
     expect(support).toMatchObject({ type: "IMAP", maxSizeMb: 12, queueId: queue, applicationId: app.id, auth: { method: "password" } });
     expect(support.updatedAt).toBe((await api.get(`/api/v1/mailboxes/${imap}`)).json().updatedAt);
+    expect(await support.settings.credentials.get()).toEqual({ method: "password", password: "imap-password-1" });
     expect(support.settings).toMatchObject({
-      credential: { method: "password", password: "imap-password-1" },
       acknowledge: { mode: "move", folder: "Done" },
       initialImport: "unseen",
       connectTimeoutMs: 15_000,

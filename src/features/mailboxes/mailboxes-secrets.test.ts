@@ -71,7 +71,7 @@ describe.each(testDialects())("mailbox secrets (%s)", (dialect) => {
     expect(secretBox.open(stored.password_sealed!)).toBe(newPassword);
     expect(secretBox.open((await row(oauth)).client_secret_sealed!)).toBe(`${clientSecret}-2`);
     // the connection test got the opened password
-    expect(tested.map((s) => s.credential)).toEqual([{ method: "password", password: newPassword }]);
+    expect(await Promise.all(tested.map((s) => s.credentials.get()))).toEqual([{ method: "password", password: newPassword }]);
 
     const audit = await auditActions(api);
     const creates = audit.filter((a) => a.action === "mailbox.create");

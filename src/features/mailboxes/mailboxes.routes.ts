@@ -66,6 +66,17 @@ export function mailboxesRoutes(mailboxes: MailboxesService): FastifyPluginAsync
         return reply.status(204).send();
       },
     );
+    app.delete(
+      "/api/v1/mailboxes/:id/warnings",
+      {
+        config: { access: adminOnly },
+        schema: { tags, summary: "Clear the mailbox's warnings once they have been dealt with", params: idParams },
+      },
+      async (req, reply) => {
+        await mailboxes.clearWarnings(actorOf(req), req.params.id);
+        return reply.status(204).send();
+      },
+    );
     app.post(
       "/api/v1/mailboxes/:id/test",
       {

@@ -176,6 +176,12 @@ export const mailboxStatusView = z.object({
   code: z.string().optional(),
   message: z.string().optional(),
   lastSyncAt: z.string().optional(),
+  warnings: z
+    .array(z.object({ code: z.string(), message: z.string(), at: z.string() }))
+    .describe(
+      "What the mailbox's runner set aside or could not do, newest first (at most 20): message_skipped, message_unstorable, ack_refused, key_reused. " +
+        "Cleared with DELETE /api/v1/mailboxes/{id}/warnings.",
+    ),
 });
 
 export const mailboxView = z.object({

@@ -1,5 +1,12 @@
 import type { Kysely } from "kysely";
-import type { MailProtocol, MailSourceSettings, MailSourceTester, TestStep } from "../../connectors/mail-source.js";
+import {
+  fixedCredential,
+  type CredentialProvider,
+  type MailProtocol,
+  type MailSourceSettings,
+  type MailSourceTester,
+  type TestStep,
+} from "../../connectors/mail-source.js";
 import type { SecretBox } from "../../crypto/secret-box.js";
 import { isForeignKeyViolation, uniqueViolation } from "../../db/constraint-errors.js";
 import type { Database, MailboxStatusTable } from "../../db/schema.js";
@@ -64,19 +71,20 @@ function openSecret(row: MailboxRow, sealed: string, secretBox: SecretBox): stri
 
 /**
  * The settings a connector needs for the mailbox in `row`, with its password opened. OAuth 2.0
- * mailboxes get an `xoauth2` credential with `accessToken` (empty until a token service supplies one).
+ * mailboxes get their credentials from `extra.credentials` (the token service); without one, an
+ * `xoauth2` credential with an empty token, which the server refuses in words.
  */
 export function toSourceSettings(
   row: MailboxRow,
   secretBox: SecretBox,
-  extra: { accessToken?: string; connectTimeoutMs?: number; allowInvalidCertificates?: boolean } = {},
+  extra: { credentials?: CredentialProvider; connectTimeoutMs?: number; allowInvalidCertificates?: boolean } = {},
 ): MailSourceSettings {
-  let credential: MailSourceSettings["credential"];
+  let credentials: CredentialProvider;
   if (row.auth_method === "oauth2") {
-    credential = { method: "xoauth2", accessToken: extra.accessToken ?? "" };
+    credentials = extra.credentials ?? fixedCredential({ method: "xoauth2", accessToken: "" });
   } else {
     if (row.password_sealed === null) throw new Error(`Mailbox ${row.name} has no stored password; type the password again.`);
-    credential = { method: "password", password: openSecret(row, row.password_sealed, secretBox) };
+    credentials = fixedCredential({ method: "password", password: openSecret(row, row.password_sealed, secretBox) });
   }
   const options = parseOptions(row.options, row.type);
   let acknowledge: MailSourceSettings["acknowledge"] = { mode: "seen" };
@@ -88,7 +96,7 @@ export function toSourceSettings(
     port: row.port,
     security: row.security,
     login: row.login,
-    credential,
+    credentials,
     folder: options.folder ?? "INBOX",
     acknowledge,
     initialImport: options.initialImport,
@@ -301,6 +309,25 @@ export class MailboxesService {
       });
     }
     return enabled;
+  }
+
+  /** Something the administrator should know about the mailbox, shown with its status. */
+  async recordWarning(mailboxId: string, code: string, message: string): Promise<void> {
+    try {
+      await this.store.addWarning(mailboxId, { code, message, at: this.clock.now().toISOString() }, newId());
+    } catch (err) {
+      // the mailbox was deleted meanwhile
+      if (isForeignKeyViolation(err)) return;
+      throw err;
+    }
+  }
+
+  async clearWarnings(actor: Actor, id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      if (!(await this.store.byId(trx, id))) throw AppError.notFound("The mailbox");
+      const cleared = await this.store.clearWarnings(trx, id);
+      await this.audit.record(trx, actor, "mailbox.warnings.clear", { type: "mailbox", id }, { cleared });
+    });
   }
 
   async setStatus(mailboxId: string, update: MailboxStatusUpdate): Promise<void> {

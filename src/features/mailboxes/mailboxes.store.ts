@@ -7,7 +7,18 @@ export type MailboxRow = Selectable<MailboxesTable>;
 export interface MailboxRecord extends MailboxRow {
   enabled: boolean;
   status: { state: MailboxStatusTable["state"]; code: string | null; message: string | null; lastSyncAt: string | null } | null;
+  /** what its runner set aside or could not do, newest first */
+  warnings: MailboxWarning[];
 }
+
+export interface MailboxWarning {
+  code: string;
+  message: string;
+  at: string;
+}
+
+/** Warnings kept per mailbox; older ones are dropped as new ones come. */
+const warningsKept = 20;
 
 export interface EnabledInboundRow extends MailboxRow {
   application_id: string;
@@ -72,12 +83,48 @@ export class MailboxesStore {
     }
     // outbound first, as the reference lists them
     const rows = await query.orderBy("m.client_type", "desc").orderBy("m.name").execute();
-    return rows.map(toRecord);
+    const warnings = await this.warningsOf(this.db, rows.map((r) => r.id));
+    return rows.map((r) => toRecord(r, warnings.get(r.id) ?? []));
   }
 
   async byId(db: Kysely<Database>, id: string): Promise<MailboxRecord | undefined> {
     const row = await this.records(db).where("m.id", "=", id).executeTakeFirst();
-    return row ? toRecord(row) : undefined;
+    return row ? toRecord(row, (await this.warningsOf(db, [id])).get(id) ?? []) : undefined;
+  }
+
+  private async warningsOf(db: Kysely<Database>, ids: string[]): Promise<Map<string, MailboxWarning[]>> {
+    const out = new Map<string, MailboxWarning[]>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await db
+        .selectFrom("mailbox_warnings")
+        .select(["mailbox_id", "code", "message", "at"])
+        .where("mailbox_id", "in", ids.slice(i, i + 500))
+        .orderBy("id", "desc")
+        .execute();
+      for (const r of rows) out.set(r.mailbox_id, [...(out.get(r.mailbox_id) ?? []), { code: r.code, message: r.message, at: r.at }]);
+    }
+    return out;
+  }
+
+  async addWarning(mailboxId: string, warning: MailboxWarning, id: string): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
+      await trx.insertInto("mailbox_warnings").values({ id, mailbox_id: mailboxId, ...warning }).execute();
+      const keep = await trx
+        .selectFrom("mailbox_warnings")
+        .select("id")
+        .where("mailbox_id", "=", mailboxId)
+        .orderBy("id", "desc")
+        .limit(warningsKept)
+        .execute();
+      if (keep.length === warningsKept) {
+        await trx.deleteFrom("mailbox_warnings").where("mailbox_id", "=", mailboxId).where("id", "<", keep[keep.length - 1]!.id).execute();
+      }
+    });
+  }
+
+  async clearWarnings(trx: Kysely<Database>, mailboxId: string): Promise<number> {
+    const result = await trx.deleteFrom("mailbox_warnings").where("mailbox_id", "=", mailboxId).executeTakeFirst();
+    return Number(result.numDeletedRows);
   }
 
   async insert(trx: Kysely<Database>, row: MailboxRow): Promise<void> {
@@ -149,6 +196,7 @@ function toRecord(
     status_message: string | null;
     status_last_sync_at: string | null;
   },
+  warnings: MailboxWarning[],
 ): MailboxRecord {
   const { enabled_flag, status_state, status_code, status_message, status_last_sync_at, ...mailbox } = row;
   return {
@@ -156,5 +204,6 @@ function toRecord(
     // SQLite answers 0/1, PostgreSQL true/false
     enabled: enabled_flag === true || enabled_flag === 1,
     status: status_state ? { state: status_state, code: status_code, message: status_message, lastSyncAt: status_last_sync_at } : null,
+    warnings,
   };
 }

@@ -37,7 +37,7 @@ describe.each(testDialects())("mailboxes API (%s)", (dialect) => {
       clientSecretSet: false,
       testMailbox: false,
       enabled: false,
-      status: { state: "disabled" },
+      status: { state: "disabled", warnings: [] },
     });
     expect((await api.get(`/api/v1/mailboxes/${m.id}`)).json()).toEqual(m);
     const created = (await auditActions(api)).find((a) => a.action === "mailbox.create");
@@ -281,10 +281,10 @@ describe.each(testDialects())("mailboxes API (%s)", (dialect) => {
     const queue = (await api.post("/api/v1/queues", { name: "Support" })).json().id;
     const mailboxes = t.app.services.mailboxes;
     await mailboxes.setStatus(id, { state: "ok", lastSyncAt: "2025-01-01T00:00:00.000Z" });
-    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status).toEqual({ state: "disabled" });
+    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status).toEqual({ state: "disabled", warnings: [] });
 
     const app = (await api.post("/api/v1/applications", { name: "Mail", queueId: queue, mailboxIds: [id], enabled: true })).json();
-    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status).toEqual({ state: "ok", lastSyncAt: "2025-01-01T00:00:00.000Z" });
+    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status).toEqual({ state: "ok", lastSyncAt: "2025-01-01T00:00:00.000Z", warnings: [] });
     await mailboxes.setStatus(id, { state: "error", code: "auth_failed", message: "The server refused the password." });
     expect((await api.get(`/api/v1/mailboxes/${id}`)).json()).toMatchObject({
       enabled: true,
@@ -293,7 +293,7 @@ describe.each(testDialects())("mailboxes API (%s)", (dialect) => {
     expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status.lastSyncAt).toBeUndefined();
 
     await api.patch(`/api/v1/applications/${app.id}`, { enabled: false });
-    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status).toEqual({ state: "disabled" });
+    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status).toEqual({ state: "disabled", warnings: [] });
   });
 
   it("says connecting for an enabled mailbox whose runner has not reported", async () => {
@@ -304,6 +304,27 @@ describe.each(testDialects())("mailboxes API (%s)", (dialect) => {
     expect((await api.get(`/api/v1/mailboxes/${id}`)).json()).toMatchObject({ enabled: true, status: { state: "connecting" } });
     // a runner that stopped wrote "disabled"; enabled again, the mailbox is connecting, not disabled
     await t.app.services.mailboxes.setStatus(id, { state: "disabled" });
-    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status).toEqual({ state: "connecting" });
+    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status).toEqual({ state: "connecting", warnings: [] });
+  });
+
+  it("shows what the runner set aside or could not do with the status, newest first, until an admin clears it", async () => {
+    await start();
+    const id = await createMailbox(api, inboundImap());
+    const mailboxes = t.app.services.mailboxes;
+    for (let i = 1; i <= 23; i++) await mailboxes.recordWarning(id, "message_skipped", `message ${i} was set aside`);
+    await mailboxes.recordWarning(id, "ack_refused", "the server refused \\Seen");
+    const warnings = (await api.get(`/api/v1/mailboxes/${id}`)).json().status.warnings;
+    expect(warnings).toHaveLength(20);
+    expect(warnings[0]).toMatchObject({ code: "ack_refused", message: "the server refused \\Seen", at: expect.any(String) });
+    expect(warnings[1].message).toBe("message 23 was set aside");
+    expect((await api.get("/api/v1/mailboxes")).json().items.find((m: { id: string }) => m.id === id).status.warnings).toHaveLength(20);
+
+    const agent = await t.tokenFor("agent");
+    expect((await t.request({ method: "DELETE", url: `/api/v1/mailboxes/${id}/warnings`, token: agent })).statusCode).toBe(403);
+    expect((await api.del(`/api/v1/mailboxes/${id}/warnings`)).statusCode).toBe(204);
+    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().status.warnings).toEqual([]);
+    expect((await api.del("/api/v1/mailboxes/nope/warnings")).statusCode).toBe(404);
+    const audit = (await api.get("/api/v1/audit")).json().items;
+    expect(audit[0]).toMatchObject({ action: "mailbox.warnings.clear", changes: { cleared: 20 } });
   });
 });

@@ -3,10 +3,11 @@ import type { MailboxView } from "./mailboxes.schema.js";
 import type { MailboxRecord } from "./mailboxes.store.js";
 
 function statusOf(r: MailboxRecord): MailboxView["status"] {
-  if (!r.enabled) return { state: "disabled" };
+  const { warnings } = r;
+  if (!r.enabled) return { state: "disabled", warnings };
   // a runner that has not reported yet, or a "disabled" left by a runner that stopped before the mailbox was enabled again
-  if (!r.status || r.status.state === "disabled") return { state: "connecting" };
-  const view: MailboxView["status"] = { state: r.status.state };
+  if (!r.status || r.status.state === "disabled") return { state: "connecting", warnings };
+  const view: MailboxView["status"] = { state: r.status.state, warnings };
   if (r.status.code !== null) view.code = r.status.code;
   if (r.status.message !== null) view.message = r.status.message;
   if (r.status.lastSyncAt !== null) view.lastSyncAt = r.status.lastSyncAt;

@@ -1,7 +1,7 @@
 import { z } from "zod";
+import { roles, type Role } from "../../shared/roles.js";
 
-export const roles = ["admin", "supervisor", "agent"] as const;
-export type Role = (typeof roles)[number];
+export { roles, type Role };
 
 export const usernameSchema = z
   .string()

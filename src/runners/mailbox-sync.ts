@@ -1,0 +1,430 @@
+import {
+  MailSourceError,
+  MessageRefusedError,
+  type FetchRequest,
+  type Listing,
+  type MailSession,
+  type SourceMessage,
+} from "../connectors/mail-source.js";
+import { messageFingerprint } from "../ingest/fingerprint.js";
+import { UnstorableBatchError, type BatchCommit, type CommitOutcome, type KeyRecord, type Prepared, type SetAside, type SyncStore } from "../ingest/sync-store.js";
+import { chunks, defaultBatchLimits, planBatches, type PlannedItem } from "./sync-plan.js";
+
+/**
+ * One sync of one maildrop, the same for every protocol (design invariant 1): repair what an earlier
+ * sync committed but could not acknowledge, then take every new message in batches — fetch, commit,
+ * and only then acknowledge. A message the server will not hand over is tried again alone and then set
+ * aside; a message the database will not take is found by committing smaller parts and stored wrapped
+ * (invariant 2: no message blocks its mailbox).
+ */
+
+export interface SyncLimits {
+  maxMessageBytes: number;
+  maxCount: number;
+  maxBytes: number;
+  /** keys looked up and sized at once; bounds memory on a first sync of a large folder */
+  window: number;
+  /** fetches of one message before it is set aside */
+  maxAttempts: number;
+  /** fetch batch k+1 while batch k is being committed */
+  pipeline: boolean;
+}
+
+export const defaultSyncLimits: Omit<SyncLimits, "maxMessageBytes"> = { ...defaultBatchLimits, window: 1000, maxAttempts: 3, pipeline: true };
+
+export type WarningCode = "message_skipped" | "message_unstorable" | "ack_refused" | "key_reused";
+
+/** Urgent syncs (a few new messages) go before bulk ones (a backlog) wherever they share something. */
+export type Lane = "urgent" | "bulk";
+
+export interface SyncScheduler {
+  /** runs a transaction of the sync; urgent ones are served before waiting bulk ones */
+  transaction<T>(lane: Lane, fn: () => Promise<T>): Promise<T>;
+  /**
+   * A bulk sync holds a turn for each batch from its fetch until its commit, so that backlogs share the
+   * machine in turns; the answer releases the turn.
+   */
+  bulkTurn(): Promise<() => void>;
+}
+
+export interface SyncHooks {
+  signal: AbortSignal;
+  /** something the administrator should know about the mailbox (shown with its status) */
+  warn(code: WarningCode, message: string): void;
+  /** after each commit, with the interactions it created (before the acknowledgement: the mail is safe) */
+  committed?(interactionIds: string[]): void;
+  scheduler?: SyncScheduler;
+  /** a sync with at most this many new messages is urgent */
+  urgentCount?: number;
+}
+
+export interface SyncReport {
+  /** messages fetched and handed to a commit */
+  fetched: number;
+  created: number;
+  duplicates: number;
+  alreadyStored: number;
+  /** acknowledged at the server (new and left over) */
+  acked: number;
+  /** set aside: the server would not hand them over */
+  skipped: number;
+  /** stored wrapped because the database refused them as they were */
+  unstorable: number;
+  lane: Lane;
+}
+
+interface Fetched {
+  items: PlannedItem[];
+  messages: SourceMessage[];
+  skipped: (SetAside & { index: number })[];
+  prepared: Prepared | null;
+  /** gives back the bulk turn the batch holds, if any */
+  release(): void;
+}
+
+export class MailboxSync {
+  readonly #report: SyncReport = { fetched: 0, created: 0, duplicates: 0, alreadyStored: 0, acked: 0, skipped: 0, unstorable: 0, lane: "urgent" };
+  /** acknowledgements sent that only finish() confirms (POP3 DELE) */
+  readonly #pending: string[] = [];
+  #listing: Listing | null = null;
+  #storedCursor: string | null = null;
+
+  constructor(
+    private readonly session: MailSession,
+    private readonly store: SyncStore,
+    private readonly limits: SyncLimits,
+    private readonly hooks: SyncHooks,
+    /** the first sync of a runner also retries acknowledgements the server refused before */
+    private readonly firstOfRunner: boolean,
+  ) {}
+
+  async run(): Promise<SyncReport> {
+    try {
+      await this.#run();
+    } catch (err) {
+      // what was committed and sent for acknowledgement still counts: POP3's QUIT applies those DELEs
+      if (!(err instanceof MailSourceError)) await this.#finish().catch(() => undefined);
+      throw err;
+    }
+    await this.#finish();
+    return this.#report;
+  }
+
+  get #aborted(): boolean {
+    return this.hooks.signal.aborted;
+  }
+
+  async #run(): Promise<void> {
+    this.#storedCursor = await this.store.loadCursor();
+    const listing = await this.session.list(this.#storedCursor);
+    this.#listing = listing;
+    await this.#repair(listing);
+    await this.#take(listing);
+  }
+
+  async #finish(): Promise<void> {
+    const confirmed = await this.session.finish();
+    this.#pending.length = 0;
+    if (confirmed.length) {
+      await this.store.markAcknowledged(confirmed, this.session.traits.ackRemoves);
+      this.#report.acked += confirmed.length;
+    }
+  }
+
+  /** Acknowledges what is stored but not acknowledged: a crash, a lost connection or a failed QUIT came between. */
+  async #repair(listing: Listing): Promise<void> {
+    const { keysMayBeReused, ackRemoves } = this.session.traits;
+    const unacked = await this.store.unacknowledged(this.firstOfRunner);
+    if (!keysMayBeReused) {
+      await this.#acknowledge(unacked.map((r) => r.key));
+      return;
+    }
+    const present = new Set(listing.keys);
+    // the acknowledgement went through (POP3: the QUIT did, recording it did not), or someone removed it
+    const gone = unacked.filter((r) => !present.has(r.key)).map((r) => r.key);
+    if (gone.length) await this.store.markAcknowledged(gone, true);
+    const here = unacked.filter((r) => present.has(r.key));
+    if (here.length) await this.#acknowledgeVerified(here);
+    if (!ackRemoves) {
+      // messages left on the server: once gone, the server may give their keys to new messages
+      const left = (await this.store.liveKeys()).filter((r) => !present.has(r.key)).map((r) => r.key);
+      if (left.length) await this.store.retire(left);
+    }
+  }
+
+  /**
+   * On a server that may reuse keys, a key stored but not acknowledged may by now name another message
+   * (the first one was removed after all, and the key given to a new one): only the message whose bytes
+   * were stored is acknowledged; another one under that key is new.
+   */
+  async #acknowledgeVerified(records: KeyRecord[]): Promise<void> {
+    const same: string[] = [];
+    const other: string[] = [];
+    for (const part of chunks(records, this.limits.maxCount)) {
+      let fetched: SourceMessage[];
+      try {
+        // fetched the way it was stored (whole, or its header block), whatever Max size is now, so the fingerprints compare
+        fetched = await this.session.fetch(part.map((r) => ({ key: r.key, headersOnly: r.truncated })));
+      } catch (err) {
+        // which message is there cannot be told now; nothing is acknowledged, the next sync looks again
+        if (err instanceof MessageRefusedError) continue;
+        throw err;
+      }
+      const byKey = new Map(fetched.map((m) => [m.sourceKey, m]));
+      for (const r of part) {
+        const message = byKey.get(r.key);
+        if (!message) continue;
+        if (r.contentHash === null || messageFingerprint(message) === r.contentHash) same.push(r.key);
+        else other.push(r.key);
+      }
+    }
+    if (other.length) {
+      await this.store.retire(other);
+      this.hooks.warn("key_reused", `The server gave ${describeKeys(other)} to new messages before Mailroom confirmed it had removed the ones stored under them; the new messages are taken as new.`);
+    }
+    await this.#acknowledge(same);
+  }
+
+  async #acknowledge(keys: string[]): Promise<void> {
+    if (keys.length === 0) return;
+    const outcome = await this.session.acknowledge(keys);
+    if (outcome.done.length) {
+      await this.store.markAcknowledged(outcome.done, this.session.traits.ackRemoves);
+      this.#report.acked += outcome.done.length;
+    }
+    this.#pending.push(...outcome.pending);
+    if (outcome.refused) {
+      await this.store.markRefused(outcome.refused.keys);
+      const n = outcome.refused.keys.length;
+      this.hooks.warn(
+        "ack_refused",
+        `The server refused to mark ${n === 1 ? "a stored message" : `${n} stored messages`} as taken (${outcome.refused.serverText}). ` +
+          "They were stored and stay as they are on the server; new mail is still taken. Give the login the right to change flags " +
+          "(or to delete or move mail); Mailroom tries again when the mailbox is restarted.",
+      );
+    }
+  }
+
+  async #take(listing: Listing): Promise<void> {
+    const { keysMayBeReused, ackRemoves } = this.session.traits;
+    const keys = listing.keys;
+    for (let start = 0; start < keys.length && !this.#aborted; start += this.limits.window) {
+      const windowKeys = keys.slice(start, start + this.limits.window);
+      const records = await this.store.lookup(windowKeys);
+      const wanted: { key: string; index: number; attempts: number; aside: string | null; knownSize: number }[] = [];
+      const reused: string[] = [];
+      // keys that may be reused and are kept on the server: a stored key listed with another size is another message
+      const listedSizes = keysMayBeReused && !ackRemoves ? await this.session.sizes(windowKeys) : null;
+      windowKeys.forEach((key, i) => {
+        const index = start + i;
+        const r = records.get(key);
+        if (!r) wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
+        else if (r.state === "failing") {
+          const aside = r.attempts >= this.limits.maxAttempts ? `fetching it broke the connection ${r.attempts} times (${r.reason ?? "no reason given"})` : null;
+          wanted.push({ key, index, attempts: r.attempts, aside, knownSize: r.size });
+        } else if (r.state === "stored" && keysMayBeReused && ackRemoves && r.ack === "done") {
+          reused.push(key);
+          wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
+        } else if (r.state === "stored" && listedSizes && listedSizes.has(key) && listedSizes.get(key) !== r.size) {
+          reused.push(key);
+          wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
+        }
+      });
+      if (reused.length) {
+        await this.store.retire(reused);
+        this.hooks.warn("key_reused", `The server gave ${describeKeys(reused)} to new messages after the ones stored under them were gone; they are taken as new.`);
+      }
+      if (start === 0) this.#report.lane = keys.length <= this.limits.window && wanted.length <= (this.hooks.urgentCount ?? this.limits.maxCount) ? "urgent" : "bulk";
+      const toSize = wanted.filter((w) => w.aside === null).map((w) => w.key);
+      const sizes = toSize.length ? (listedSizes ?? (await this.session.sizes(toSize))) : new Map<string, number>();
+      const items: PlannedItem[] = [];
+      for (const w of wanted) {
+        if (w.aside !== null) {
+          items.push({ key: w.key, index: w.index, size: w.knownSize, headersOnly: false, attempts: w.attempts, aside: w.aside });
+          continue;
+        }
+        const size = sizes.get(w.key);
+        // gone since the listing
+        if (size === undefined) continue;
+        items.push({ key: w.key, index: w.index, size, headersOnly: size > this.limits.maxMessageBytes, attempts: w.attempts, aside: null });
+      }
+      await this.#pipeline(planBatches(items, this.limits));
+    }
+    if (this.#aborted) return;
+    // everything listed is now taken, set aside, known or gone: the cursor moves past all of it
+    const end = listing.cursorThrough(keys.length - 1);
+    if (end !== null && end !== this.#storedCursor) {
+      await this.#transaction(() => this.store.saveCursor(end));
+      this.#storedCursor = end;
+    }
+  }
+
+  async #pipeline(batches: PlannedItem[][]): Promise<void> {
+    let next: Promise<Fetched> | null = batches[0] ? this.#fetch(batches[0]) : null;
+    for (let i = 0; next; i++) {
+      const fetched: Fetched = await next;
+      next = null;
+      const following = batches[i + 1];
+      if (following && this.limits.pipeline && !this.#aborted) next = quiet(this.#fetch(following));
+      try {
+        await this.#commitAndAcknowledge(fetched);
+      } catch (err) {
+        // the prefetch shares the session; let it finish before the caller moves on
+        await discard(next);
+        throw err;
+      } finally {
+        fetched.release();
+      }
+      if (this.#aborted) {
+        await discard(next);
+        return;
+      }
+      if (following && !this.limits.pipeline) next = this.#fetch(following);
+    }
+  }
+
+  async #fetch(batch: PlannedItem[]): Promise<Fetched> {
+    const scheduler = this.hooks.scheduler;
+    const release = this.#report.lane === "bulk" && scheduler ? await scheduler.bulkTurn() : () => undefined;
+    try {
+      return { ...(await this.#fetchBatch(batch)), release };
+    } catch (err) {
+      release();
+      throw err;
+    }
+  }
+
+  async #fetchBatch(batch: PlannedItem[]): Promise<Omit<Fetched, "release">> {
+    const skipped = batch.filter((p) => p.aside !== null).map((p) => ({ key: p.key, size: p.size, reason: p.aside!, index: p.index }));
+    const toFetch = batch.filter((p) => p.aside === null);
+    let messages: SourceMessage[] = [];
+    try {
+      if (toFetch.length) messages = await this.#fetchOnce(toFetch);
+    } catch (err) {
+      if (!(err instanceof MessageRefusedError)) throw err;
+      // the server refused something in this batch: one by one, so that the others flow
+      messages = [];
+      for (const item of toFetch) {
+        let words = err.serverText ?? err.message;
+        let got: SourceMessage[] | null = null;
+        for (let attempt = 0; attempt < this.limits.maxAttempts && got === null; attempt++) {
+          try {
+            got = await this.#fetchOnce([item]);
+          } catch (again) {
+            if (!(again instanceof MessageRefusedError)) throw again;
+            words = again.serverText ?? again.message;
+          }
+        }
+        if (got) messages.push(...got);
+        else skipped.push({ key: item.key, size: item.size, index: item.index, reason: `the server refused to hand it over (${words})` });
+      }
+    }
+    this.#report.fetched += messages.length;
+    return { items: batch, messages, skipped, prepared: messages.length ? this.store.prepare(messages, this.#report.lane === "urgent") : null };
+  }
+
+  async #fetchOnce(items: PlannedItem[]): Promise<SourceMessage[]> {
+    const requests: FetchRequest[] = items.map((p) => ({ key: p.key, headersOnly: p.headersOnly }));
+    try {
+      return await this.session.fetch(requests);
+    } catch (err) {
+      if (err instanceof MailSourceError && !this.#aborted) {
+        // if a message breaks the connection every time, counting lets the next syncs find and set it aside
+        await this.store.recordAttempt(items.map((p) => ({ key: p.key, size: p.size })), err.message).catch(() => undefined);
+      }
+      throw err;
+    }
+  }
+
+  async #commitAndAcknowledge(fetched: Fetched): Promise<void> {
+    if (fetched.messages.length === 0 && fetched.skipped.length === 0) return;
+    const outcome = await this.#commitIsolating(fetched);
+    this.hooks.committed?.(outcome.created);
+    this.#report.created += outcome.created.length;
+    this.#report.duplicates += outcome.duplicates;
+    this.#report.alreadyStored += outcome.alreadyStored;
+    this.#report.skipped += fetched.skipped.length;
+    for (const s of fetched.skipped) {
+      this.hooks.warn(
+        "message_skipped",
+        `A message (${describeKeys([s.key])}, ${s.size} bytes) was set aside: ${s.reason}. It stays on the server as it is and Mailroom does not try it again; ` +
+          "the messages after it were taken. Repair or remove it on the server.",
+      );
+    }
+    await this.#acknowledge(fetched.messages.map((m) => m.sourceKey));
+  }
+
+  /** Commits the batch; when the database refuses its data, finds the message by committing halves. */
+  async #commitIsolating(f: Fetched): Promise<CommitOutcome> {
+    const listing = this.#listing!;
+    const lastIndex = Math.max(...f.items.map((p) => p.index));
+    const batch: BatchCommit = {
+      messages: f.messages,
+      skipped: f.skipped.map(({ key, size, reason }) => ({ key, size, reason })),
+      cursor: listing.cursorThrough(lastIndex),
+      epoch: listing.epoch,
+      reread: listing.reread,
+      prepared: f.prepared,
+    };
+    try {
+      const outcome = await this.#transaction(() => this.store.commit(batch));
+      if (batch.cursor !== null) this.#storedCursor = batch.cursor;
+      return outcome;
+    } catch (err) {
+      if (!(err instanceof UnstorableBatchError) || f.messages.length === 0) throw err;
+      if (f.messages.length === 1) return this.#commitWrapped(f.messages[0]!, err, batch);
+      const indexOf = new Map(f.items.map((p) => [p.key, p.index]));
+      const ordered = [...f.messages].sort((a, b) => indexOf.get(a.sourceKey)! - indexOf.get(b.sourceKey)!);
+      const boundary = indexOf.get(ordered[Math.ceil(ordered.length / 2) - 1]!.sourceKey)!;
+      const part = (inLeft: boolean): Fetched => ({
+        items: f.items.filter((p) => (p.index <= boundary) === inLeft),
+        messages: ordered.filter((m) => (indexOf.get(m.sourceKey)! <= boundary) === inLeft),
+        skipped: f.skipped.filter((s) => (s.index <= boundary) === inLeft),
+        prepared: f.prepared,
+        release: () => undefined,
+      });
+      const left = await this.#commitIsolating(part(true));
+      const right = await this.#commitIsolating(part(false));
+      return { created: [...left.created, ...right.created], duplicates: left.duplicates + right.duplicates, alreadyStored: left.alreadyStored + right.alreadyStored };
+    }
+  }
+
+  async #commitWrapped(message: SourceMessage, err: UnstorableBatchError, batch: BatchCommit): Promise<CommitOutcome> {
+    let outcome: CommitOutcome;
+    try {
+      outcome = await this.#transaction(() => this.store.commitUnstorable(message, err.message, batch));
+    } catch {
+      // even the wrapped form was refused: the database itself is the problem, not this message
+      throw err;
+    }
+    if (batch.cursor !== null) this.#storedCursor = batch.cursor;
+    this.#report.unstorable++;
+    this.hooks.warn(
+      "message_unstorable",
+      `A message (${describeKeys([message.sourceKey])}) could not be stored as it is (${err.message}); it was stored as a wrapped interaction with the original attached, and the mail after it was taken.`,
+    );
+    return outcome;
+  }
+
+  #transaction<T>(fn: () => Promise<T>): Promise<T> {
+    return this.hooks.scheduler ? this.hooks.scheduler.transaction(this.#report.lane, fn) : fn();
+  }
+}
+
+function describeKeys(keys: string[]): string {
+  const shown = keys.slice(0, 3).map((k) => `"${k.length > 60 ? `${k.slice(0, 60)}…` : k}"`);
+  const more = keys.length > 3 ? ` and ${keys.length - 3} more` : "";
+  return `${keys.length === 1 ? "key" : "keys"} ${shown.join(", ")}${more}`;
+}
+
+/** Waits for a prefetched batch that will not be committed, and gives back its turn. */
+async function discard(next: Promise<Fetched> | null): Promise<void> {
+  const fetched = next ? await next.catch(() => null) : null;
+  fetched?.release();
+}
+
+/** Marks a promise's rejection as handled now; awaiting it later still throws. */
+function quiet<T>(promise: Promise<T>): Promise<T> {
+  promise.catch(() => undefined);
+  return promise;
+}
