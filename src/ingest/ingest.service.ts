@@ -94,6 +94,7 @@ export class IngestService {
             size: message.size,
             truncated: message.truncated,
             at: now,
+            replacesFailing: state === "failing",
             state: "stored",
             interactionId,
           });
@@ -101,7 +102,16 @@ export class IngestService {
         for (const s of batch.skipped) {
           const state = await this.store.liveState(trx, ref, s.key);
           if (state === "stored" || state === "skipped") continue;
-          await this.store.recordKey(trx, ref, { key: s.key, epoch: batch.epoch, size: s.size, truncated: false, at: now, state: "skipped", reason: s.reason });
+          await this.store.recordKey(trx, ref, {
+            key: s.key,
+            epoch: batch.epoch,
+            size: s.size,
+            truncated: false,
+            at: now,
+            replacesFailing: state === "failing",
+            state: "skipped",
+            reason: s.reason,
+          });
         }
         if (batch.cursor !== null) await this.store.saveCursor(trx, ref, batch.cursor, now);
       });

@@ -78,13 +78,16 @@ export class IngestStore {
     return row?.state ?? null;
   }
 
-  /** Records a key as stored or set aside, replacing a "failing" record of it. */
+  /** Records a key as stored or set aside; `replacesFailing` when liveState found it "failing". */
   async recordKey(
     trx: Kysely<Database>,
     ref: MaildropRef,
-    key: { key: string; epoch: string; size: number; truncated: boolean; at: string } & ({ state: "stored"; interactionId: string } | { state: "skipped"; reason: string }),
+    key: { key: string; epoch: string; size: number; truncated: boolean; at: string; replacesFailing: boolean } & (
+      | { state: "stored"; interactionId: string }
+      | { state: "skipped"; reason: string }
+    ),
   ): Promise<void> {
-    await trx.deleteFrom("source_keys").where(live(ref, [key.key])).where("state", "=", "failing").execute();
+    if (key.replacesFailing) await trx.deleteFrom("source_keys").where(live(ref, [key.key])).where("state", "=", "failing").execute();
     const row: SourceKeyRow = {
       id: newId(),
       mailbox_id: ref.mailboxId,

@@ -51,7 +51,6 @@ export class MailboxRunner {
   /** aborted by wake(): the wait in progress, or the next one, ends at once */
   #wake = new AbortController();
   #loop: Promise<void> | undefined;
-  #syncs = 0;
   readonly #log: Logger;
 
   constructor(
@@ -86,14 +85,14 @@ export class MailboxRunner {
       const source = this.deps.createSource(this.mailbox.type, this.mailbox.settings);
       try {
         await this.report({ state: "connecting" });
-        await this.syncOnce(source);
+        await this.syncOnce(source, true);
         attempt = 0;
         while (!signal.aborted) {
           const wake = this.#wake;
           await source.waitForChange(this.deps.waitMs(this.mailbox.type), AbortSignal.any([signal, wake.signal]));
           if (signal.aborted) break;
           if (wake.signal.aborted) this.#wake = new AbortController();
-          await this.syncOnce(source);
+          await this.syncOnce(source, false);
         }
       } catch (err) {
         if (signal.aborted) break;
@@ -110,7 +109,8 @@ export class MailboxRunner {
     }
   }
 
-  private async syncOnce(source: MailSource): Promise<SyncReport> {
+  /** `firstOnConnection`: also retry acknowledgements the server refused before (rights may have changed, or a lost connection looked like a refusal) */
+  private async syncOnce(source: MailSource, firstOnConnection: boolean): Promise<SyncReport> {
     const end = this.deps.metrics.syncSeconds.startTimer({ protocol: this.mailbox.type });
     // a kept connection opens without a login; a login takes one of the slots that bound logins in flight
     const session = source.connected ? await source.open() : await this.deps.connectSlots.run(() => source.open());
@@ -133,7 +133,7 @@ export class MailboxRunner {
         },
         ...(this.deps.scheduler ? { scheduler: this.deps.scheduler } : {}),
       },
-      this.#syncs++ === 0,
+      firstOnConnection,
     );
     const report = await sync.run();
     end();

@@ -94,8 +94,8 @@ export class MailboxSync {
     private readonly store: SyncStore,
     private readonly limits: SyncLimits,
     private readonly hooks: SyncHooks,
-    /** the first sync of a runner also retries acknowledgements the server refused before */
-    private readonly firstOfRunner: boolean,
+    /** the first sync on a connection also retries acknowledgements the server refused before */
+    private readonly firstOnConnection: boolean,
   ) {}
 
   async run(): Promise<SyncReport> {
@@ -134,7 +134,7 @@ export class MailboxSync {
   /** Acknowledges what is stored but not acknowledged: a crash, a lost connection or a failed QUIT came between. */
   async #repair(listing: Listing): Promise<void> {
     const { keysMayBeReused, ackRemoves } = this.session.traits;
-    const unacked = await this.store.unacknowledged(this.firstOfRunner);
+    const unacked = await this.store.unacknowledged(this.firstOnConnection);
     if (!keysMayBeReused) {
       await this.#acknowledge(unacked.map((r) => r.key));
       return;
@@ -200,7 +200,7 @@ export class MailboxSync {
         "ack_refused",
         `The server refused to mark ${n === 1 ? "a stored message" : `${n} stored messages`} as taken (${outcome.refused.serverText}). ` +
           "They were stored and stay as they are on the server; new mail is still taken. Give the login the right to change flags " +
-          "(or to delete or move mail); Mailroom tries again when the mailbox is restarted.",
+          "(or to delete or move mail); Mailroom tries again each time it connects anew.",
       );
     }
   }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminApi, type AdminApi } from "../support/admin-api.js";
+import { testDialects } from "../support/dialects.js";
 import { startDovecot, type Dovecot } from "../support/dovecot.js";
 import { eventually, testMessage, uniqueUser } from "../support/mail-fixtures.js";
 import { createTestApp, type TestApp } from "../support/test-app.js";
@@ -7,23 +8,30 @@ import { createTestApp, type TestApp } from "../support/test-app.js";
 /**
  * Inbound mail end to end: Dovecot → connector → runner → ingest → database → HTTP API,
  * in one Mailroom with its real connectors and parser, configured only through the API.
+ * Every test runs on each dialect; the dialects share one Dovecot (every test has its own users).
  */
-describe("inbound mail from Dovecot", () => {
-  let dovecot: Dovecot;
+let dovecot: Dovecot;
+
+beforeAll(async () => {
+  dovecot = await startDovecot();
+});
+afterAll(async () => {
+  await dovecot?.stop();
+});
+
+describe.each(testDialects())("inbound mail from Dovecot (%s)", (dialect) => {
   let t: TestApp;
   let api: AdminApi;
   let queueId: string;
 
   beforeAll(async () => {
-    dovecot = await startDovecot();
-    t = await createTestApp("sqlite", { runnersEnabled: true, parseWorkers: 1, pop3PollSeconds: 0.5 });
+    t = await createTestApp(dialect, { runnersEnabled: true, parseWorkers: 1, pop3PollSeconds: 0.5 });
     await t.app.start();
     api = adminApi(t, await t.tokenFor("admin"));
     queueId = (await api.post("/api/v1/queues", { name: "Support" })).json().id;
   });
   afterAll(async () => {
     await t?.close();
-    await dovecot?.stop();
   });
 
   async function mailbox(type: "IMAP" | "POP3", extra: Record<string, unknown> = {}): Promise<{ id: string; user: string; password: string }> {

@@ -1,4 +1,5 @@
 import net from "node:net";
+import { closeServer, listenOnLoopback } from "./net.js";
 
 /** What the proxy does instead of passing a command on; a test may change them at any time. */
 export interface ImapFaults {
@@ -16,6 +17,11 @@ export interface ImapFaultProxy {
   faults: ImapFaults;
   /** the first line of every client command, in order, across connections; credentials masked */
   log: string[];
+  /**
+   * Sends the clients an untagged `* BYE` (between two server responses) and closes nothing: a server
+   * that is shutting down says so a moment before its connections go.
+   */
+  sayBye(): void;
   stop(): Promise<void>;
 }
 
@@ -45,6 +51,7 @@ export async function startImapFaultProxy(target: { targetHost: string; targetPo
   const faults: ImapFaults = { failFetchOf: new Set(), dropOnFetchOf: new Set(), failStoreSeen: false };
   const log: string[] = [];
   const sockets = new Set<net.Socket>();
+  const injectors = new Set<(text: string) => void>();
 
   const relay = (client: net.Socket) => {
     const upstream = net.connect({ host: target.targetHost, port: target.targetPort });
@@ -77,6 +84,8 @@ export async function startImapFaultProxy(target: { targetHost: string; targetPo
       if (atBoundary) client.write(text);
       else injections.push(text);
     };
+    injectors.add(inject);
+    client.on("close", () => injectors.delete(inject));
 
     const endCommand = (command: NonNullable<typeof open>, literal: Literal | null) => {
       if (literal) {
@@ -201,26 +210,17 @@ export async function startImapFaultProxy(target: { targetHost: string; targetPo
   };
 
   const server = net.createServer(relay);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.removeListener("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("IMAP fault proxy: no port");
+  const port = await listenOnLoopback(server);
 
   return {
     host: "127.0.0.1",
-    port: address.port,
+    port,
     faults,
     log,
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    sayBye: () => {
+      for (const inject of injectors) inject("* BYE Server shutting down.\r\n");
+    },
+    stop: () => closeServer(server, sockets),
   };
 }
 

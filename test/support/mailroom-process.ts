@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Config } from "../../src/config.js";
 import { freePort } from "./net.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
@@ -20,6 +21,8 @@ export interface MailroomProcess {
 
 export interface MailroomProcessOptions {
   dataDir: string;
+  /** the database to use instead of the SQLite file in the data dir (e.g. a test's PostgreSQL database) */
+  database?: Config["database"];
   port?: number;
   env?: Record<string, string>;
   /** node flags, e.g. ["--expose-gc"] */
@@ -40,6 +43,7 @@ export async function startMailroomProcess(opts: MailroomProcessOptions): Promis
       MAILROOM_DATA_DIR: opts.dataDir,
       MAILROOM_ADMIN_PASSWORD: "admin-password-1",
       MAILROOM_LOG_LEVEL: "warn",
+      ...(opts.database ? { MAILROOM_DATABASE_URL: databaseUrl(opts.database) } : {}),
       ...opts.env,
     },
     stdio: ["ignore", "pipe", "pipe"],
@@ -78,6 +82,11 @@ export async function startMailroomProcess(opts: MailroomProcessOptions): Promis
       await exited;
     },
   };
+}
+
+/** The MAILROOM_DATABASE_URL that names the database. */
+function databaseUrl(database: Config["database"]): string {
+  return database.dialect === "postgres" ? database.url : `sqlite:${database.file}`;
 }
 
 /** A small client of the HTTP API for tests and benchmarks that drive a real process. */

@@ -205,12 +205,12 @@ export interface SyncRun {
 
 /**
  * One sync of `source` into `store` through the real sync loop, as a runner does it.
- * `firstOfRunner` defaults to true (a runner's first sync also retries refused acknowledgements).
+ * `firstOnConnection` defaults to true (the first sync on a connection also retries refused acknowledgements).
  */
 export async function syncOnce(
   source: MailSource,
   store: SyncStore,
-  opts: { limits?: Partial<SyncLimits>; firstOfRunner?: boolean; signal?: AbortSignal; hooks?: Partial<SyncHooks> } = {},
+  opts: { limits?: Partial<SyncLimits>; firstOnConnection?: boolean; signal?: AbortSignal; hooks?: Partial<SyncHooks> } = {},
 ): Promise<SyncRun> {
   const warnings: SyncRun["warnings"] = [];
   const session = await source.open();
@@ -219,7 +219,7 @@ export async function syncOnce(
     store,
     { ...defaultSyncLimits, maxMessageBytes: 25 * 1024 * 1024, ...opts.limits },
     { signal: opts.signal ?? new AbortController().signal, warn: (code, message) => warnings.push({ code, message }), ...opts.hooks },
-    opts.firstOfRunner ?? true,
+    opts.firstOnConnection ?? true,
   );
   return { report: await sync.run(), warnings };
 }

@@ -1,4 +1,5 @@
 import net from "node:net";
+import { closeServer, listenOnLoopback } from "./net.js";
 
 export interface Pop3Message {
   uidl: string;
@@ -265,19 +266,11 @@ export async function startScriptedPop3(opts: ScriptedPop3Options = {}): Promise
   };
 
   const server = net.createServer(serve);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      server.removeListener("error", reject);
-      resolve();
-    });
-  });
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("scripted POP3: no port");
+  const port = await listenOnLoopback(server);
 
   return {
     host: "127.0.0.1",
-    port: address.port,
+    port,
     user,
     password,
     maildrop,
@@ -285,11 +278,7 @@ export async function startScriptedPop3(opts: ScriptedPop3Options = {}): Promise
     log,
     deleted: () => removedByQuit.map((raw) => Buffer.from(raw)),
     allClosed: () => (sockets.size === 0 ? Promise.resolve() : new Promise<void>((resolve) => whenAllClosed.push(resolve))),
-    stop: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
+    stop: () => closeServer(server, sockets),
   };
 }
 

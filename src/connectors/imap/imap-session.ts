@@ -10,6 +10,7 @@ import {
   type SessionTraits,
   type SourceMessage,
 } from "../mail-source.js";
+import type { ServerWordsLog } from "./imap-client.js";
 import { imapError } from "./imap-errors.js";
 import { parseImapCursor, uidSet, type ImapCursor } from "./imap-keys.js";
 
@@ -27,8 +28,8 @@ export class ImapSession implements MailSession {
     private readonly client: ImapFlow,
     private readonly settings: MailSourceSettings,
     private readonly lock: { release(): void },
-    /** the server's words of the last refused command, for messages */
-    private readonly lastServerWords: () => string | undefined,
+    /** the server's words of the last refused command */
+    private readonly words: ServerWordsLog,
     /** called right before the search, so mail arriving after it is remembered for waitForChange */
     private readonly onSearch: () => void,
   ) {
@@ -116,13 +117,18 @@ export class ImapSession implements MailSession {
     if (uids.length === 0) return { done, pending: [], refused: null };
     const set = uidSet(uids);
     const ack = this.settings.acknowledge;
+    // imapflow answers false both for a NO and for a command it never sent (the server said BYE a moment
+    // ago and the close is still pending): only words from the server make it a refusal
+    this.words.last = undefined;
     const ok =
       ack.mode === "move"
         ? await this.imap(() => this.client.messageMove(set, ack.folder, { uid: true }))
         : await this.imap(() => this.client.messageFlagsAdd(set, ["\\Seen"], { uid: true, silent: true }));
     if (ok) return { done: keys, pending: [], refused: null };
-    if (!this.client.usable) throw new MailSourceError("closed", `The connection to ${this.where} was lost while acknowledging messages.`);
-    const words = this.lastServerWords() ?? "no reason given";
+    const words = this.words.last;
+    if (!this.client.usable || words === undefined) {
+      throw new MailSourceError("closed", `The connection to ${this.where} was lost while acknowledging messages.`);
+    }
     return { done, pending: [], refused: { keys: [...current], serverText: words } };
   }
 
@@ -156,7 +162,7 @@ export class ImapSession implements MailSession {
       return await this.client.fetchAll(uidSet(uids), query, { uid: true });
     } catch (err) {
       if (isRefusal(err) && this.client.usable) {
-        const words = this.lastServerWords() ?? refusalWords(err);
+        const words = this.words.last ?? refusalWords(err);
         throw new MessageRefusedError(uids.map((uid) => this.key(uid)), `${this.where} refused to hand over UIDs ${uidSet(uids)}: ${words}`, words);
       }
       throw imapError(err, this.settings, this.folder);
@@ -166,7 +172,7 @@ export class ImapSession implements MailSession {
   private async search(query: { uid: string; seen?: boolean }, fromUid: number): Promise<number[]> {
     const found = await this.imap(() => this.client.search(query, { uid: true }));
     if (!Array.isArray(found)) {
-      const words = this.lastServerWords();
+      const words = this.words.last;
       if (!this.client.usable) throw new MailSourceError("closed", `The connection to ${this.where} was lost while searching the folder "${this.folder}".`);
       throw new MailSourceError("protocol_error", `${this.where} refused searching the folder "${this.folder}"${words ? `: ${words}` : "."}`, words);
     }

@@ -6,7 +6,9 @@ import { mailboxSettings, testMessage, uniqueUser } from "../../../test/support/
 import { MemorySyncStore, syncOnce } from "../../../test/support/memory-sync-store.js";
 import { freePort } from "../../../test/support/net.js";
 import { MailSourceError, fixedCredential, type MailSource, type MailSourceSettings } from "../mail-source.js";
+import { ServerWordsLog } from "./imap-client.js";
 import { parseImapCursor } from "./imap-keys.js";
+import { ImapSession } from "./imap-session.js";
 import { ImapSource } from "./imap-source.js";
 
 let dovecot: Dovecot;
@@ -69,7 +71,7 @@ describe("IMAP crash repair", () => {
     expect([...store.unacked]).toHaveLength(1);
     expect(seen((await dovecot.flags(user)).get(uid))).toBe(false);
 
-    const { report } = await syncOnce(source(settings), store, { firstOfRunner: false });
+    const { report } = await syncOnce(source(settings), store, { firstOnConnection: false });
     expect(report).toMatchObject({ fetched: 0, acked: 1 });
     expect(store.unacked.size).toBe(0);
     expect(store.commits).toHaveLength(1);
@@ -172,18 +174,40 @@ describe("IMAP acknowledgement refused", () => {
     expect(uids.map((u) => seen(flags.get(u)))).toEqual([false, false]);
 
     uids.push(await dovecot.append(user, testMessage("arrives meanwhile")));
-    const second = await syncOnce(running, store, { firstOfRunner: false });
+    const second = await syncOnce(running, store, { firstOnConnection: false });
     expect(second.report).toMatchObject({ fetched: 1, created: 1 });
     expect(store.committedMessages().map((m) => subjectOf(m.raw))).toEqual(["refused 1", "refused 2", "arrives meanwhile"]);
 
     proxy.faults.failStoreSeen = false;
     await running.close();
-    const restarted = await syncOnce(source(through), store, { firstOfRunner: true });
+    const restarted = await syncOnce(source(through), store, { firstOnConnection: true });
     expect(restarted.report).toMatchObject({ fetched: 0, acked: 3 });
     expect(restarted.warnings).toEqual([]);
     flags = await dovecot.flags(user);
     expect(uids.map((u) => seen(flags.get(u)))).toEqual([true, true, true]);
     expect(store.rows.every((r) => r.ack === "done")).toBe(true);
+  });
+});
+
+describe("IMAP server saying BYE right before the acknowledgement", () => {
+  it("takes it for the lost connection it is, not for a refusal (imapflow answers false without asking the server)", async () => {
+    const { user, password, settings } = newMailbox();
+    const uid = await dovecot.append(user, testMessage("bye"));
+    const client = bareClient(proxy.port, user, password);
+    client.on("error", () => undefined);
+    await client.connect();
+    const lock = await client.getMailboxLock("INBOX");
+    const words = new ServerWordsLog();
+    const session = new ImapSession(client, { ...settings, port: proxy.port }, lock, words, () => undefined);
+    const key = `${await dovecot.uidValidity(user)}:${uid}`;
+
+    proxy.sayBye();
+    // act in the same turn of the event loop in which the client read the BYE, before it closes
+    while (!client.byeReason) await new Promise((resolve) => setImmediate(resolve));
+    const outcome = session.acknowledge([key]);
+    await expect(outcome).rejects.toMatchObject({ code: "closed" });
+    client.close();
+    expect(seen((await dovecot.flags(user)).get(uid))).toBe(false);
   });
 });
 
@@ -201,7 +225,7 @@ describe("IMAP message that breaks the connection", () => {
     for (let sync = 0; sync < 6 && store.skipped.length === 0; sync++) {
       // a runner starts every sync after a failure on a new connection
       const attempt = source(settings);
-      const outcome = await syncOnce(attempt, store, { firstOfRunner: sync === 0 }).catch((e: unknown) => e);
+      const outcome = await syncOnce(attempt, store, { firstOnConnection: sync === 0 }).catch((e: unknown) => e);
       if (outcome instanceof MailSourceError) failures.push(outcome.code);
       else if (outcome instanceof Error) throw outcome;
       await attempt.close();
@@ -214,7 +238,7 @@ describe("IMAP message that breaks the connection", () => {
     expect([before, broken, after].map((u) => seen(flags.get(u)))).toEqual([true, false, true]);
 
     const later = await dovecot.append(user, testMessage("later"));
-    const next = await syncOnce(source(settings), store, { firstOfRunner: false });
+    const next = await syncOnce(source(settings), store, { firstOnConnection: false });
     expect(next.report).toMatchObject({ created: 1, skipped: 0 });
     flags = await dovecot.flags(user);
     expect([broken, later].map((u) => seen(flags.get(u)))).toEqual([false, true]);

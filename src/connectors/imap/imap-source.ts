@@ -88,7 +88,7 @@ export class ImapSource implements MailSource {
         await this.checkFolder(client, this.settings.acknowledge.folder, "that acknowledged messages are moved to");
         this.ackFolderChecked = true;
       }
-      return new ImapSession(client, this.settings, lock, () => this.words.last, () => {
+      return new ImapSession(client, this.settings, lock, this.words, () => {
         this.newMail = false;
       });
     } catch (err) {
