@@ -1,12 +1,24 @@
 /**
- * A deterministic corpus of customer-service mail for benchmarks: the same seed always gives the same
- * bytes, so runs on different days and machines measure the same work. Shape (measured by
- * `npx tsx bench/corpus.ts`): median ~8 KB, mean ~85 KB, ~12% with 1–3 attachments of 10 KB–1 MB.
+ * Deterministic corpora of customer-service mail for benchmarks: the same name, count and seed always
+ * give the same bytes, so runs on different days and machines measure the same work. Two shapes, as
+ * measured by `npx tsx bench/corpus.ts`:
+ * - `mixed`: median ~8.5 KB, mean ~80 KB, ~12% with 1–3 attachments of 10 KB–1 MB, 60% with HTML;
+ *   large messages are where mailparser beats postal-mime.
+ * - `small-text`: ~70% plain text of 1–6 KB, ~25% multipart/alternative of 3–30 KB, ~5% with one
+ *   attachment of at most 200 KB; the everyday mail of a help desk, where postal-mime is faster.
  */
+
+export const corpusNames = ["mixed", "small-text"] as const;
+export type CorpusName = (typeof corpusNames)[number];
+
+/** The seed each named corpus is measured with. */
+export const corpusSeeds: Record<CorpusName, number> = { mixed: 1, "small-text": 2 };
 
 export interface CorpusOptions {
   count: number;
   seed: number;
+  /** `mixed` when not given */
+  name?: CorpusName;
 }
 
 export interface CorpusMessage {
@@ -71,12 +83,12 @@ function encodeWord(text: string, random: Random): string {
   return `=?UTF-8?Q?${q}?=`;
 }
 
-function paragraphText(random: Random, targetChars: number): string {
+function paragraphText(random: Random, targetChars: number, pool: readonly string[] = sentences): string {
   const paragraphs: string[] = [];
   let length = 0;
   while (length < targetChars) {
     const count = between(random, 2, 5);
-    const paragraph = Array.from({ length: count }, () => pick(random, sentences)).join(" ");
+    const paragraph = Array.from({ length: count }, () => pick(random, pool)).join(" ");
     paragraphs.push(paragraph);
     length += paragraph.length + 2;
   }
@@ -127,7 +139,8 @@ function base64Lines(bytes: Buffer): string {
   return (bytes.toString("base64").match(/.{1,76}/g) ?? []).join("\r\n");
 }
 
-function generateMessage(random: Random, seed: number, index: number, baseTime: number): Buffer {
+/** One message of the `mixed` corpus. Its draws must stay in this order: the corpus is compared across runs. */
+function mixedMessage(random: Random, seed: number, index: number, baseTime: number): Buffer {
   const first = pick(random, firstNames);
   const last = pick(random, lastNames);
   const fromAddress = `${first}.${last}`.toLowerCase().replace(/ü/g, "u") + `@${pick(random, domains)}`;
@@ -195,35 +208,205 @@ function generateMessage(random: Random, seed: number, index: number, baseTime: 
   return Buffer.from(message, "utf8");
 }
 
-/** Yields `count` messages; the same `{count, seed}` always yields the same bytes. */
+const localSentences = [
+  "Ich warte seit zwei Wochen auf die Rückerstattung für meine Bestellung.",
+  "Die Lieferung war unvollständig, es fehlt ein Artikel aus der Rechnung.",
+  "Je n'ai toujours pas reçu le colis annoncé pour la semaine dernière.",
+  "Pourriez-vous vérifier l'adresse de livraison enregistrée sur mon compte ?",
+  "Jag har fått två fakturor för samma beställning och vill få en återbetald.",
+  "Paketet kom fram i går men förpackningen var skadad.",
+  "¿Podrían confirmarme si el reembolso ya está en camino?",
+  "Mi pedido llegó incompleto y necesito una solución pronto.",
+];
+
+/** Quoted-printable of UTF-8 text (RFC 2045): soft breaks keep lines under 76 characters. */
+function quotedPrintable(text: string): string {
+  return text
+    .split("\n")
+    .map((line) => {
+      let out = "";
+      let column = 0;
+      for (const byte of Buffer.from(line, "utf8")) {
+        const literal = byte === 0x20 || (byte >= 33 && byte <= 126 && byte !== 61);
+        const token = literal ? String.fromCharCode(byte) : `=${byte.toString(16).toUpperCase().padStart(2, "0")}`;
+        if (column + token.length > 75) {
+          out += "=\r\n";
+          column = 0;
+        }
+        out += token;
+        column += token.length;
+      }
+      return out.replace(/ $/, "=20");
+    })
+    .join("\r\n");
+}
+
+/** A size drawn log-uniformly between min and max bytes: small messages are many, large ones few. */
+const logUniform = (random: Random, min: number, max: number): number => Math.round(min * Math.pow(max / min, random()));
+
+/** Cuts text to at most `chars` characters at a word boundary. */
+function cut(text: string, chars: number): string {
+  if (text.length <= chars) return text;
+  const end = text.lastIndexOf(" ", chars);
+  return text.slice(0, end > chars / 2 ? end : chars);
+}
+
+type SmallTextKind = "plain" | "html" | "attachment";
+
+/**
+ * One message of the `small-text` corpus: a whole-message size is drawn per kind and the body is cut to
+ * fit it, so the kinds keep their size ranges (an attachment is 5–200 KB before base64). A third of the text parts are quoted-printable and 15% of
+ * the messages are written in a language other than English, as a help desk's everyday mail is.
+ */
+function smallTextMessage(random: Random, seed: number, index: number, baseTime: number): Buffer {
+  const roll = random();
+  const kind: SmallTextKind = roll < 0.7 ? "plain" : roll < 0.95 ? "html" : "attachment";
+  const first = pick(random, firstNames);
+  const last = pick(random, lastNames);
+  const domain = pick(random, domains);
+  const fromAddress = `${first}.${last}`.toLowerCase().replace(/ü/g, "u") + `@${domain}`;
+  const fromName = /[^\x20-\x7e]/.test(last) ? encodeWord(`${first} ${last}`, random) : `"${first} ${last}"`;
+  const date = new Date(baseTime + index * 23_000);
+  const messageId = `<st${seed.toString(36)}.${index}.${Math.floor(random() * 1e9).toString(36)}@${domain}>`;
+  const local = random() < 0.15;
+  const reference = `#${between(random, 100000, 999999)}`;
+  const isReply = random() < 0.35;
+  const subjectText = `${isReply ? "Re: " : ""}${local ? pick(random, nonAsciiSubjects) : pick(random, topics)} ${reference}`;
+  const subject = /[^\x20-\x7e]/.test(subjectText) ? encodeWord(subjectText, random) : subjectText;
+
+  const headers = [
+    `Return-Path: <${fromAddress}>`,
+    `Received: from mx${between(random, 1, 9)}.${domain} (mx.example [192.0.2.${between(random, 1, 254)}])\r\n\tby mail.company.example with ESMTPS id ${Math.floor(random() * 1e12).toString(36)}\r\n\tfor <support@company.example>; ${date.toUTCString()}`,
+    `Date: ${date.toUTCString().replace("GMT", "+0000")}`,
+    `From: ${fromName} <${fromAddress}>`,
+    "To: Customer Service <support@company.example>",
+    `Subject: ${subject}`,
+    `Message-ID: ${messageId}`,
+    "MIME-Version: 1.0",
+  ];
+  if (isReply) {
+    const parent = `<${Math.floor(random() * 1e9).toString(36)}@company.example>`;
+    headers.push(`In-Reply-To: ${parent}`, `References: ${parent}`);
+  }
+  headers.push(`X-Mailer: ${pick(random, ["Mailer 16.0", "Webmail 2.3", "Mobile Mail 17.1"])}`);
+  const head = `${headers.join("\r\n")}\r\n`;
+
+  // the whole message's size (an attachment message's without its attachment); all draws come first,
+  // so the body can then be built again, shorter, until it fits
+  const targetBytes = kind === "html" ? logUniform(random, 3 * 1024, 30 * 1024) : logUniform(random, 1024, 6 * 1024);
+  const pool = local ? localSentences : sentences;
+  const estimate = Math.max(120, Math.floor((targetBytes - head.length) / (kind === "html" ? 2.4 : 1.05)));
+  const prose = paragraphText(random, estimate + 400, pool);
+  const quoted = isReply ? quotedReply(random, "Customer Service <support@company.example>", new Date(date.getTime() - 86_400_000)) : "";
+  const qp = random() < 0.33;
+  const altBoundary = `alt-${index}-${Math.floor(random() * 1e9).toString(36)}`;
+  const attachmentKind = random() < 0.6 ? "pdf" : "png";
+  const attachmentSize = logUniform(random, 5 * 1024, 200 * 1024);
+  const mixBoundary = `mix-${index}-${Math.floor(random() * 1e9).toString(36)}`;
+
+  const signature = `\n\nBest regards,\n${first} ${last}`;
+  const part = (type: string, content: string) =>
+    qp
+      ? [`Content-Type: ${type}; charset=utf-8`, "Content-Transfer-Encoding: quoted-printable", "", quotedPrintable(content)].join("\r\n")
+      : [`Content-Type: ${type}; charset=utf-8`, "Content-Transfer-Encoding: 8bit", "", wrapLines(content)].join("\r\n");
+  const body = (textChars: number): string => {
+    const quote = cut(quoted, Math.floor(textChars * 0.4));
+    const own = Math.max(40, textChars - quote.length - signature.length - 8);
+    const text = `Hello,\n\n${cut(prose, own)}${signature}${quote}`;
+    if (kind !== "html") return part("text/plain", text);
+    return [`Content-Type: multipart/alternative; boundary="${altBoundary}"`, "", `--${altBoundary}`, part("text/plain", text), `--${altBoundary}`, part("text/html", toHtml(text)), `--${altBoundary}--`].join("\r\n");
+  };
+  let textChars = estimate;
+  let bodyPart = body(textChars);
+  for (let tries = 0; tries < 4 && head.length + Buffer.byteLength(bodyPart) > targetBytes && textChars > 120; tries++) {
+    const size = head.length + Buffer.byteLength(bodyPart);
+    textChars = Math.max(120, Math.floor(textChars * (targetBytes / size)) - 16);
+    bodyPart = body(textChars);
+  }
+  if (kind !== "attachment") return Buffer.from(`${head}${bodyPart}\r\n`, "utf8");
+
+  const name = attachmentKind === "pdf" ? "document.pdf" : "photo.png";
+  const attachment = [
+    `Content-Type: ${attachmentKind === "pdf" ? "application/pdf" : "image/png"}; name="${name}"`,
+    `Content-Disposition: attachment; filename="${name}"`,
+    "Content-Transfer-Encoding: base64",
+    "",
+    base64Lines(attachmentBytes(random, attachmentSize, attachmentKind)),
+  ].join("\r\n");
+  return Buffer.from(`${head}Content-Type: multipart/mixed; boundary="${mixBoundary}"\r\n\r\n--${mixBoundary}\r\n${bodyPart}\r\n--${mixBoundary}\r\n${attachment}\r\n--${mixBoundary}--\r\n`, "utf8");
+}
+
+const generators: Record<CorpusName, (random: Random, seed: number, index: number, baseTime: number) => Buffer> = {
+  mixed: mixedMessage,
+  "small-text": smallTextMessage,
+};
+
+/** Yields `count` messages; the same `{count, seed, name}` always yields the same bytes. */
 export function* generateCorpus(options: CorpusOptions): Iterable<CorpusMessage> {
   const random = seededRandom(options.seed);
+  const generate = generators[options.name ?? "mixed"];
   const baseTime = Date.UTC(2026, 0, 5, 8, 0, 0);
   for (let index = 0; index < options.count; index++) {
-    yield { raw: generateMessage(random, options.seed, index, baseTime) };
+    yield { raw: generate(random, options.seed, index, baseTime) };
   }
 }
 
-function describeCorpus(count: number, seed: number): Record<string, number> {
+export interface CorpusShape {
+  name: CorpusName;
+  count: number;
+  seed: number;
+  medianBytes: number;
+  meanBytes: number;
+  p95Bytes: number;
+  maxBytes: number;
+  totalMb: number;
+  withAttachmentsShare: number;
+  /** by top-level structure: plain text, multipart/alternative, multipart/mixed (attachments) */
+  kinds: Record<SmallTextKind, { share: number; minBytes: number; medianBytes: number; maxBytes: number }>;
+}
+
+const median = (sorted: number[]): number => sorted[Math.floor(sorted.length / 2)] ?? 0;
+
+/** Sizes and mix of a list of messages from one of the corpora. */
+export function describeCorpus(name: CorpusName, seed: number, raws: Iterable<Buffer>): CorpusShape {
   const sizes: number[] = [];
-  let withAttachments = 0;
-  for (const { raw } of generateCorpus({ count, seed })) {
+  const byKind: Record<SmallTextKind, number[]> = { plain: [], html: [], attachment: [] };
+  for (const raw of raws) {
     sizes.push(raw.length);
-    if (raw.includes("Content-Disposition: attachment")) withAttachments++;
+    const kind: SmallTextKind = raw.includes("Content-Disposition: attachment") ? "attachment" : raw.includes("multipart/alternative") ? "html" : "plain";
+    byKind[kind].push(raw.length);
   }
+  const count = sizes.length;
   sizes.sort((a, b) => a - b);
   const total = sizes.reduce((a, b) => a + b, 0);
+  const kinds = Object.fromEntries(
+    Object.entries(byKind).map(([kind, list]) => {
+      list.sort((a, b) => a - b);
+      return [kind, { share: Number((list.length / count).toFixed(3)), minBytes: list[0] ?? 0, medianBytes: median(list), maxBytes: list[list.length - 1] ?? 0 }];
+    }),
+  ) as CorpusShape["kinds"];
   return {
+    name,
     count,
     seed,
-    medianBytes: sizes[Math.floor(count / 2)] ?? 0,
+    medianBytes: median(sizes),
     meanBytes: Math.round(total / count),
     p95Bytes: sizes[Math.floor(count * 0.95)] ?? 0,
     maxBytes: sizes[count - 1] ?? 0,
-    withAttachmentsShare: Number((withAttachments / count).toFixed(3)),
+    totalMb: Math.round(total / 1024 / 1024),
+    withAttachmentsShare: kinds.attachment.share,
+    kinds,
   };
 }
 
+// npx tsx bench/corpus.ts [count] [mixed,small-text]: the shape of each named corpus at its own seed
 if (import.meta.url === `file://${process.argv[1] ?? ""}`) {
-  process.stdout.write(`${JSON.stringify(describeCorpus(Number(process.argv[2] ?? 10_000), Number(process.argv[3] ?? 42)), null, 2)}\n`);
+  const count = Number(process.argv[2] ?? 10_000);
+  const names = (process.argv[3] ?? corpusNames.join(",")).split(",") as CorpusName[];
+  const shapes = names.map((name) => {
+    if (!corpusNames.includes(name)) throw new Error(`unknown corpus ${name}: use ${corpusNames.join(" or ")}`);
+    const seed = corpusSeeds[name];
+    return describeCorpus(name, seed, [...generateCorpus({ count, seed, name })].map((m) => m.raw));
+  });
+  process.stdout.write(`${JSON.stringify(Object.fromEntries(shapes.map((s) => [s.name, s])), null, 2)}\n`);
 }

@@ -41,8 +41,8 @@ async function main(): Promise<void> {
     bare.on("exists", () => bareSeen.push(performance.now()));
     void bare.idle();
     const runner = (async () => {
-      for (let firstOfRunner = true; !stop.signal.aborted; firstOfRunner = false) {
-        await syncOnce(source, store, { firstOfRunner, signal: stop.signal });
+      for (let firstOnConnection = true; !stop.signal.aborted; firstOnConnection = false) {
+        await syncOnce(source, store, { firstOnConnection, signal: stop.signal });
         await source.waitForChange(60_000, stop.signal);
       }
     })();

@@ -1,5 +1,6 @@
 /**
- * Mailroom's ingestion benchmark: backlog throughput, new-mail latency and 1,000 mailboxes on one
+ * Mailroom's ingestion benchmark: backlog throughput on two corpora, new-mail latency as a user sees it
+ * (event stream and API), latency of a quiet mailbox while others drain, and 1,000 mailboxes on one
  * node, each against a bare baseline measured in the same run. Prints one JSON document on stdout
  * (progress on stderr); a missed target is a figure, not a failure. See bench/README.md.
  */
@@ -10,10 +11,11 @@ import path from "node:path";
 import { progress } from "./lib/clock.js";
 import { Cleanup } from "./lib/processes.js";
 import { backlogScenario } from "./ingest/backlog.js";
+import { fairnessScenario } from "./ingest/fairness.js";
 import { latencyScenario } from "./ingest/latency.js";
 import { parseOptions, type Scenario } from "./ingest/options.js";
 import { scaleScenario } from "./ingest/scale.js";
-import { backlogTargets, latencyTargets, scaleTargets, type TargetCheck } from "./ingest/targets.js";
+import { backlogTargets, fairnessTargets, latencyTargets, scaleTargets, type TargetCheck } from "./ingest/targets.js";
 
 const options = parseOptions(process.argv.slice(2), process.env);
 const cleanup = new Cleanup();
@@ -39,8 +41,8 @@ const loadAverageAtStart = os.loadavg();
 const results: Partial<Record<Scenario, unknown>> = {};
 const errors: Partial<Record<Scenario, string>> = {};
 const targets: TargetCheck[] = [];
-const runners = { backlog: backlogScenario, latency: latencyScenario, scale: scaleScenario };
-const checks = { backlog: backlogTargets, latency: latencyTargets, scale: scaleTargets } as Record<Scenario, (r: never) => TargetCheck[]>;
+const runners = { backlog: backlogScenario, latency: latencyScenario, fairness: fairnessScenario, scale: scaleScenario };
+const checks = { backlog: backlogTargets, latency: latencyTargets, fairness: fairnessTargets, scale: scaleTargets } as Record<Scenario, (r: never) => TargetCheck[]>;
 
 for (const scenario of options.scenarios) {
   if (interrupted) break;

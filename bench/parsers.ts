@@ -1,7 +1,8 @@
 /**
  * Parser throughput on the benchmark corpus: the two maintained MIME parsers bare, and Mailroom's
  * parseMail (parse + sanitize + classify + dedup) in-process and on a 2-worker pool.
- * Run: npx tsx bench/parsers.ts [count] [seed]. Prints JSON; run it more than once and report each run.
+ * Run: npx tsx bench/parsers.ts [count] [seed] [mixed|small-text]. Prints JSON; run it more than once and
+ * report each run.
  * The pool figure only means something next to `cpus` and the machine's load: workers add throughput
  * only where cores are idle.
  */
@@ -11,10 +12,12 @@ import PostalMime from "postal-mime";
 import { parseMail } from "../src/ingest/parse-mail.js";
 import { createParser } from "../src/ingest/parser-pool.js";
 import type { IngestContext } from "../src/ingest/types.js";
-import { generateCorpus } from "./corpus.js";
+import { corpusNames, generateCorpus, type CorpusName } from "./corpus.js";
 
 const count = Number(process.argv[2] ?? 2000);
 const seed = Number(process.argv[3] ?? 42);
+const name = (process.argv[4] ?? "mixed") as CorpusName;
+if (!corpusNames.includes(name)) throw new Error(`unknown corpus ${name}: use ${corpusNames.join(" or ")}`);
 const smallLimit = 64 * 1024;
 const ctx: IngestContext = { maxSizeBytes: 20 * 1024 * 1024, ownAddresses: new Set(["support@company.example"]) };
 
@@ -73,13 +76,14 @@ async function measurePool(messages: Buffer[], workers: number): Promise<{ messa
   }
 }
 
-const messages = [...generateCorpus({ count, seed })].map((m) => m.raw);
+const messages = [...generateCorpus({ count, seed, name })].map((m) => m.raw);
 const sizes = messages.map((m) => m.length).sort((a, b) => a - b);
 
 const result = {
   node: process.version,
   cpus: os.cpus().length,
   corpus: {
+    name,
     count,
     seed,
     medianBytes: sizes[Math.floor(count / 2)],

@@ -3,18 +3,23 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startDovecot, type Dovecot } from "../../test/support/dovecot.js";
-import { generateCorpus } from "../corpus.js";
+import { corpusSeeds, describeCorpus, generateCorpus, type CorpusName, type CorpusShape } from "../corpus.js";
 import { bareClient } from "../lib/bare-imap.js";
 import { nowMs, progress, sleep } from "../lib/clock.js";
 import { createImapMailbox, MailroomDbReader, startBenchMailroom } from "../lib/mailroom.js";
 import { cpuSeconds, othersCpu, peakRssKb, type Cleanup } from "../lib/processes.js";
-import { round1 } from "../lib/stats.js";
+import { median, round1 } from "../lib/stats.js";
 import { ApiProbe, type ApiFigures } from "./api-probe.js";
 import { bareParsers, runBaseline, type BareParser, type BaselineFigures } from "./baseline.js";
 import type { IngestOptions } from "./options.js";
+import { measureStorageCost, type StorageCost } from "./storage-cost.js";
 
 const password = "bench-pw";
 const pollMs = 100;
+
+export const baselineStorage =
+  "one better-sqlite3 INSERT of (Message-ID, subject, from, raw) per message, autocommit, WAL, synchronous=NORMAL: " +
+  "not Mailroom's transactions of 50, nor synchronous=FULL (see storage for what FULL costs)";
 
 export interface MailroomBacklogFigures {
   parseWorkers: number;
@@ -22,7 +27,7 @@ export interface MailroomBacklogFigures {
   /** from the POST that enables the application until every message is committed and \Seen */
   ms: number;
   msgPerSec: number;
-  /** Mailroom's msg/s over the same run's baseline */
+  /** Mailroom's msg/s over the same run's baseline (the faster bare parser on this corpus) */
   ratio: number;
   firstCommitMs: number;
   allCommittedMs: number;
@@ -38,14 +43,29 @@ export interface BacklogRun {
   run: number;
   /** 1, 5 and 15 min load averages when the run began: a shared machine shows here */
   loadAverage: number[];
-  baseline: Partial<Record<BareParser, BaselineFigures>> & { used: BareParser; msgPerSec: number };
+  /** both bare pipelines on the same copy, in `order` (alternated between runs); `faster` is this run's baseline */
+  baseline: Record<BareParser, BaselineFigures> & { order: BareParser[]; faster: BareParser; msgPerSec: number };
   mailroom: MailroomBacklogFigures[];
+  storage: StorageCost;
+}
+
+export interface BacklogMedians {
+  baselineMsgPerSec: Record<BareParser, number> & { faster: number };
+  mailroom: { parseWorkers: number; msgPerSec: number; ratio: number; ratios: number[]; apiP99Worst: number }[];
+  storage: { normalMsgPerSec: number; fullMsgPerSec: number; normalMsPerTransaction: number; fullMsPerTransaction: number };
+}
+
+export interface BacklogCorpusResult {
+  corpus: CorpusShape;
+  runs: BacklogRun[];
+  /** medians over the runs; the targets are checked on these */
+  median: BacklogMedians;
 }
 
 export interface BacklogResult {
-  corpus: { count: number; seed: number; medianBytes: number; meanBytes: number; totalMb: number };
   pollIntervalMs: number;
-  runs: BacklogRun[];
+  baselineStorage: string;
+  corpora: Partial<Record<CorpusName, BacklogCorpusResult>>;
 }
 
 async function deliverTo(dovecot: Dovecot, user: string, corpus: Buffer[]): Promise<void> {
@@ -116,62 +136,95 @@ async function measureMailroom(
   }
 }
 
-/**
- * Backlog throughput: a mailbox that already holds `count` messages when its application is enabled,
- * against the bare stack on an identical copy, each run on fresh copies.
- */
-export async function backlogScenario(opts: IngestOptions, cleanup: Cleanup): Promise<BacklogResult> {
-  progress(`backlog: generating ${opts.count} messages (seed ${opts.seed})`);
-  const corpus = [...generateCorpus({ count: opts.count, seed: opts.seed })].map((m) => m.raw);
-  const sizes = corpus.map((raw) => raw.length).sort((a, b) => a - b);
-  const total = sizes.reduce((a, b) => a + b, 0);
+/** One run on one corpus: a fresh Dovecot holding a copy for the bare pipelines and one per workers value. */
+async function measureRun(opts: IngestOptions, cleanup: Cleanup, name: CorpusName, corpus: Buffer[], run: number): Promise<BacklogRun> {
+  const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
   const dovecot = await startDovecot();
-  const stopDovecot = cleanup.add("dovecot (backlog)", () => dovecot.stop());
+  const stopDovecot = cleanup.add(`dovecot (backlog ${name} run ${run})`, () => dovecot.stop());
   const scratch = fs.mkdtempSync(path.join(os.tmpdir(), "mailroom-bench-baseline-"));
   const removeScratch = cleanup.add("baseline dir", async () => fs.rmSync(scratch, { recursive: true, force: true }));
-  const runs: BacklogRun[] = [];
-  let fastest: BareParser | null = null;
+  const tag = `backlog ${name} run ${run}`;
   try {
-    for (let run = 1; run <= opts.runs; run++) {
-      const loadAverage = os.loadavg().map((l) => Math.round(l * 100) / 100);
-      const baseUser = `base${run}@bench.test`;
-      const mailroomUsers = opts.workers.map((w) => `mailroom${run}w${w}@bench.test`);
-      progress(`backlog run ${run}: delivering ${opts.count} messages to ${1 + mailroomUsers.length} users`);
-      for (const user of [baseUser, ...mailroomUsers]) await deliverTo(dovecot, user, corpus);
-      // written-back pages would otherwise compete with the measurement for the disk
-      execFileSync("sync");
+    const baseUser = `base@bench.test`;
+    const mailroomUsers = opts.workers.map((w) => `mailroom-w${w}@bench.test`);
+    progress(`${tag}: delivering ${corpus.length} messages to ${1 + mailroomUsers.length} users`);
+    for (const user of [baseUser, ...mailroomUsers]) await deliverTo(dovecot, user, corpus);
+    // written-back pages would otherwise compete with the measurement for the disk
+    execFileSync("sync");
 
-      const baseline: Partial<Record<BareParser, BaselineFigures>> = {};
-      for (const parser of fastest ? [fastest] : bareParsers) {
-        progress(`backlog run ${run}: baseline with ${parser}`);
-        baseline[parser] = await runBaseline({ port: dovecot.imapPort, user: baseUser, password, count: opts.count, parser, dir: scratch });
-        progress(`backlog run ${run}: baseline ${parser} ${baseline[parser].msgPerSec} msg/s`);
-      }
-      fastest ??= bareParsers.reduce((a, b) => (baseline[a]!.msgPerSec >= baseline[b]!.msgPerSec ? a : b));
-      const baseRate = baseline[fastest]!.msgPerSec;
-
-      const mailroom: MailroomBacklogFigures[] = [];
-      for (const [i, workers] of opts.workers.entries()) {
-        progress(`backlog run ${run}: Mailroom with MAILROOM_PARSE_WORKERS=${workers}`);
-        const m = await measureMailroom(cleanup, dovecot, mailroomUsers[i]!, opts.count, workers, opts.mailroomNodeArgs);
-        mailroom.push({ ...m, ratio: Math.round((m.msgPerSec / baseRate) * 1000) / 1000 });
-        progress(`backlog run ${run}: Mailroom ${m.msgPerSec} msg/s (${Math.round((m.msgPerSec / baseRate) * 100)}% of baseline), API p99 ${m.api.p99} ms`);
-      }
-      runs.push({ run, loadAverage, baseline: { ...baseline, used: fastest, msgPerSec: baseRate }, mailroom });
+    // both pipelines read the same read-only copy; the order alternates so neither always goes first
+    const order: BareParser[] = run % 2 ? [...bareParsers] : [...bareParsers].reverse();
+    const measured: Partial<Record<BareParser, BaselineFigures>> = {};
+    for (const parser of order) {
+      progress(`${tag}: baseline with ${parser}`);
+      measured[parser] = await runBaseline({ port: dovecot.imapPort, user: baseUser, password, count: corpus.length, parser, dir: scratch });
+      progress(`${tag}: baseline ${parser} ${measured[parser].msgPerSec} msg/s`);
     }
+    const baseline = measured as Record<BareParser, BaselineFigures>;
+    const faster = bareParsers.reduce((a, b) => (baseline[a].msgPerSec >= baseline[b].msgPerSec ? a : b));
+    const baseRate = baseline[faster].msgPerSec;
+
+    const mailroom: MailroomBacklogFigures[] = [];
+    for (const [i, workers] of opts.workers.entries()) {
+      progress(`${tag}: Mailroom with MAILROOM_PARSE_WORKERS=${workers}`);
+      const m = await measureMailroom(cleanup, dovecot, mailroomUsers[i]!, corpus.length, workers, opts.mailroomNodeArgs);
+      mailroom.push({ ...m, ratio: Math.round((m.msgPerSec / baseRate) * 1000) / 1000 });
+      progress(`${tag}: Mailroom ${m.msgPerSec} msg/s (${Math.round((m.msgPerSec / baseRate) * 100)}% of ${faster}), API p99 ${m.api.p99} ms`);
+    }
+
+    progress(`${tag}: storage cost of synchronous=FULL`);
+    const storage = measureStorageCost(corpus, run);
+    progress(`${tag}: transactions of 50: NORMAL ${storage.normal.msPerTransaction.mean} ms, FULL ${storage.full.msPerTransaction.mean} ms`);
+    return { run, loadAverage, baseline: { ...baseline, order, faster, msgPerSec: baseRate }, mailroom, storage };
   } finally {
     await removeScratch();
     await stopDovecot();
   }
+}
+
+function mediansOf(runs: BacklogRun[], workers: number[]): BacklogMedians {
+  const med = (xs: number[]) => round1(median(xs));
+  const parserMedians = Object.fromEntries(bareParsers.map((p) => [p, med(runs.map((r) => r.baseline[p].msgPerSec))])) as Record<BareParser, number>;
   return {
-    corpus: {
-      count: opts.count,
-      seed: opts.seed,
-      medianBytes: sizes[Math.floor(sizes.length / 2)] ?? 0,
-      meanBytes: Math.round(total / sizes.length),
-      totalMb: Math.round(total / 1024 / 1024),
+    baselineMsgPerSec: { ...parserMedians, faster: med(runs.map((r) => r.baseline.msgPerSec)) },
+    mailroom: workers.map((parseWorkers) => {
+      const figures = runs.map((r) => r.mailroom.find((m) => m.parseWorkers === parseWorkers)!);
+      const ratios = figures.map((m) => m.ratio);
+      return {
+        parseWorkers,
+        msgPerSec: med(figures.map((m) => m.msgPerSec)),
+        ratio: Math.round(median(ratios) * 1000) / 1000,
+        ratios,
+        apiP99Worst: Math.max(...figures.map((m) => m.api.p99)),
+      };
+    }),
+    storage: {
+      normalMsgPerSec: med(runs.map((r) => r.storage.normal.msgPerSec)),
+      fullMsgPerSec: med(runs.map((r) => r.storage.full.msgPerSec)),
+      normalMsPerTransaction: med(runs.map((r) => r.storage.normal.msPerTransaction.mean)),
+      fullMsPerTransaction: med(runs.map((r) => r.storage.full.msPerTransaction.mean)),
     },
-    pollIntervalMs: pollMs,
-    runs,
   };
+}
+
+/**
+ * Backlog throughput: a mailbox that already holds `count` messages when its application is enabled,
+ * against the faster of the two bare pipelines on an identical copy, on each corpus, `runs` times, each
+ * run on fresh copies. The runs of the corpora interleave, so a busy spell on a shared machine does
+ * not fall on one corpus only.
+ */
+export async function backlogScenario(opts: IngestOptions, cleanup: Cleanup): Promise<BacklogResult> {
+  const corpora = new Map<CorpusName, { raws: Buffer[]; runs: BacklogRun[] }>();
+  for (const name of opts.corpora) {
+    progress(`backlog: generating ${opts.count} messages of the ${name} corpus (seed ${corpusSeeds[name]})`);
+    corpora.set(name, { raws: [...generateCorpus({ count: opts.count, seed: corpusSeeds[name], name })].map((m) => m.raw), runs: [] });
+  }
+  for (let run = 1; run <= opts.runs; run++) {
+    for (const [name, corpus] of corpora) corpus.runs.push(await measureRun(opts, cleanup, name, corpus.raws, run));
+  }
+  const results: Partial<Record<CorpusName, BacklogCorpusResult>> = {};
+  for (const [name, { raws, runs }] of corpora) {
+    results[name] = { corpus: describeCorpus(name, corpusSeeds[name], raws), runs, median: mediansOf(runs, opts.workers) };
+  }
+  return { pollIntervalMs: pollMs, baselineStorage, corpora: results };
 }

@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { ImapFlow } from "imapflow";
+import type { ApiClient } from "../../test/support/mailroom-process.js";
 import { nowMs, sleep } from "../lib/clock.js";
+import { MailroomEventStream, type InteractionsCreated } from "../lib/event-stream.js";
 import type { MailroomDbReader } from "../lib/mailroom.js";
 import { round1, summarize, type Summary } from "../lib/stats.js";
 import type { BareIdleProcess } from "./bare-idle.js";
@@ -18,21 +20,52 @@ interface PendingSample {
   twinCount: number;
   mailroomAppendedAt: number;
   twinAppendedAt: number;
+  /** when settle() stopped waiting for Mailroom to show it */
+  gaveUpAt?: number;
 }
+
+/** When a probe message became visible to a user of Mailroom. */
+interface Arrival {
+  /** the interaction.created event that named it was read from the event stream */
+  eventAt: number;
+  /** GET /api/v1/interactions/:id answered 200 with its body */
+  apiAt: number;
+}
+
+export const sampleColumns = ["bareMs", "mailroomMs", "apiConfirmMs", "commitSeenMs"] as const;
 
 export interface LatencyFigures {
   sent: number;
-  /** samples not seen by both sides before the deadline */
-  missing: number;
-  bareAppendToExistsMs: Summary;
-  mailroomAppendToCommittedMs: Summary;
-  /** Mailroom's p50 and p99 minus the bare client's */
+  /** samples whose EXISTS the bare client did not report before the deadline: left out */
+  bareMissing: number;
+  /**
+   * samples Mailroom had not shown (event and API) by the deadline: counted with the time waited, so
+   * they weigh on Mailroom's percentiles instead of dropping out of them
+   */
+  mailroomMissing: number;
+  /** APPEND completed → EXISTS in the bare process */
+  bareMs: Summary;
+  /** APPEND completed → the interaction.created event naming it read from GET /api/v1/events */
+  mailroomMs: Summary;
+  /** APPEND completed → GET /api/v1/interactions/:id answered with it */
+  apiConfirmMs: Summary;
+  /** APPEND completed → its row seen by polling Mailroom's SQLite file (secondary: no user looks there) */
+  commitSeenMs: Summary;
+  /** Mailroom's p50 and p99 (event) minus the bare client's */
   differenceMs: { p50: number; p99: number };
-  /** [bare, mailroom] per message, ms */
-  samples: [number, number][];
+  /** GETs after an event that answered 404 and were tried again 5 ms later */
+  apiRetries: number;
+  apiErrors: string[];
+  /** why the event stream ended during the measurement, or null */
+  eventStreamEnded: string | null;
+  sampleColumns: typeof sampleColumns;
+  /** per message, in the order of sampleColumns, ms */
+  samples: number[][];
 }
 
 export const commitPollMs = 2;
+const apiRetryMs = 5;
+const apiGiveUpMs = 10_000;
 
 function probeMessage(messageId: string, subject: string): string {
   return [
@@ -51,29 +84,50 @@ function probeMessage(messageId: string, subject: string): string {
 
 /**
  * Sends the same message to a Mailroom mailbox and its twin at the same moment and measures, per side,
- * from the APPEND's completion to the moment the side has the message: the bare client's EXISTS, and
- * Mailroom's committed interaction, found by its Message-ID in the SQLite file polled every 2 ms.
+ * from the APPEND's completion to the moment the side shows the message: the bare client's EXISTS, and
+ * for Mailroom the `interaction.created` event on one open event stream, confirmed by reading each
+ * interaction it names through the API (which is how the sample's Message-ID is learned). The events of
+ * every mailbox are counted, so a scenario can follow a backlog draining on the same stream.
  */
 export class LatencyProbe {
+  readonly #arrivals = new Map<string, Arrival>();
   readonly #committedAt = new Map<string, number>();
   readonly #twinCounts = new Map<string, number>();
+  readonly #created = new Map<string, { count: number; lastAt: number }>();
+  readonly #confirming = new Set<Promise<void>>();
+  readonly #apiErrors: string[] = [];
+  #apiRetries = 0;
+  #stream: MailroomEventStream | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polls = 0;
   #pollStart = 0;
 
-  constructor(
-    private readonly db: MailroomDbReader,
+  private constructor(
+    private readonly api: ApiClient,
     private readonly bare: BareIdleProcess,
+    private readonly probed: ReadonlySet<string>,
+    private readonly db: MailroomDbReader | undefined,
   ) {}
 
-  start(): void {
-    this.db.skipExisting();
-    this.#pollStart = nowMs();
-    this.#timer = setInterval(() => this.poll(), commitPollMs);
+  /**
+   * Opens the event stream and, with `db`, the secondary poll of the SQLite file. Only the interactions
+   * of `probedMailboxIds` are read through the API: reading a draining backlog's would add load.
+   */
+  static async start(opts: { api: ApiClient; bare: BareIdleProcess; probedMailboxIds: Iterable<string>; db?: MailroomDbReader }): Promise<LatencyProbe> {
+    const probe = new LatencyProbe(opts.api, opts.bare, new Set(opts.probedMailboxIds), opts.db);
+    probe.#stream = await MailroomEventStream.open(opts.api.base, opts.api.token, (e) => probe.onCreated(e));
+    if (probe.db) {
+      probe.db.skipExisting();
+      probe.#pollStart = nowMs();
+      probe.#timer = setInterval(() => probe.poll(), commitPollMs);
+    }
+    return probe;
   }
 
-  stop(): void {
+  async stop(): Promise<void> {
     clearInterval(this.#timer);
+    this.#stream?.close();
+    await Promise.all(this.#confirming);
   }
 
   /** The observed mean time between two polls of the SQLite file, ms. */
@@ -81,10 +135,67 @@ export class LatencyProbe {
     return this.#polls ? round1((nowMs() - this.#pollStart) / this.#polls) : Number.NaN;
   }
 
+  /** Interactions the event stream has announced for these mailboxes so far. */
+  createdCount(mailboxIds: Iterable<string>): number {
+    let n = 0;
+    for (const id of mailboxIds) n += this.#created.get(id)?.count ?? 0;
+    return n;
+  }
+
+  /** When the last event for one of these mailboxes arrived, or undefined. */
+  lastCreatedAt(mailboxIds: Iterable<string>): number | undefined {
+    let last: number | undefined;
+    for (const id of mailboxIds) {
+      const at = this.#created.get(id)?.lastAt;
+      if (at !== undefined && (last === undefined || at > last)) last = at;
+    }
+    return last;
+  }
+
   private poll(): void {
     const at = nowMs();
     this.#polls++;
-    for (const id of this.db.newMessageIds()) if (!this.#committedAt.has(id)) this.#committedAt.set(id, at);
+    for (const id of this.db!.newMessageIds(this.probed)) if (!this.#committedAt.has(id)) this.#committedAt.set(id, at);
+  }
+
+  private onCreated(e: InteractionsCreated): void {
+    const seen = this.#created.get(e.mailboxId) ?? { count: 0, lastAt: e.at };
+    seen.count += e.interactionIds.length;
+    seen.lastAt = e.at;
+    this.#created.set(e.mailboxId, seen);
+    if (!this.probed.has(e.mailboxId)) return;
+    for (const interactionId of e.interactionIds) {
+      const confirming = this.confirm(interactionId, e.at).finally(() => this.#confirming.delete(confirming));
+      this.#confirming.add(confirming);
+    }
+  }
+
+  /** Reads the interaction an event named, as the web UI would to show it; a 404 is tried again. */
+  private async confirm(interactionId: string, eventAt: number): Promise<void> {
+    const url = `${this.api.base}/api/v1/interactions/${encodeURIComponent(interactionId)}`;
+    const headers = { authorization: `Bearer ${this.api.token}` };
+    const until = nowMs() + apiGiveUpMs;
+    for (;;) {
+      try {
+        const res = await fetch(url, { headers });
+        const text = await res.text();
+        const apiAt = nowMs();
+        if (res.ok) {
+          const messageId = ((JSON.parse(text) as { messageId: string | null }).messageId ?? "").replace(/^<|>$/g, "");
+          this.#arrivals.set(messageId, { eventAt, apiAt });
+          return;
+        }
+        if (res.status !== 404 || apiAt > until) {
+          this.#apiErrors.push(`GET /api/v1/interactions/${interactionId} → ${res.status}`);
+          return;
+        }
+        this.#apiRetries++;
+      } catch (err) {
+        this.#apiErrors.push(`GET /api/v1/interactions/${interactionId}: ${err instanceof Error ? err.message : String(err)}`);
+        return;
+      }
+      await sleep(apiRetryMs);
+    }
   }
 
   /** APPENDs one message to both inboxes at once; resolves when both APPENDs completed. */
@@ -109,30 +220,57 @@ export class LatencyProbe {
     return { messageId, twinUser: pair.twinUser, twinCount, mailroomAppendedAt, twinAppendedAt };
   }
 
-  private observed(s: PendingSample): { bare: number; mailroom: number } | null {
-    const committed = this.#committedAt.get(s.messageId);
-    const exists = this.bare.existsAt(s.twinUser, s.twinCount);
-    if (committed === undefined || exists === undefined) return null;
-    return { bare: exists - s.twinAppendedAt, mailroom: committed - s.mailroomAppendedAt };
+  private complete(s: PendingSample): boolean {
+    return this.bare.existsAt(s.twinUser, s.twinCount) !== undefined && this.#arrivals.has(s.messageId);
   }
 
-  /** Waits until both sides saw the sample, or the deadline passes. */
+  /** Waits until both sides showed every sample, or the deadline passes. */
   async settle(samples: PendingSample[], deadlineMs: number): Promise<void> {
     const until = Date.now() + deadlineMs;
-    while (Date.now() < until && samples.some((s) => this.observed(s) === null)) await sleep(5);
+    while (Date.now() < until && samples.some((s) => !this.complete(s))) await sleep(5);
+    const now = nowMs();
+    for (const s of samples) if (!this.#arrivals.has(s.messageId)) s.gaveUpAt ??= now;
   }
 
   figures(samples: PendingSample[]): LatencyFigures {
-    const seen = samples.map((s) => this.observed(s)).filter((o) => o !== null);
-    const bare = summarize(seen.map((o) => o.bare));
-    const mailroom = summarize(seen.map((o) => o.mailroom));
+    const rows: number[][] = [];
+    let bareMissing = 0;
+    let mailroomMissing = 0;
+    for (const s of samples) {
+      const exists = this.bare.existsAt(s.twinUser, s.twinCount);
+      if (exists === undefined) {
+        bareMissing++;
+        continue;
+      }
+      const arrival = this.#arrivals.get(s.messageId);
+      if (!arrival) mailroomMissing++;
+      const waited = (s.gaveUpAt ?? nowMs()) - s.mailroomAppendedAt;
+      const committed = this.#committedAt.get(s.messageId);
+      rows.push([
+        exists - s.twinAppendedAt,
+        arrival ? arrival.eventAt - s.mailroomAppendedAt : waited,
+        arrival ? arrival.apiAt - s.mailroomAppendedAt : waited,
+        committed === undefined ? Number.NaN : committed - s.mailroomAppendedAt,
+      ]);
+    }
+    const column = (i: number) => rows.map((r) => r[i]!).filter((v) => !Number.isNaN(v));
+    const bare = summarize(column(0));
+    const mailroom = summarize(column(1));
     return {
       sent: samples.length,
-      missing: samples.length - seen.length,
-      bareAppendToExistsMs: bare,
-      mailroomAppendToCommittedMs: mailroom,
+      bareMissing,
+      mailroomMissing,
+      bareMs: bare,
+      mailroomMs: mailroom,
+      apiConfirmMs: summarize(column(2)),
+      commitSeenMs: summarize(column(3)),
       differenceMs: { p50: round1(mailroom.p50 - bare.p50), p99: round1(mailroom.p99 - bare.p99) },
-      samples: seen.map((o) => [round1(o.bare), round1(o.mailroom)]),
+      apiRetries: this.#apiRetries,
+      apiErrors: this.#apiErrors.slice(0, 10),
+      eventStreamEnded: this.#stream?.ended ?? null,
+      sampleColumns,
+      // a commit the poll missed stays out of its column; -1 marks it in the row
+      samples: rows.map((r) => r.map((v) => (Number.isNaN(v) ? -1 : round1(v)))),
     };
   }
 }

@@ -1,23 +1,30 @@
 import { parseArgs } from "node:util";
+import { corpusNames, type CorpusName } from "../corpus.js";
 
-export const scenarios = ["backlog", "latency", "scale"] as const;
+export const scenarios = ["backlog", "latency", "fairness", "scale"] as const;
 export type Scenario = (typeof scenarios)[number];
 
 export interface IngestOptions {
   scenarios: Scenario[];
   quick: boolean;
+  /** backlog: the corpora measured, each at its own seed */
+  corpora: CorpusName[];
   /** backlog: messages per run */
   count: number;
-  /** backlog: runs, each on freshly delivered copies */
+  /** backlog: runs per corpus, each on freshly delivered copies; the targets use the median */
   runs: number;
   /** backlog: the MAILROOM_PARSE_WORKERS values to measure */
   workers: number[];
-  seed: number;
   /** latency: single messages, 1.5-2 s apart */
   singles: number;
   /** latency: the stream's rate and length */
   streamRate: number;
   streamSeconds: number;
+  /** fairness: mailboxes with a backlog, messages in each, and the caps on the quiet mailbox's samples */
+  fairnessMailboxes: number;
+  fairnessBacklog: number;
+  fairnessSamples: number;
+  fairnessSeconds: number;
   /** scale: mailboxes on one node, and how many of them get a latency probe */
   mailboxes: number;
   scaleSamples: number;
@@ -29,15 +36,29 @@ export interface IngestOptions {
   out: string | undefined;
 }
 
-const usage = `Usage: npm run bench:ingest -- [--quick] [--scenario backlog,latency,scale] [--count N] [--runs N]
-       [--workers 1,2] [--singles N] [--stream-seconds N] [--mailboxes N] [--scale-samples N] [--settle-seconds N]
+const usage = `Usage: npm run bench:ingest -- [--quick] [--scenario backlog,latency,fairness,scale] [--corpus mixed,small-text]
+       [--count N] [--runs N] [--workers 1,2] [--singles N] [--stream-seconds N]
+       [--fairness-mailboxes N] [--fairness-backlog N] [--fairness-samples N] [--fairness-seconds N]
+       [--mailboxes N] [--scale-samples N] [--settle-seconds N]
        [--mailroom-node-args="--cpu-prof --cpu-prof-dir=.bench/prof"] [--out FILE]
-Environment: BENCH_SCENARIO, BENCH_MESSAGES, BENCH_RUNS, BENCH_WORKERS, BENCH_QUICK=1 (flags win).`;
+Environment: BENCH_SCENARIO, BENCH_CORPUS, BENCH_MESSAGES, BENCH_RUNS, BENCH_WORKERS, BENCH_QUICK=1 (flags win).`;
 
 function numberList(text: string, what: string): number[] {
   const list = text.split(",").map((s) => Number(s.trim()));
   if (list.some((n) => !Number.isInteger(n) || n < 0)) throw new Error(`${what} must be whole numbers separated by commas\n${usage}`);
   return list;
+}
+
+/** A comma list of names from `allowed`, in the order of `allowed`; "all" picks every one. */
+function namesFrom<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
+  const chosen = text
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (chosen.includes("all")) return [...allowed];
+  for (const name of chosen) if (!(allowed as readonly string[]).includes(name)) throw new Error(`unknown ${what} ${name}: use ${allowed.join(", ")}\n${usage}`);
+  if (chosen.length === 0) throw new Error(`name at least one ${what}\n${usage}`);
+  return allowed.filter((name) => chosen.includes(name));
 }
 
 function positive(text: string | undefined, fallback: number, what: string): number {
@@ -53,12 +74,16 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     options: {
       quick: { type: "boolean" },
       scenario: { type: "string", multiple: true },
+      corpus: { type: "string", multiple: true },
       count: { type: "string" },
       runs: { type: "string" },
       workers: { type: "string" },
-      seed: { type: "string" },
       singles: { type: "string" },
       "stream-seconds": { type: "string" },
+      "fairness-mailboxes": { type: "string" },
+      "fairness-backlog": { type: "string" },
+      "fairness-samples": { type: "string" },
+      "fairness-seconds": { type: "string" },
       mailboxes: { type: "string" },
       "scale-samples": { type: "string" },
       "settle-seconds": { type: "string" },
@@ -72,22 +97,20 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     process.exit(0);
   }
   const quick = values.quick ?? ["1", "true", "yes"].includes(env.BENCH_QUICK ?? "");
-  const chosen = (values.scenario?.join(",") ?? env.BENCH_SCENARIO ?? "all")
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  const picked = chosen.includes("all") ? [...scenarios] : chosen;
-  for (const s of picked) if (!(scenarios as readonly string[]).includes(s)) throw new Error(`unknown scenario ${s}\n${usage}`);
   return {
-    scenarios: scenarios.filter((s) => picked.includes(s)),
+    scenarios: namesFrom(values.scenario?.join(",") ?? env.BENCH_SCENARIO ?? "all", scenarios, "scenario"),
     quick,
+    corpora: namesFrom(values.corpus?.join(",") ?? env.BENCH_CORPUS ?? "all", corpusNames, "corpus"),
     count: positive(values.count ?? env.BENCH_MESSAGES, quick ? 1_000 : 10_000, "--count"),
-    runs: positive(values.runs ?? env.BENCH_RUNS, 2, "--runs"),
+    runs: positive(values.runs ?? env.BENCH_RUNS, 3, "--runs"),
     workers: numberList(values.workers ?? env.BENCH_WORKERS ?? (quick ? "1" : "1,2"), "--workers"),
-    seed: positive(values.seed, 1, "--seed"),
     singles: positive(values.singles, quick ? 30 : 200, "--singles"),
     streamRate: 20,
     streamSeconds: positive(values["stream-seconds"], quick ? 10 : 60, "--stream-seconds"),
+    fairnessMailboxes: positive(values["fairness-mailboxes"], quick ? 10 : 20, "--fairness-mailboxes"),
+    fairnessBacklog: positive(values["fairness-backlog"], quick ? 1_500 : 2_000, "--fairness-backlog"),
+    fairnessSamples: positive(values["fairness-samples"], quick ? 30 : 60, "--fairness-samples"),
+    fairnessSeconds: positive(values["fairness-seconds"], quick ? 90 : 240, "--fairness-seconds"),
     mailboxes: positive(values.mailboxes, quick ? 100 : 1_000, "--mailboxes"),
     scaleSamples: positive(values["scale-samples"], quick ? 10 : 50, "--scale-samples"),
     settleSeconds: positive(values["settle-seconds"], quick ? 5 : 30, "--settle-seconds"),

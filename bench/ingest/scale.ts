@@ -110,16 +110,19 @@ export async function scaleScenario(opts: IngestOptions, cleanup: Cleanup): Prom
     const rssAll = await mailroomRss(mailroom);
 
     progress(`scale: new-mail latency on ${opts.scaleSamples} random mailbox/twin pairs`);
-    probe = new LatencyProbe(db, bareAll);
-    probe.start();
-    const latency = await sendSingles(probe, opts.scaleSamples, async () => {
-      const i = Math.floor(Math.random() * n);
-      const appenders = { mailroom: bareClient(dovecot.imapPort, mailroomUser(i), password), twin: bareClient(dovecot.imapPort, twinUser(i), password) };
-      await Promise.all([appenders.mailroom.connect(), appenders.twin.connect()]);
-      const done = async () => {
-        for (const c of Object.values(appenders)) await c.logout().catch(() => c.close());
-      };
-      return { pair: { mailroomUser: mailroomUser(i), twinUser: twinUser(i) }, appenders, done };
+    probe = await LatencyProbe.start({ api: mailroom.api, bare: bareAll, probedMailboxIds: ids, db });
+    const latency = await sendSingles(probe, {
+      count: opts.scaleSamples,
+      label: "scale",
+      next: async () => {
+        const i = Math.floor(Math.random() * n);
+        const appenders = { mailroom: bareClient(dovecot.imapPort, mailroomUser(i), password), twin: bareClient(dovecot.imapPort, twinUser(i), password) };
+        await Promise.all([appenders.mailroom.connect(), appenders.twin.connect()]);
+        const done = async () => {
+          for (const c of Object.values(appenders)) await c.logout().catch(() => c.close());
+        };
+        return { pair: { mailroomUser: mailroomUser(i), twinUser: twinUser(i) }, appenders, done };
+      },
     });
     return {
       mailboxes: n,
@@ -139,7 +142,7 @@ export async function scaleScenario(opts: IngestOptions, cleanup: Cleanup): Prom
       latency,
     };
   } finally {
-    probe?.stop();
+    await probe?.stop();
     await mailroom?.stop();
     await bareAll?.stop();
     await stopDovecot();

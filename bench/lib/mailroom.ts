@@ -31,9 +31,17 @@ export interface BenchMailroomOptions {
   env?: Record<string, string>;
 }
 
+/**
+ * A new temp dir where Mailroom's data dirs are made, so a measurement of storage next to Mailroom's
+ * runs on the same filesystem.
+ */
+export function benchTempDir(prefix: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
 /** A real `mailroom start` process with SQLite in a temp data dir, signed in as admin, with one queue. */
 export async function startBenchMailroom(cleanup: Cleanup, opts: BenchMailroomOptions): Promise<BenchMailroom> {
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mailroom-bench-"));
+  const dataDir = benchTempDir("mailroom-bench-");
   const removeDir = cleanup.add(`data dir ${dataDir}`, async () => fs.rmSync(dataDir, { recursive: true, force: true }));
   const proc = await startMailroomProcess({
     dataDir,
@@ -79,21 +87,26 @@ export async function createImapMailbox(api: ApiClient, opts: { name: string; lo
  */
 export class MailroomDbReader {
   readonly #db: BetterSqlite3.Database;
+  readonly #newRows: BetterSqlite3.Statement;
   #lastRowId = 0;
 
   constructor(file: string) {
     this.#db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
+    this.#newRows = this.#db.prepare("select rowid as r, mailbox_id as b, message_id as m from interactions where rowid > ? order by rowid");
   }
 
   interactionCount(mailboxId: string): number {
     return (this.#db.prepare("select count(*) as n from interactions where mailbox_id = ?").get(mailboxId) as { n: number }).n;
   }
 
-  /** Message-IDs (without brackets) of the interactions committed since the last call. */
-  newMessageIds(): string[] {
-    const rows = this.#db.prepare("select rowid as r, message_id as m from interactions where rowid > ? order by rowid").all(this.#lastRowId) as { r: number; m: string | null }[];
+  /**
+   * Message-IDs (without brackets) of the interactions committed since the last call, only those of
+   * `mailboxIds` when given (the others are skipped all the same, so a busy mailbox is read once).
+   */
+  newMessageIds(mailboxIds?: ReadonlySet<string>): string[] {
+    const rows = this.#newRows.all(this.#lastRowId) as { r: number; b: string; m: string | null }[];
     if (rows.length) this.#lastRowId = rows[rows.length - 1]!.r;
-    return rows.map((row) => (row.m ?? "").replace(/^<|>$/g, ""));
+    return rows.filter((row) => !mailboxIds || mailboxIds.has(row.b)).map((row) => (row.m ?? "").replace(/^<|>$/g, ""));
   }
 
   /** Skips everything committed so far. */

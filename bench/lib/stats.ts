@@ -20,6 +20,14 @@ export interface Summary {
 /** Rounds to a tenth: sub-millisecond digits are noise at these scales. */
 export const round1 = (n: number): number => Math.round(n * 10) / 10;
 
+/** The median of xs (the mean of the two middle values for an even count); NaN for an empty list. */
+export function median(xs: readonly number[]): number {
+  if (xs.length === 0) return Number.NaN;
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
 export function summarize(xs: readonly number[]): Summary {
   const mean = xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : Number.NaN;
   return {
