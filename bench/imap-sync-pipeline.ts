@@ -41,25 +41,26 @@ async function main(): Promise<void> {
     const warm = new ImapSource(settings);
     await syncOnce(warm, new MemorySyncStore());
     await warm.close();
-    const results: { commitMs: number; pipeline: boolean; run: number; ms: number; msgPerSec: number; batches: number }[] = [];
+    const results: { commitMs: number; prefetch: number; run: number; ms: number; msgPerSec: number; batches: number }[] = [];
+    const depths = [0, 1, 2];
     for (const commitMs of [0, 20, 50]) {
       for (let run = 1; run <= runs; run++) {
-        for (const pipeline of [false, true]) {
+        for (const prefetch of depths) {
           const source = new ImapSource(settings);
           const store = new SlowCommitStore(commitMs);
           const started = performance.now();
-          const { report } = await syncOnce(source, store, { limits: { pipeline } });
+          const { report } = await syncOnce(source, store, { limits: { prefetch } });
           const ms = performance.now() - started;
           await source.close();
           if (report.fetched !== messages) throw new Error(`fetched ${report.fetched} of ${messages}`);
-          results.push({ commitMs, pipeline, run, ms: Math.round(ms), msgPerSec: Math.round((messages / ms) * 1000), batches: store.commits.length });
+          results.push({ commitMs, prefetch, run, ms: Math.round(ms), msgPerSec: Math.round((messages / ms) * 1000), batches: store.commits.length });
         }
       }
     }
     const summary = [0, 20, 50].map((commitMs) => {
-      const of = (p: boolean) => results.filter((r) => r.commitMs === commitMs && r.pipeline === p).map((r) => r.ms);
+      const of = (p: number) => results.filter((r) => r.commitMs === commitMs && r.prefetch === p).map((r) => r.ms);
       const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-      return { commitMs, serialMs: of(false), pipelinedMs: of(true), speedup: Number((mean(of(false)) / mean(of(true))).toFixed(2)) };
+      return { commitMs, msByPrefetch: Object.fromEntries(depths.map((p) => [p, of(p)])), speedupOverSerial: Object.fromEntries(depths.map((p) => [p, Number((mean(of(0)) / mean(of(p))).toFixed(2))])) };
     });
     process.stdout.write(JSON.stringify({ messages, results, summary }, null, 2) + "\n");
   } finally {

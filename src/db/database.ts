@@ -1,11 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
-import BetterSqlite3 from "better-sqlite3";
-import { Kysely, PostgresDialect, SqliteDialect, sql } from "kysely";
+import { Kysely, PostgresDialect, sql } from "kysely";
 import pg from "pg";
 import type { Config } from "../config.js";
 import type { Dialect } from "./dialect.js";
 import type { Database } from "./schema.js";
+import { threadedSqliteDialect } from "./sqlite-thread.js";
 import { migrations } from "./migrations/index.js";
 
 export type { Dialect } from "./dialect.js";
@@ -33,14 +33,19 @@ export function openDatabase(database: Config["database"], onIdleError: (err: Er
   }
   // the database holds password hashes and sealed secrets: keep its folder private
   fs.mkdirSync(path.dirname(database.file), { recursive: true, mode: 0o700 });
-  const sqlite = new BetterSqlite3(database.file);
-  sqlite.pragma("journal_mode = WAL");
-  // the connector acknowledges (\Seen, DELE) right after COMMIT: the commit must survive a power loss by then,
-  // which in WAL mode takes FULL (NORMAL may roll back the last commits); bench:ingest reports the cost
-  sqlite.pragma("synchronous = FULL");
-  sqlite.pragma("foreign_keys = ON");
-  sqlite.pragma("busy_timeout = 5000");
-  const kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const kysely = new Kysely<Database>({
+    dialect: threadedSqliteDialect({
+      file: database.file,
+      pragmas: [
+        "journal_mode = WAL",
+        // the connector acknowledges (\Seen, DELE) right after COMMIT: the commit must survive a power loss by
+        // then, which in WAL mode takes FULL (NORMAL may roll back the last commits); bench:ingest reports the cost
+        "synchronous = FULL",
+        "foreign_keys = ON",
+        "busy_timeout = 5000",
+      ],
+    }),
+  });
   return { kysely, dialect: "sqlite", close: () => kysely.destroy() };
 }
 

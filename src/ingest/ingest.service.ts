@@ -4,24 +4,20 @@ import type { SourceMessage } from "../connectors/mail-source.js";
 import { isDataError } from "../db/constraint-errors.js";
 import type { Database } from "../db/schema.js";
 import type { Clock } from "../shared/clock.js";
-import { newId } from "../shared/ids.js";
 import { cleanLine } from "./clean-text.js";
 import { messageFingerprint } from "./fingerprint.js";
 import { headerValue, readHeaderBlock } from "./header-block.js";
-import { IngestStore, type MaildropRef } from "./ingest.store.js";
+import { BatchRows } from "./batch-rows.js";
+import { IngestStore, threadKey, type MaildropRef, type NewKey } from "./ingest.store.js";
 import { messageIdOf } from "./message-ids.js";
 import { UnstorableBatchError, type BatchCommit, type CommitOutcome, type Prepared, type SyncStore } from "./sync-store.js";
-import type { IngestContext, ParsedMail } from "./types.js";
+import type { InboundTarget, IngestContext, ParsedMail } from "./types.js";
 import { originalAttachment, wrappedMail } from "./wrapped.js";
 
 /** Parses a message; in-process or in worker processes (see parser-pool). Never throws for bad mail. */
 export type MailParser = (input: { raw: Buffer; size: number; truncated: boolean }, ctx: IngestContext, options?: { urgent?: boolean }) => Promise<ParsedMail>;
 
-export interface InboundTarget {
-  mailboxId: string;
-  /** the queue of the application that enabled the mailbox */
-  queueId: string | null;
-}
+export type { InboundTarget };
 
 interface PreparedParse extends Prepared {
   parsed: Promise<Map<string, ParsedMail>>;
@@ -72,47 +68,52 @@ export class IngestService {
     const now = this.clock.now().toISOString();
     try {
       await this.db.transaction().execute(async (trx) => {
+        const states = await this.store.liveStates(trx, ref, [...batch.messages.map((m) => m.sourceKey), ...batch.skipped.map((s) => s.key)]);
+        const taken = (key: string) => states.get(key) === "stored" || states.get(key) === "skipped";
+        const fresh: { message: SourceMessage; mail: ParsedMail }[] = [];
         for (const message of batch.messages) {
-          const state = await this.store.liveState(trx, ref, message.sourceKey);
-          if (state === "stored" || state === "skipped") {
+          if (taken(message.sourceKey)) {
             outcome.alreadyStored++;
             continue;
           }
           const mail = wrapAs === undefined ? parsed.get(message.sourceKey) : unstorableMail(message, wrapAs);
           if (!mail) throw new Error(`the message under key ${message.sourceKey} was not parsed`);
-          let interactionId = batch.reread ? await this.store.rereadMatch(trx, ref, batch.epoch, mail.contentHash) : undefined;
-          if (!interactionId && mail.messageId) interactionId = await this.store.redeliveryOf(trx, target.mailboxId, mail.messageId, mail.contentHash);
+          fresh.push({ message, mail });
+        }
+
+        // what the batch's messages may be the same message as, and the threads their references are in
+        const sameMessage = new Map<string, string>();
+        for (const row of await this.store.byFingerprints(trx, target.mailboxId, fresh.filter((f) => f.mail.messageId).map((f) => f.mail.contentHash))) {
+          const key = redeliveryKey(row.messageId, row.contentHash);
+          if (row.messageId && !sameMessage.has(key)) sameMessage.set(key, row.id);
+        }
+        const refs = fresh.flatMap(({ mail }) => [...mail.inReplyTo, ...mail.references.slice(-100)]);
+        const rows = new BatchRows(target, now, await this.store.knownRefs(trx, refs), threadKey);
+        const claimed = new Set<string>();
+        const keys: NewKey[] = [];
+
+        for (const { message, mail } of fresh) {
+          let interactionId = batch.reread ? await this.store.rereadMatch(trx, ref, batch.epoch, mail.contentHash, claimed) : undefined;
+          if (interactionId) claimed.add(interactionId);
+          const redelivery = mail.messageId ? redeliveryKey(mail.messageId, mail.contentHash) : null;
+          interactionId ??= redelivery === null ? undefined : sameMessage.get(redelivery);
           if (interactionId) {
             outcome.duplicates++;
           } else {
-            interactionId = await this.storeInteraction(trx, target, message, mail, now);
+            interactionId = rows.add(message, mail);
+            if (redelivery !== null) sameMessage.set(redelivery, interactionId);
             outcome.created.push(interactionId);
           }
-          await this.store.recordKey(trx, ref, {
-            key: message.sourceKey,
-            epoch: batch.epoch,
-            size: message.size,
-            truncated: message.truncated,
-            at: now,
-            replacesFailing: state === "failing",
-            state: "stored",
-            interactionId,
-          });
+          keys.push({ key: message.sourceKey, epoch: batch.epoch, size: message.size, truncated: message.truncated, at: now, state: "stored", interactionId });
         }
         for (const s of batch.skipped) {
-          const state = await this.store.liveState(trx, ref, s.key);
-          if (state === "stored" || state === "skipped") continue;
-          await this.store.recordKey(trx, ref, {
-            key: s.key,
-            epoch: batch.epoch,
-            size: s.size,
-            truncated: false,
-            at: now,
-            replacesFailing: state === "failing",
-            state: "skipped",
-            reason: s.reason,
-          });
+          if (!taken(s.key)) keys.push({ key: s.key, epoch: batch.epoch, size: s.size, truncated: false, at: now, state: "skipped", reason: s.reason });
         }
+
+        rows.resolveBlobs(await this.blobs.putMany(trx, rows.blobs));
+        await this.store.insertInteractions(trx, rows);
+        const failing = keys.map((k) => k.key).filter((key) => states.get(key) === "failing");
+        await this.store.recordKeys(trx, ref, keys, failing);
         if (batch.cursor !== null) await this.store.saveCursor(trx, ref, batch.cursor, now);
       });
     } catch (err) {
@@ -149,60 +150,6 @@ export class IngestService {
       done += rows.length;
       onProgress?.(done);
     }
-  }
-
-  private async storeInteraction(trx: Kysely<Database>, target: InboundTarget, source: SourceMessage, mail: ParsedMail, now: string): Promise<string> {
-    const id = newId();
-    const threadId = (await this.store.threadOf(trx, [...mail.inReplyTo, ...mail.references.slice().reverse()])) ?? id;
-    const rawBlobId = await this.blobs.put(trx, source.raw);
-    const attachments = [];
-    for (const [position, a] of mail.attachments.entries()) {
-      attachments.push({
-        id: newId(),
-        interaction_id: id,
-        position,
-        filename: a.filename,
-        content_type: a.contentType,
-        size: a.size,
-        inline: a.inline ? 1 : 0,
-        content_id: a.contentId,
-        blob_id: await this.blobs.put(trx, a.content),
-      });
-    }
-    await this.store.insertInteraction(
-      trx,
-      {
-        id,
-        mailbox_id: target.mailboxId,
-        queue_id: target.queueId,
-        agent_id: null,
-        state: "queued",
-        message_id: mail.messageId,
-        subject: mail.subject,
-        from_address: mail.from.address,
-        from_name: mail.from.name,
-        to_json: JSON.stringify(mail.to),
-        cc_json: JSON.stringify(mail.cc),
-        reply_to_json: JSON.stringify(mail.replyTo),
-        received_at: (source.receivedAt ?? mail.date ?? new Date(now)).toISOString(),
-        thread_id: threadId,
-        size_bytes: source.size,
-        flag_auto_reply: mail.flags.autoReply ? 1 : 0,
-        flag_bounce: mail.flags.bounce ? 1 : 0,
-        flag_loop: mail.flags.loop ? 1 : 0,
-        wrapped: mail.flags.wrapped,
-        // the unique index stops a redelivery from being stored twice even by two nodes at once
-        dedup_key: mail.messageId ? `m:${mail.contentHash}` : `u:${id}`,
-        content_hash: mail.contentHash,
-        raw_blob_id: rawBlobId,
-        text: mail.text,
-        html: mail.html,
-        created_at: now,
-      },
-      attachments,
-    );
-    if (mail.messageId) await this.store.addThreadRef(trx, mail.messageId, threadId, id);
-    return id;
   }
 }
 
@@ -304,6 +251,11 @@ function unstorableMail(message: SourceMessage, reason: string): ParsedMail {
     attachments: message.raw.length > 0 ? [originalAttachment(message.raw, "original.eml")] : [],
     contentHash: messageFingerprint(message),
   });
+}
+
+/** The same message, redelivered: the same Message-ID and the same bytes apart from trace headers. */
+function redeliveryKey(messageId: string | null, contentHash: string): string {
+  return `${contentHash}\u0000${messageId ?? ""}`;
 }
 
 function describeDatabaseError(err: unknown): string {

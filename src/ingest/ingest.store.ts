@@ -1,7 +1,8 @@
 import { createHash } from "node:crypto";
-import type { ExpressionBuilder, Insertable, Kysely } from "kysely";
-import type { AttachmentsTable, Database, InteractionsTable, SourceKeysTable } from "../db/schema.js";
+import { sql, type ExpressionBuilder, type Insertable, type Kysely } from "kysely";
+import type { AttachmentsTable, Database, InteractionsTable, SourceKeysTable, ThreadRefsTable } from "../db/schema.js";
 import { newId } from "../shared/ids.js";
+import type { KnownRef } from "./batch-rows.js";
 import type { KeyRecord } from "./sync-store.js";
 
 /**
@@ -13,6 +14,13 @@ import type { KeyRecord } from "./sync-store.js";
 
 const maxIndexedLength = 200;
 
+/**
+ * The conditions of the partial indexes of source_keys, as literals: SQLite uses a partial index only
+ * when the query repeats its WHERE terms, and a bound parameter (`retired = ?`) does not count. With a
+ * parameter every lookup scanned the whole table (seen in bench:ingest as a drain slowing to a crawl).
+ */
+const liveRow = sql.lit(0);
+
 function bounded(value: string): string {
   return value.length <= maxIndexedLength ? value : `#sha256:${createHash("sha256").update(value).digest("hex")}`;
 }
@@ -23,6 +31,12 @@ export const lookupKey = bounded;
 export const threadKey = bounded;
 
 type SourceKeyRow = Insertable<SourceKeysTable>;
+
+/** A key to record with a commit. */
+export type NewKey = { key: string; epoch: string; size: number; truncated: boolean; at: string } & (
+  | { state: "stored"; interactionId: string }
+  | { state: "skipped"; reason: string }
+);
 
 export interface MaildropRef {
   mailboxId: string;
@@ -39,7 +53,7 @@ export class IngestStore {
       .select(["s.source_key", "s.state", "s.ack", "s.size", "s.truncated", "s.attempts", "s.reason", "i.content_hash"])
       .where("s.mailbox_id", "=", ref.mailboxId)
       .where("s.maildrop", "=", ref.maildrop)
-      .where("s.retired", "=", 0);
+      .where("s.retired", "=", liveRow);
   }
 
   async lookup(ref: MaildropRef, keys: string[]): Promise<Map<string, KeyRecord>> {
@@ -54,7 +68,8 @@ export class IngestStore {
 
   async unacknowledged(ref: MaildropRef, includeRefused: boolean): Promise<KeyRecord[]> {
     const rows = await this.liveKeysQuery(this.db, ref)
-      .where("s.state", "=", "stored")
+      .where("s.state", "=", sql.lit("stored"))
+      .where("s.ack", "<>", sql.lit("done"))
       .where("s.ack", "in", includeRefused ? ["pending", "refused"] : ["pending"])
       .limit(10_000)
       .execute();
@@ -65,6 +80,16 @@ export class IngestStore {
     return (await this.liveKeysQuery(this.db, ref).execute()).map(toRecord);
   }
 
+  /** The live state of each of these keys that has one, inside a transaction: what a commit checks before storing. */
+  async liveStates(trx: Kysely<Database>, ref: MaildropRef, keys: string[]): Promise<Map<string, SourceKeysTable["state"]>> {
+    const states = new Map<string, SourceKeysTable["state"]>();
+    for (let i = 0; i < keys.length; i += 500) {
+      const rows = await trx.selectFrom("source_keys").select(["source_key", "state"]).where(live(ref, keys.slice(i, i + 500))).execute();
+      for (const row of rows) states.set(row.source_key, row.state);
+    }
+    return states;
+  }
+
   /** The live record of a key inside a transaction: what a commit checks before storing. */
   async liveState(trx: Kysely<Database>, ref: MaildropRef, key: string): Promise<SourceKeysTable["state"] | null> {
     const row = await trx
@@ -73,22 +98,15 @@ export class IngestStore {
       .where("mailbox_id", "=", ref.mailboxId)
       .where("maildrop", "=", ref.maildrop)
       .where("lookup_key", "=", lookupKey(key))
-      .where("retired", "=", 0)
+      .where("retired", "=", liveRow)
       .executeTakeFirst();
     return row?.state ?? null;
   }
 
-  /** Records a key as stored or set aside; `replacesFailing` when liveState found it "failing". */
-  async recordKey(
-    trx: Kysely<Database>,
-    ref: MaildropRef,
-    key: { key: string; epoch: string; size: number; truncated: boolean; at: string; replacesFailing: boolean } & (
-      | { state: "stored"; interactionId: string }
-      | { state: "skipped"; reason: string }
-    ),
-  ): Promise<void> {
-    if (key.replacesFailing) await trx.deleteFrom("source_keys").where(live(ref, [key.key])).where("state", "=", "failing").execute();
-    const row: SourceKeyRow = {
+  /** Records keys as stored or set aside, in one statement, replacing the "failing" records of `replacing`. */
+  async recordKeys(trx: Kysely<Database>, ref: MaildropRef, rows: NewKey[], replacing: string[]): Promise<void> {
+    if (replacing.length) await trx.deleteFrom("source_keys").where(live(ref, replacing)).where("state", "=", "failing").execute();
+    const values: SourceKeyRow[] = rows.map((key) => ({
       id: newId(),
       mailbox_id: ref.mailboxId,
       maildrop: ref.maildrop,
@@ -105,8 +123,8 @@ export class IngestStore {
       reason: key.state === "skipped" ? key.reason : null,
       created_at: key.at,
       updated_at: key.at,
-    };
-    await trx.insertInto("source_keys").values(row).execute();
+    }));
+    for (let i = 0; i < values.length; i += 500) await trx.insertInto("source_keys").values(values.slice(i, i + 500)).execute();
   }
 
   async markAcknowledged(ref: MaildropRef, keys: string[], retire: boolean, at: string): Promise<void> {
@@ -179,26 +197,32 @@ export class IngestStore {
       .execute();
   }
 
-  /** A stored interaction of the mailbox that this message is a redelivery of: the same Message-ID and bytes. */
-  async redeliveryOf(trx: Kysely<Database>, mailboxId: string, messageId: string, contentHash: string): Promise<string | undefined> {
-    const row = await trx
-      .selectFrom("interactions")
-      .select("id")
-      .where("mailbox_id", "=", mailboxId)
-      .where("content_hash", "=", contentHash)
-      .where("message_id", "=", messageId)
-      .orderBy("id")
-      .limit(1)
-      .executeTakeFirst();
-    return row?.id;
+  /**
+   * The stored interactions of the mailbox with these fingerprints, oldest first, with their
+   * Message-IDs: a message is a redelivery of one with the same Message-ID and fingerprint.
+   */
+  async byFingerprints(trx: Kysely<Database>, mailboxId: string, contentHashes: string[]): Promise<{ id: string; messageId: string | null; contentHash: string }[]> {
+    const out: { id: string; messageId: string | null; contentHash: string }[] = [];
+    const unique = [...new Set(contentHashes)];
+    for (let i = 0; i < unique.length; i += 500) {
+      const rows = await trx
+        .selectFrom("interactions")
+        .select(["id", "message_id", "content_hash"])
+        .where("mailbox_id", "=", mailboxId)
+        .where("content_hash", "in", unique.slice(i, i + 500))
+        .execute();
+      for (const r of rows) out.push({ id: r.id, messageId: r.message_id, contentHash: r.content_hash ?? "" });
+    }
+    // sorted here: ORDER BY id made SQLite walk the mailbox's rows in id order rather than use the fingerprint index
+    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   }
 
   /**
    * In a re-read after the maildrop renumbered: a stored interaction with the same bytes that no key of
    * this epoch claims yet. Matching one for one keeps two identical messages two, also in the re-read.
    */
-  async rereadMatch(trx: Kysely<Database>, ref: MaildropRef, epoch: string, contentHash: string): Promise<string | undefined> {
-    const row = await trx
+  async rereadMatch(trx: Kysely<Database>, ref: MaildropRef, epoch: string, contentHash: string, claimed: ReadonlySet<string>): Promise<string | undefined> {
+    let query = trx
       .selectFrom("interactions as i")
       .select("i.id")
       .where("i.mailbox_id", "=", ref.mailboxId)
@@ -216,32 +240,43 @@ export class IngestStore {
           ),
         ),
       )
-      .orderBy("i.id")
-      .limit(1)
-      .executeTakeFirst();
+      .orderBy("i.id");
+    // claimed earlier in this very batch, whose keys are not written yet
+    if (claimed.size) query = query.where("i.id", "not in", [...claimed]);
+    const row = await query.limit(1).executeTakeFirst();
     return row?.id;
   }
 
-  async insertInteraction(trx: Kysely<Database>, row: Insertable<InteractionsTable>, attachments: Insertable<AttachmentsTable>[]): Promise<void> {
-    await trx.insertInto("interactions").values(row).execute();
-    if (attachments.length > 0) await trx.insertInto("attachments").values(attachments).execute();
+  /** The interactions, their attachments and thread references of a batch, a statement per table (per few hundred rows). */
+  async insertInteractions(
+    trx: Kysely<Database>,
+    rows: { interactions: Insertable<InteractionsTable>[]; attachments: Insertable<AttachmentsTable>[]; threadRefs: Insertable<ThreadRefsTable>[] },
+  ): Promise<void> {
+    // 28 columns a row: well under both databases' limits on the parameters of one statement
+    for (let i = 0; i < rows.interactions.length; i += 200) await trx.insertInto("interactions").values(rows.interactions.slice(i, i + 200)).execute();
+    for (let i = 0; i < rows.attachments.length; i += 500) await trx.insertInto("attachments").values(rows.attachments.slice(i, i + 500)).execute();
+    for (let i = 0; i < rows.threadRefs.length; i += 500) await trx.insertInto("thread_refs").values(rows.threadRefs.slice(i, i + 500)).execute();
   }
 
-  /** The thread of the first referenced message Mailroom knows, if any. */
-  async threadOf(trx: Kysely<Database>, messageIds: string[]): Promise<string | undefined> {
-    if (messageIds.length === 0) return undefined;
-    const row = await trx
-      .selectFrom("thread_refs")
-      .select("thread_id")
-      .where("message_id", "in", messageIds.slice(0, 100).map(threadKey))
-      .orderBy("interaction_id")
-      .limit(1)
-      .executeTakeFirst();
-    return row?.thread_id;
-  }
-
-  async addThreadRef(trx: Kysely<Database>, messageId: string, threadId: string, interactionId: string): Promise<void> {
-    await trx.insertInto("thread_refs").values({ message_id: threadKey(messageId), thread_id: threadId, interaction_id: interactionId }).execute();
+  /**
+   * The referenced Message-IDs Mailroom knows (keys as threadKey makes them), each with its thread and
+   * the earliest interaction that brought it.
+   */
+  async knownRefs(trx: Kysely<Database>, messageIds: string[]): Promise<Map<string, KnownRef>> {
+    const known = new Map<string, KnownRef>();
+    const keys = [...new Set(messageIds.map(threadKey))];
+    for (let i = 0; i < keys.length; i += 500) {
+      const rows = await trx
+        .selectFrom("thread_refs")
+        .select(["message_id", "thread_id", "interaction_id"])
+        .where("message_id", "in", keys.slice(i, i + 500))
+        .execute();
+      for (const r of rows) {
+        const seen = known.get(r.message_id);
+        if (!seen || r.interaction_id < seen.interactionId) known.set(r.message_id, { threadId: r.thread_id, interactionId: r.interaction_id });
+      }
+    }
+    return known;
   }
 
   /** Interactions stored before content fingerprints existed, a page at a time. */
@@ -268,7 +303,7 @@ function live(ref: MaildropRef, keys: string[]) {
       eb("mailbox_id", "=", ref.mailboxId),
       eb("maildrop", "=", ref.maildrop),
       eb("lookup_key", "in", keys.map(lookupKey)),
-      eb("retired", "=", 0),
+      eb("retired", "=", liveRow),
     ]);
 }
 

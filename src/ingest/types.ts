@@ -49,3 +49,9 @@ export interface IngestContext {
   /** addresses that are Mailroom's own (outbound From, From-address values, inbound mailbox addresses), lower case */
   ownAddresses: ReadonlySet<string>;
 }
+
+/** Where a mailbox's mail goes: the mailbox, and the queue of the application that enabled it. */
+export interface InboundTarget {
+  mailboxId: string;
+  queueId: string | null;
+}

@@ -57,7 +57,7 @@ export function createRunnerManager(w: RunnerWiring): RunnerManager {
     ownAddresses: () => own,
     connectSlots: new Semaphore(50),
     // SQLite has one writer: its transactions queue anyway, so queue them here, new mail first
-    scheduler: new IngestScheduler({ transactions: w.config.database.dialect === "sqlite" ? 1 : 4, bulkTurns: 2 }),
+    scheduler: new IngestScheduler({ transactions: w.config.database.dialect === "sqlite" ? 1 : 4, bulkTurns: 3 }),
     clock: w.clock,
     log,
     metrics,

@@ -26,11 +26,11 @@ export interface SyncLimits {
   window: number;
   /** fetches of one message before it is set aside */
   maxAttempts: number;
-  /** fetch batch k+1 while batch k is being committed */
-  pipeline: boolean;
+  /** batches fetched (and being parsed) ahead of the one being committed; 0 fetches each after the commit before it */
+  prefetch: number;
 }
 
-export const defaultSyncLimits: Omit<SyncLimits, "maxMessageBytes"> = { ...defaultBatchLimits, window: 1000, maxAttempts: 3, pipeline: true };
+export const defaultSyncLimits: Omit<SyncLimits, "maxMessageBytes"> = { ...defaultBatchLimits, window: 1000, maxAttempts: 3, prefetch: 2 };
 
 export type WarningCode = "message_skipped" | "message_unstorable" | "ack_refused" | "key_reused";
 
@@ -259,27 +259,36 @@ export class MailboxSync {
     }
   }
 
+  /**
+   * Fetches run ahead of the commits (`prefetch` batches), so that the parse workers always have the
+   * next batch while the database stores this one; they share the session, which runs them in order.
+   */
   async #pipeline(batches: PlannedItem[][]): Promise<void> {
-    let next: Promise<Fetched> | null = batches[0] ? this.#fetch(batches[0]) : null;
-    for (let i = 0; next; i++) {
-      const fetched: Fetched = await next;
-      next = null;
-      const following = batches[i + 1];
-      if (following && this.limits.pipeline && !this.#aborted) next = quiet(this.#fetch(following));
+    const ahead: Promise<Fetched>[] = [];
+    let next = 0;
+    const fill = () => {
+      while (ahead.length <= this.limits.prefetch && next < batches.length && !this.#aborted) ahead.push(quiet(this.#fetch(batches[next++]!)));
+    };
+    const discardAll = async () => {
+      for (const pending of ahead.splice(0)) await discard(pending);
+    };
+    fill();
+    while (ahead.length) {
+      const fetched: Fetched = await ahead.shift()!;
+      fill();
       try {
         await this.#commitAndAcknowledge(fetched);
       } catch (err) {
-        // the prefetch shares the session; let it finish before the caller moves on
-        await discard(next);
+        // the prefetches share the session; let them finish before the caller moves on
+        await discardAll();
         throw err;
       } finally {
         fetched.release();
       }
       if (this.#aborted) {
-        await discard(next);
+        await discardAll();
         return;
       }
-      if (following && !this.limits.pipeline) next = this.#fetch(following);
     }
   }
 

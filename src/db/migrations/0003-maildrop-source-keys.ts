@@ -112,7 +112,8 @@ export async function up(untyped: Kysely<unknown>, _dialect: Dialect): Promise<v
   await db.schema.createIndex("mailbox_warnings_mailbox").on("mailbox_warnings").columns(["mailbox_id", "id"]).execute();
 
   await db.schema.alterTable("interactions").addColumn("content_hash", "text").execute();
-  await db.schema.createIndex("interactions_content").on("interactions").columns(["mailbox_id", "content_hash"]).execute();
+  // with id last, the oldest match comes straight from the index (a plan by (mailbox_id, id) read the whole mailbox)
+  await db.schema.createIndex("interactions_content").on("interactions").columns(["mailbox_id", "content_hash", "id"]).execute();
 
   const sources = (await db
     .selectFrom("mail_sources as s")

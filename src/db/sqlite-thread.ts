@@ -1,0 +1,211 @@
+import { Worker } from "node:worker_threads";
+import {
+  CompiledQuery,
+  SelectQueryNode,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type QueryResult,
+} from "kysely";
+import type { SqliteReply, SqliteRequest, SqliteThreadOptions } from "./sqlite-thread-protocol.js";
+
+/**
+ * SQLite on threads of its own. better-sqlite3 is synchronous: on the server's thread every statement
+ * and every commit's wait for the disk (synchronous = FULL) stopped everything else — IMAP, the parse
+ * workers' next batch, the API — for tens of milliseconds at a time (bench:ingest: a third of a
+ * backlog drain). Here a writer thread holds the connection that writes, one transaction at a time as
+ * before, and a reader thread holds a second, read-only connection for queries outside transactions:
+ * in WAL mode it reads the last committed state while a write is under way, so the API answers while a
+ * backlog is being stored.
+ */
+export function threadedSqliteDialect(options: Omit<SqliteThreadOptions, "readonly">): Dialect {
+  return {
+    createAdapter: () => new SqliteAdapter(),
+    createDriver: () => new ThreadedSqliteDriver(options),
+    createIntrospector: (db: Kysely<unknown>) => new SqliteIntrospector(db),
+    createQueryCompiler: () => new SqliteQueryCompiler(),
+  };
+}
+
+/**
+ * Under tsx and vitest the thread's entry is TypeScript. On Node 20 tsx installs its loader only on the
+ * main thread, so a small bootstrap registers it inside the thread before importing the entry. The
+ * compiled `dist/` entry is plain JavaScript.
+ */
+function entry(): URL {
+  const typescript = import.meta.url.endsWith(".ts");
+  const url = new URL(`./sqlite-thread-worker${typescript ? ".ts" : ".js"}`, import.meta.url);
+  if (!typescript) return url;
+  const tsx = import.meta.resolve("tsx/esm/api");
+  const bootstrap = `import { register } from ${JSON.stringify(tsx)};\nregister();\nawait import(${JSON.stringify(url.href)});\n`;
+  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
+}
+
+/** Hands the writer to one user at a time: a transaction, or a single write outside one. */
+class WriteLock {
+  #tail: Promise<void> = Promise.resolve();
+
+  async acquire(): Promise<() => void> {
+    const previous = this.#tail;
+    let release!: () => void;
+    this.#tail = new Promise<void>((resolve) => (release = resolve));
+    await previous;
+    return release;
+  }
+}
+
+class ThreadedSqliteDriver implements Driver {
+  #writer: SqliteThread | null = null;
+  #reader: SqliteThread | null = null;
+  readonly #lock = new WriteLock();
+
+  constructor(private readonly options: Omit<SqliteThreadOptions, "readonly">) {}
+
+  async init(): Promise<void> {
+    // the writer first: it sets WAL mode, which the reader's connection then finds
+    this.#writer = await SqliteThread.start({ ...this.options, readonly: false });
+    this.#reader = await SqliteThread.start({ file: this.options.file, pragmas: ["busy_timeout = 5000"], readonly: true });
+  }
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    return new Session(this.#writer!, this.#reader!, this.#lock);
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as Session).begin();
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as Session).end("commit");
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await (connection as Session).end("rollback");
+  }
+
+  async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    (connection as Session).release();
+  }
+
+  async destroy(): Promise<void> {
+    const threads = [this.#writer, this.#reader];
+    this.#writer = this.#reader = null;
+    for (const thread of threads) await thread?.close();
+  }
+}
+
+/**
+ * What Kysely calls a connection: one use of the database, a transaction or a single statement. A
+ * transaction and every write hold the writer's lock; a query outside a transaction goes to the reader.
+ */
+class Session implements DatabaseConnection {
+  #release: (() => void) | null = null;
+
+  constructor(
+    private readonly writer: SqliteThread,
+    private readonly reader: SqliteThread,
+    private readonly lock: WriteLock,
+  ) {}
+
+  async begin(): Promise<void> {
+    this.#release = await this.lock.acquire();
+    await this.writer.run(CompiledQuery.raw("begin"));
+  }
+
+  async end(command: "commit" | "rollback"): Promise<void> {
+    try {
+      await this.writer.run(CompiledQuery.raw(command));
+    } finally {
+      this.release();
+    }
+  }
+
+  release(): void {
+    const release = this.#release;
+    this.#release = null;
+    release?.();
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.#release) return this.writer.run<R>(compiledQuery);
+    if (SelectQueryNode.is(compiledQuery.query)) return this.reader.run<R>(compiledQuery);
+    const release = await this.lock.acquire();
+    try {
+      return await this.writer.run<R>(compiledQuery);
+    } finally {
+      release();
+    }
+  }
+
+  // eslint-disable-next-line require-yield
+  async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
+    throw new Error("Mailroom does not stream SQLite queries");
+  }
+}
+
+/** One thread with one better-sqlite3 connection, answering statements in the order they come. */
+class SqliteThread {
+  readonly #pending = new Map<number, { resolve(reply: SqliteReply): void; reject(err: Error): void }>();
+  #nextId = 1;
+  #failure: Error | null = null;
+  readonly #exited: Promise<void>;
+
+  private constructor(private readonly worker: Worker) {
+    this.#exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()));
+  }
+
+  static async start(options: SqliteThreadOptions): Promise<SqliteThread> {
+    const worker = new Worker(entry(), { workerData: options });
+    const thread = new SqliteThread(worker);
+    await new Promise<void>((resolve, reject) => {
+      worker.on("message", (message: SqliteReply | { ready: true }) => {
+        if ("ready" in message) return resolve();
+        const waiter = thread.#pending.get(message.id);
+        thread.#pending.delete(message.id);
+        waiter?.resolve(message);
+      });
+      const fail = (err: Error) => {
+        thread.#failure ??= err;
+        reject(err);
+        for (const waiter of thread.#pending.values()) waiter.reject(err);
+        thread.#pending.clear();
+      };
+      worker.on("error", fail);
+      worker.on("exit", (code) => fail(new Error(`the SQLite thread ended (exit code ${code})`)));
+    });
+    return thread;
+  }
+
+  async run<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (this.#failure) throw this.#failure;
+    const request: SqliteRequest = { id: this.#nextId++, sql: compiledQuery.sql, parameters: compiledQuery.parameters };
+    const reply = await new Promise<SqliteReply>((resolve, reject) => {
+      this.#pending.set(request.id, { resolve, reject });
+      this.worker.postMessage(request);
+    });
+    if ("error" in reply) {
+      // the driver's own error shape, so that constraint-errors.ts reads it as it reads better-sqlite3's
+      throw Object.assign(new Error(reply.error.message), { name: reply.error.name, code: reply.error.code });
+    }
+    const rows = reply.rows.map(withBuffers) as R[];
+    if (reply.changes === undefined) return { rows };
+    return { rows, numAffectedRows: BigInt(reply.changes), insertId: BigInt(reply.lastInsertRowid ?? 0) };
+  }
+
+  async close(): Promise<void> {
+    if (!this.#failure) this.worker.postMessage({ close: true });
+    await this.#exited;
+  }
+}
+
+/** BLOB columns come back from the thread as Uint8Arrays; the rest of Mailroom expects Buffers. */
+function withBuffers(row: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(row)) {
+    if (value instanceof Uint8Array && !Buffer.isBuffer(value)) row[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  }
+  return row;
+}
