@@ -99,8 +99,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const blobs = deps.blobs ?? new DatabaseBlobStore(k);
   const interactionsStore = new InteractionsStore(k);
   const interactions = new InteractionsService(interactionsStore, blobs);
-  // Workers start with the first mailbox runner, not with every app (the API alone never parses). Not
-  // with the first message: starting a worker took 0.4-0.7 s here, and that message waited for it.
+  // Workers start with the runners, not with every app (the API alone never parses). Not with the first
+  // message or the first runner: starting a worker took 0.4-0.7 s here, and that message waited for it.
   let parserPool: Parser | undefined;
   const parserPoolNow = () =>
     (parserPool ??= createParser({
@@ -173,6 +173,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     },
     async start() {
       if (!deps.config.runnersEnabled || runners) return;
+      // a parse worker takes a moment to start: started now, it is ready when the first mailbox is enabled
+      if (!deps.parser) parserPoolNow();
       // deduplication and the repair of reused POP3 keys compare fingerprints: rows from before them get theirs first
       const filled = await ingest.backfillContentHashes((done) => deps.log.info({ done }, "content fingerprints of stored messages"));
       if (filled) deps.log.info({ filled }, "stored messages fingerprinted");
@@ -194,9 +196,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
         createSource: deps.mailSources ?? createMailSource,
         ingest,
         onCommitted: (mailboxId, interactionIds) => events.publish({ type: "interaction.created", mailboxId, interactionIds }),
-        onRunnerStart: () => {
-          if (!deps.parser) parserPoolNow();
-        },
+
       });
       await runners.start();
     },

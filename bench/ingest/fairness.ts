@@ -3,7 +3,7 @@ import { startDovecot } from "../../test/support/dovecot.js";
 import { corpusSeeds, describeCorpus, generateCorpus, type CorpusShape } from "../corpus.js";
 import { bareClient } from "../lib/bare-imap.js";
 import { nowMs, progress, sleep, waitUntil } from "../lib/clock.js";
-import { createImapMailbox, MailroomDbReader, startBenchMailroom, type BenchMailroom } from "../lib/mailroom.js";
+import { createImapMailbox, MailroomDbReader, startBenchMailroom, type BenchMailroom, defaultParseWorkers } from "../lib/mailroom.js";
 import type { Cleanup } from "../lib/processes.js";
 import { round1 } from "../lib/stats.js";
 import { BareIdleProcess } from "./bare-idle.js";
@@ -57,7 +57,7 @@ export async function fairnessScenario(opts: IngestOptions, cleanup: Cleanup): P
   const busyUsers = Array.from({ length: n }, (_, i) => busyUser(i));
   const dovecot = await startDovecot({ users: [pair.mailroomUser, pair.twinUser, ...busyUsers].map((name) => ({ name, password })) });
   const stopDovecot = cleanup.add("dovecot (fairness)", () => dovecot.stop());
-  const parseWorkers = 1;
+  const parseWorkers = defaultParseWorkers;
   let mailroom: BenchMailroom | undefined;
   let bare: BareIdleProcess | undefined;
   let probe: LatencyProbe | undefined;

@@ -2,7 +2,7 @@ import type { ImapFlow } from "imapflow";
 import { startDovecot } from "../../test/support/dovecot.js";
 import { bareClient } from "../lib/bare-imap.js";
 import { between, nowMs, progress, sleep, waitUntil } from "../lib/clock.js";
-import { createImapMailbox, MailroomDbReader, startBenchMailroom } from "../lib/mailroom.js";
+import { createImapMailbox, MailroomDbReader, startBenchMailroom, defaultParseWorkers } from "../lib/mailroom.js";
 import type { Cleanup } from "../lib/processes.js";
 import { BareIdleProcess } from "./bare-idle.js";
 import { commitPollMs, LatencyProbe, type LatencyFigures, type MailboxPair } from "./latency-probe.js";
@@ -66,7 +66,7 @@ export async function latencyScenario(opts: IngestOptions, cleanup: Cleanup): Pr
   const pair: MailboxPair = { mailroomUser: "lat@bench.test", twinUser: "lat-twin@bench.test" };
   const dovecot = await startDovecot({ users: [pair.mailroomUser, pair.twinUser].map((name) => ({ name, password })) });
   const stopDovecot = cleanup.add("dovecot (latency)", () => dovecot.stop());
-  const parseWorkers = 1;
+  const parseWorkers = defaultParseWorkers;
   const mailroom = await startBenchMailroom(cleanup, { parseWorkers, nodeArgs: opts.mailroomNodeArgs });
   const appenders = { mailroom: bareClient(dovecot.imapPort, pair.mailroomUser, password), twin: bareClient(dovecot.imapPort, pair.twinUser, password) };
   let bare: BareIdleProcess | undefined;

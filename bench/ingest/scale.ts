@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { startDovecot } from "../../test/support/dovecot.js";
 import { bareClient } from "../lib/bare-imap.js";
 import { nowMs, progress, sleep, waitUntil } from "../lib/clock.js";
-import { createImapMailbox, MailroomDbReader, startBenchMailroom, type BenchMailroom } from "../lib/mailroom.js";
+import { createImapMailbox, MailroomDbReader, startBenchMailroom, type BenchMailroom, defaultParseWorkers } from "../lib/mailroom.js";
 import { openFilesLimit, rssKb, type Cleanup } from "../lib/processes.js";
 import { round1 } from "../lib/stats.js";
 import { BareIdleProcess, type BareMemory } from "./bare-idle.js";
@@ -81,7 +81,7 @@ export async function scaleScenario(opts: IngestOptions, cleanup: Cleanup): Prom
     await sleep(opts.settleSeconds * 1000);
     const all = await bareAll.memory();
 
-    mailroom = await startBenchMailroom(cleanup, { parseWorkers: 1, openFiles: n + 500, nodeArgs: opts.mailroomNodeArgs });
+    mailroom = await startBenchMailroom(cleanup, { parseWorkers: defaultParseWorkers, openFiles: n + 500, nodeArgs: opts.mailroomNodeArgs });
     progress(`scale: creating ${n} disabled mailboxes through the API`);
     const createStart = nowMs();
     const ids: string[] = [];

@@ -39,6 +39,9 @@ export function benchTempDir(prefix: string): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
+/** What MAILROOM_PARSE_WORKERS is by default on this machine (src/config.ts): the scenarios that do not vary it use it. */
+export const defaultParseWorkers = Math.min(2, os.availableParallelism());
+
 /** A real `mailroom start` process with SQLite in a temp data dir, signed in as admin, with one queue. */
 export async function startBenchMailroom(cleanup: Cleanup, opts: BenchMailroomOptions): Promise<BenchMailroom> {
   const dataDir = benchTempDir("mailroom-bench-");
@@ -47,6 +50,7 @@ export async function startBenchMailroom(cleanup: Cleanup, opts: BenchMailroomOp
     dataDir,
     nodeArgs: ["--expose-gc", "--import", gcOnSignal, ...(opts.nodeArgs ?? [])],
     env: { MAILROOM_PARSE_WORKERS: String(opts.parseWorkers), ...(opts.env ?? {}) },
+    compiled: process.env["BENCH_FROM_SOURCE"] !== "1",
   });
   const stopProc = cleanup.add(`mailroom ${proc.pid}`, () => stopPid(proc.pid, 15_000));
   if (opts.openFiles && opts.openFiles > openFilesLimit()) raiseOpenFiles(proc.pid, opts.openFiles);

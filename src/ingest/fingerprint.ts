@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readHeaderBlock } from "./header-block.js";
+import { readHeaderBlock, type HeaderBlock } from "./header-block.js";
 
 /**
  * The content fingerprint of a message: a hash of its bytes exactly as the server holds them, apart
@@ -51,9 +51,8 @@ function fieldName(raw: Buffer, from: number, to: number): string {
  * `truncatedSize` is set when only the header block was fetched (the message was over Max size): the
  * size the server declared then stands in for the body.
  */
-export function contentFingerprint(raw: Buffer, truncatedSize: number | null): string {
+export function contentFingerprint(raw: Buffer, truncatedSize: number | null, header: HeaderBlock = readHeaderBlock(raw)): string {
   const hash = createHash("sha256");
-  const header = readHeaderBlock(raw);
   let pos = header.start;
   let keep = true;
   while (pos < header.end) {
@@ -70,7 +69,10 @@ export function contentFingerprint(raw: Buffer, truncatedSize: number | null): s
   return hash.digest("hex");
 }
 
-/** The fingerprint of a message as a connector hands it over; parse and repair both use this one. */
-export function messageFingerprint(message: { raw: Buffer; size: number; truncated: boolean }): string {
-  return contentFingerprint(message.raw, message.truncated ? Math.max(message.size, message.raw.length) : null);
+/**
+ * The fingerprint of a message as a connector hands it over; parse and repair both use this one.
+ * `header` is the message's header block when the caller has read it already.
+ */
+export function messageFingerprint(message: { raw: Buffer; size: number; truncated: boolean }, header?: HeaderBlock): string {
+  return contentFingerprint(message.raw, message.truncated ? Math.max(message.size, message.raw.length) : null, header);
 }

@@ -74,7 +74,7 @@ async function headerFields(input: MailInput, header: HeaderBlock, ctx: IngestCo
     autoReply: flags.autoReply,
     bounce: flags.bounce,
     loop: flags.loop,
-    contentHash: messageFingerprint(input),
+    contentHash: messageFingerprint(input, header),
   } satisfies Omit<WrappedFields, "reason" | "text" | "attachments">;
 }
 
@@ -105,7 +105,7 @@ function emptyMail(input: MailInput, kind: EmptyKind): ParsedMail {
 
 async function unparsableMail(input: MailInput, header: HeaderBlock, ctx: IngestContext, reason: string): Promise<ParsedMail> {
   const { raw } = input;
-  const fields = header.fields.length > 0 ? await headerFields(input, header, ctx) : { contentHash: messageFingerprint(input) };
+  const fields = header.fields.length > 0 ? await headerFields(input, header, ctx) : { contentHash: messageFingerprint(input, header) };
   return wrappedMail({ ...fields, reason: "unparsable", text: unparsableText(reason, raw.length), attachments: [originalAttachment(raw, "original.eml")] });
 }
 
@@ -166,7 +166,7 @@ async function fullMail(input: MailInput, header: HeaderBlock, ctx: IngestContex
     html: mime.html === null ? null : sanitizeMailHtml(mime.html),
     attachments,
     flags: { ...flags, wrapped: null },
-    contentHash: messageFingerprint(input),
+    contentHash: messageFingerprint(input, header),
   };
 }
 

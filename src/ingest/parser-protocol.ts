@@ -12,7 +12,16 @@ export interface ParseRequest {
   ownAddresses: string[];
 }
 
-export type ParseReply = { type: "ready" } | { type: "parsed"; id: number; mail: ParsedMail } | { type: "failed"; reason: string };
+/** Messages to parse, in the order the worker takes them. */
+export interface ParseCommand {
+  type: "parse";
+  requests: ParseRequest[];
+}
+
+export type ParseReply =
+  | { type: "ready" }
+  | { type: "parsed"; results: { id: number; mail: ParsedMail }[] }
+  | { type: "failed"; reason: string };
 
 export type ParseFunction = (input: MailInput, ctx: IngestContext) => Promise<ParsedMail>;
 
@@ -33,17 +42,29 @@ export function reviveMail(mail: ParsedMail): ParsedMail {
 export function serveParseRequests(parse: ParseFunction): void {
   const send = process.send?.bind(process);
   if (!send) throw new Error("the parse worker must run as a child process with an IPC channel");
-  const handle = async (request: ParseRequest) => {
-    const raw = Buffer.from(request.raw.buffer, request.raw.byteOffset, request.raw.byteLength);
-    const mail = await parse({ raw, size: request.size, truncated: request.truncated }, { maxSizeBytes: request.maxSizeBytes, ownAddresses: new Set(request.ownAddresses) });
-    send({ type: "parsed", id: request.id, mail } satisfies ParseReply);
+  // One at a time, in order: the pool counts on the answers coming in the order it sent the requests.
+  // Answers go back together when the worker has nothing left to do, or every few, so that a batch
+  // costs one message each way. parse never rejects; if it ever did, the rejection is unhandled, the
+  // worker dies, and the pool finds the message by parsing the unanswered ones alone.
+  const waiting: ParseRequest[] = [];
+  const done: { id: number; mail: ParsedMail }[] = [];
+  let running = false;
+  const flush = () => {
+    if (done.length) send({ type: "parsed", results: done.splice(0) } satisfies ParseReply);
   };
-  // One at a time, in order: the pool may send the next message early, and counts on the first
-  // unanswered one being the one in progress. parse never rejects; if it ever did, the rejection is
-  // unhandled, the worker dies, and the pool answers for the message.
-  let previous: Promise<void> = Promise.resolve();
-  process.on("message", (request: ParseRequest) => {
-    previous = previous.then(() => handle(request));
+  const work = async () => {
+    running = true;
+    for (let request = waiting.shift(); request; request = waiting.shift()) {
+      const raw = Buffer.from(request.raw.buffer, request.raw.byteOffset, request.raw.byteLength);
+      const mail = await parse({ raw, size: request.size, truncated: request.truncated }, { maxSizeBytes: request.maxSizeBytes, ownAddresses: new Set(request.ownAddresses) });
+      done.push({ id: request.id, mail });
+      if (waiting.length === 0 || done.length >= 16) flush();
+    }
+    running = false;
+  };
+  process.on("message", (command: ParseCommand) => {
+    waiting.push(...command.requests);
+    if (!running) void work();
   });
   // a bug that escapes parse: say what it was before dying, so the pool can tell whoever reads the wrapped message
   const die = (err: unknown) => {

@@ -29,8 +29,6 @@ export interface RunnerWiring {
   createSource: MailSourceFactory;
   ingest: IngestPort;
   onCommitted?: (mailboxId: string, interactionIds: string[]) => void;
-  /** called as each mailbox runner starts, before it connects */
-  onRunnerStart?: (mailbox: EnabledInboundMailbox) => void;
 }
 
 const supported = new Set(["IMAP", "POP3"]);
@@ -72,10 +70,7 @@ export function createRunnerManager(w: RunnerWiring): RunnerManager {
       return w.mailboxes.listEnabledInbound();
     },
     onMailboxesChanged: (listener) => w.mailboxes.onChange(listener),
-    createRunner: (mailbox) => {
-      w.onRunnerStart?.(mailbox);
-      return new MailboxRunner(mailbox, runnerDeps);
-    },
+    createRunner: (mailbox) => new MailboxRunner(mailbox, runnerDeps),
     supports: (type) => supported.has(type),
     log,
     metrics,

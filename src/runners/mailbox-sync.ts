@@ -8,7 +8,10 @@ import {
 } from "../connectors/mail-source.js";
 import { messageFingerprint } from "../ingest/fingerprint.js";
 import { UnstorableBatchError, type BatchCommit, type CommitOutcome, type KeyRecord, type Prepared, type SetAside, type SyncStore } from "../ingest/sync-store.js";
-import { chunks, defaultBatchLimits, planBatches, type PlannedItem } from "./sync-plan.js";
+import { chunks, planBatches, type PlannedItem } from "./sync-plan.js";
+import type { SyncHooks, SyncLimits, SyncReport } from "./sync-types.js";
+
+export { defaultSyncLimits, type Lane, type SyncHooks, type SyncLimits, type SyncReport, type SyncScheduler, type WarningCode } from "./sync-types.js";
 
 /**
  * One sync of one maildrop, the same for every protocol (design invariant 1): repair what an earlier
@@ -17,61 +20,6 @@ import { chunks, defaultBatchLimits, planBatches, type PlannedItem } from "./syn
  * aside; a message the database will not take is found by committing smaller parts and stored wrapped
  * (invariant 2: no message blocks its mailbox).
  */
-
-export interface SyncLimits {
-  maxMessageBytes: number;
-  maxCount: number;
-  maxBytes: number;
-  /** keys looked up and sized at once; bounds memory on a first sync of a large folder */
-  window: number;
-  /** fetches of one message before it is set aside */
-  maxAttempts: number;
-  /** batches fetched (and being parsed) ahead of the one being committed; 0 fetches each after the commit before it */
-  prefetch: number;
-}
-
-export const defaultSyncLimits: Omit<SyncLimits, "maxMessageBytes"> = { ...defaultBatchLimits, window: 1000, maxAttempts: 3, prefetch: 2 };
-
-export type WarningCode = "message_skipped" | "message_unstorable" | "ack_refused" | "key_reused";
-
-/** Urgent syncs (a few new messages) go before bulk ones (a backlog) wherever they share something. */
-export type Lane = "urgent" | "bulk";
-
-export interface SyncScheduler {
-  /** runs a transaction of the sync; urgent ones are served before waiting bulk ones */
-  transaction<T>(lane: Lane, fn: () => Promise<T>): Promise<T>;
-  /**
-   * A bulk sync holds a turn for each batch from its fetch until its commit, so that backlogs share the
-   * machine in turns; the answer releases the turn.
-   */
-  bulkTurn(): Promise<() => void>;
-}
-
-export interface SyncHooks {
-  signal: AbortSignal;
-  /** something the administrator should know about the mailbox (shown with its status) */
-  warn(code: WarningCode, message: string): void;
-  /** after each commit, with the interactions it created (before the acknowledgement: the mail is safe) */
-  committed?(interactionIds: string[]): void;
-  scheduler?: SyncScheduler;
-  /** a sync with at most this many new messages is urgent */
-  urgentCount?: number;
-}
-
-export interface SyncReport {
-  /** messages fetched and handed to a commit */
-  fetched: number;
-  created: number;
-  duplicates: number;
-  alreadyStored: number;
-  /** acknowledged at the server (new and left over) */
-  acked: number;
-  /** set aside: the server would not hand them over */
-  skipped: number;
-  /** stored wrapped because the database refused them as they were */
-  unstorable: number;
-  lane: Lane;
-}
 
 interface Fetched {
   items: PlannedItem[];
@@ -88,6 +36,10 @@ export class MailboxSync {
   readonly #pending: string[] = [];
   #listing: Listing | null = null;
   #storedCursor: string | null = null;
+  #acks: Promise<void> = Promise.resolve();
+  /** a fetch broke the connection: the fetches queued behind it fail too, through no fault of their messages */
+  #connectionLost = false;
+  #ackFailure: Error | null = null;
 
   constructor(
     private readonly session: MailSession,
@@ -101,7 +53,9 @@ export class MailboxSync {
   async run(): Promise<SyncReport> {
     try {
       await this.#run();
+      await this.#acknowledged();
     } catch (err) {
+      await this.#acks;
       // what was committed and sent for acknowledgement still counts: POP3's QUIT applies those DELEs
       if (!(err instanceof MailSourceError)) await this.#finish().catch(() => undefined);
       throw err;
@@ -277,6 +231,7 @@ export class MailboxSync {
       const fetched: Fetched = await ahead.shift()!;
       fill();
       try {
+        if (this.#ackFailure) throw this.#ackFailure;
         await this.#commitAndAcknowledge(fetched);
       } catch (err) {
         // the prefetches share the session; let them finish before the caller moves on
@@ -337,8 +292,10 @@ export class MailboxSync {
     try {
       return await this.session.fetch(requests);
     } catch (err) {
-      if (err instanceof MailSourceError && !this.#aborted) {
-        // if a message breaks the connection every time, counting lets the next syncs find and set it aside
+      // if a message breaks the connection every time, counting lets the next syncs find and set it aside; only
+      // the fetch that was on the wire is charged, not those queued behind it on the same connection
+      if (err instanceof MailSourceError && !this.#aborted && !this.#connectionLost) {
+        this.#connectionLost = true;
         await this.store.recordAttempt(items.map((p) => ({ key: p.key, size: p.size })), err.message).catch(() => undefined);
       }
       throw err;
@@ -360,7 +317,25 @@ export class MailboxSync {
           "the messages after it were taken. Repair or remove it on the server.",
       );
     }
-    await this.#acknowledge(fetched.messages.map((m) => m.sourceKey));
+    this.#acknowledgeLater(fetched.messages.map((m) => m.sourceKey));
+  }
+
+  /**
+   * Acknowledgements follow their commits in order, but the next commit does not wait for them: an
+   * acknowledgement shares the connection with the fetches running ahead and would hold the database
+   * idle behind them. A failed acknowledgement fails the sync at the next step.
+   */
+  #acknowledgeLater(keys: string[]): void {
+    const previous = this.#acks;
+    this.#acks = previous.then(() => (this.#ackFailure ? undefined : this.#acknowledge(keys))).catch((err: unknown) => {
+      this.#ackFailure ??= err instanceof Error ? err : new Error(String(err));
+    });
+  }
+
+  /** Waits for the acknowledgements under way; throws the first that failed. */
+  async #acknowledged(): Promise<void> {
+    await this.#acks;
+    if (this.#ackFailure) throw this.#ackFailure;
   }
 
   /** Commits the batch; when the database refuses its data, finds the message by committing halves. */

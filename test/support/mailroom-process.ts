@@ -27,13 +27,17 @@ export interface MailroomProcessOptions {
   env?: Record<string, string>;
   /** node flags, e.g. ["--expose-gc"] */
   nodeArgs?: string[];
+  /** run the compiled server in dist/ (what `npm start` runs; build it first) instead of the sources through tsx */
+  compiled?: boolean;
 }
 
-/** Runs `mailroom start` from the TypeScript source (through tsx) as a real, separate process. */
+/** Runs `mailroom start` as a real, separate process: from the TypeScript source (through tsx), or compiled. */
 export async function startMailroomProcess(opts: MailroomProcessOptions): Promise<MailroomProcess> {
   const port = opts.port ?? (await freePort());
   fs.mkdirSync(opts.dataDir, { recursive: true });
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), "--import", "tsx", path.join(root, "src/main.ts"), "start"], {
+  const program = opts.compiled ? [path.join(root, "dist/main.js")] : ["--import", "tsx", path.join(root, "src/main.ts")];
+  if (opts.compiled && !fs.existsSync(program[0]!)) throw new Error("dist/main.js is missing: run `npm run build` first");
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...program, "start"], {
     cwd: root,
     env: {
       PATH: process.env["PATH"] ?? "/usr/bin:/bin",

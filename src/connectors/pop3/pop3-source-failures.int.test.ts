@@ -100,8 +100,8 @@ describe("POP3 UIDLs the server gives again", () => {
     const second = store.holdNextCommit();
     first.release();
     const two = await reached(second, running);
-    // the first twin's DELE went out after its commit; the second's waits for its own
-    expect(deles()).toEqual(["DELE 1"]);
+    // the first twin's DELE may go out now that its commit is done; the second's waits for its own
+    expect(deles()).not.toContain("DELE 2");
     second.release();
 
     const { report } = await running;

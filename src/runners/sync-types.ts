@@ -1,0 +1,58 @@
+import { defaultBatchLimits } from "./sync-plan.js";
+
+/** What a sync of one maildrop is given and what it answers (see mailbox-sync.ts). */
+
+export interface SyncLimits {
+  maxMessageBytes: number;
+  maxCount: number;
+  maxBytes: number;
+  /** keys looked up and sized at once; bounds memory on a first sync of a large folder */
+  window: number;
+  /** fetches of one message before it is set aside */
+  maxAttempts: number;
+  /** batches fetched (and being parsed) ahead of the one being committed; 0 fetches each after the commit before it */
+  prefetch: number;
+}
+
+export const defaultSyncLimits: Omit<SyncLimits, "maxMessageBytes"> = { ...defaultBatchLimits, window: 1000, maxAttempts: 3, prefetch: 2 };
+
+export type WarningCode = "message_skipped" | "message_unstorable" | "ack_refused" | "key_reused";
+
+/** Urgent syncs (a few new messages) go before bulk ones (a backlog) wherever they share something. */
+export type Lane = "urgent" | "bulk";
+
+export interface SyncScheduler {
+  /** runs a transaction of the sync; urgent ones are served before waiting bulk ones */
+  transaction<T>(lane: Lane, fn: () => Promise<T>): Promise<T>;
+  /**
+   * A bulk sync holds a turn for each batch from its fetch until its commit, so that backlogs share the
+   * machine in turns; the answer releases the turn.
+   */
+  bulkTurn(): Promise<() => void>;
+}
+
+export interface SyncHooks {
+  signal: AbortSignal;
+  /** something the administrator should know about the mailbox (shown with its status) */
+  warn(code: WarningCode, message: string): void;
+  /** after each commit, with the interactions it created (before the acknowledgement: the mail is safe) */
+  committed?(interactionIds: string[]): void;
+  scheduler?: SyncScheduler;
+  /** a sync with at most this many new messages is urgent */
+  urgentCount?: number;
+}
+
+export interface SyncReport {
+  /** messages fetched and handed to a commit */
+  fetched: number;
+  created: number;
+  duplicates: number;
+  alreadyStored: number;
+  /** acknowledged at the server (new and left over) */
+  acked: number;
+  /** set aside: the server would not hand them over */
+  skipped: number;
+  /** stored wrapped because the database refused them as they were */
+  unstorable: number;
+  lane: Lane;
+}
