@@ -3,7 +3,7 @@ import { startDovecot } from "../../test/support/dovecot.js";
 import { bareClient } from "../lib/bare-imap.js";
 import { nowMs, progress, sleep, waitUntil } from "../lib/clock.js";
 import { createImapMailbox, MailroomDbReader, startBenchMailroom, type BenchMailroom, defaultParseWorkers } from "../lib/mailroom.js";
-import { openFilesLimit, rssKb, type Cleanup } from "../lib/processes.js";
+import { openFilesLimit, rssKb, treeRssKb, type Cleanup } from "../lib/processes.js";
 import { round1 } from "../lib/stats.js";
 import { BareIdleProcess, type BareMemory } from "./bare-idle.js";
 import { LatencyProbe, type LatencyFigures } from "./latency-probe.js";
@@ -29,6 +29,8 @@ export interface ScaleResult {
   mailroom: {
     oneRssKb: number;
     allRssKb: number;
+    /** with N mailboxes, after the GC: the process and its children (the parse workers) together */
+    allTreeRssKb: number;
     /** the same two readings before the forced GC */
     oneRssNoGcKb: number;
     allRssNoGcKb: number;
@@ -40,14 +42,14 @@ export interface ScaleResult {
   latency: LatencyFigures;
 }
 
-/** RSS of the Mailroom process before and after a forced GC, in kB. */
-async function mailroomRss(mailroom: BenchMailroom): Promise<{ noGc: number; afterGc: number }> {
+/** RSS of the Mailroom process before and after a forced GC, and of it with its children after, in kB. */
+async function mailroomRss(mailroom: BenchMailroom): Promise<{ noGc: number; afterGc: number; tree: number }> {
   const noGc = rssKb(mailroom.proc.pid);
   mailroom.collectGarbage();
   await sleep(1_000);
   mailroom.collectGarbage();
   await sleep(1_000);
-  return { noGc, afterGc: rssKb(mailroom.proc.pid) };
+  return { noGc, afterGc: rssKb(mailroom.proc.pid), tree: treeRssKb(mailroom.proc.pid) };
 }
 
 /**
@@ -133,6 +135,7 @@ export async function scaleScenario(opts: IngestOptions, cleanup: Cleanup): Prom
       mailroom: {
         oneRssKb: rssOne.afterGc,
         allRssKb: rssAll.afterGc,
+        allTreeRssKb: rssAll.tree,
         oneRssNoGcKb: rssOne.noGc,
         allRssNoGcKb: rssAll.noGc,
         perMailboxKb: round1((rssAll.afterGc - rssOne.afterGc) / (n - 1)),

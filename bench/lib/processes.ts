@@ -73,6 +73,15 @@ function statusField(pid: number | "self", field: string): number {
 
 /** Resident set size in kB, from /proc/PID/status VmRSS. */
 export const rssKb = (pid: number | "self"): number => statusField(pid, "VmRSS");
+/** VmRSS of the process and all its descendants (Mailroom's parse workers are child processes), in kB. */
+export function treeRssKb(pid: number): number {
+  let total = rssKb(pid);
+  for (const task of fs.readdirSync(`/proc/${pid}/task`)) {
+    const children = fs.readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+    for (const child of children ? children.split(" ") : []) total += treeRssKb(Number(child));
+  }
+  return total;
+}
 /** Peak resident set size in kB (VmHWM). */
 export const peakRssKb = (pid: number | "self"): number => statusField(pid, "VmHWM");
 

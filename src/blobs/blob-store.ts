@@ -9,8 +9,8 @@ import { newId } from "../shared/ids.js";
 export interface BlobStore {
   /** writes inside the caller's transaction, so the bytes commit with the rows that point at them */
   put(trx: Kysely<Database>, data: Buffer): Promise<string>;
-  /** several at once (one statement where the store can), answering their ids in order */
-  putMany(trx: Kysely<Database>, data: Buffer[]): Promise<string[]>;
+  /** several at once (a statement per hundred), under ids the caller chose with newId */
+  putAll(trx: Kysely<Database>, blobs: { id: string; data: Buffer }[]): Promise<void>;
   get(id: string): Promise<Buffer | undefined>;
 }
 
@@ -23,11 +23,10 @@ export class DatabaseBlobStore implements BlobStore {
     return id;
   }
 
-  async putMany(trx: Kysely<Database>, data: Buffer[]): Promise<string[]> {
-    const rows = data.map((bytes) => ({ id: newId(), data: bytes, size: bytes.length }));
+  async putAll(trx: Kysely<Database>, blobs: { id: string; data: Buffer }[]): Promise<void> {
+    const rows = blobs.map(({ id, data }) => ({ id, data, size: data.length }));
     // a few rows a statement: the bytes travel as parameters, and a batch may hold megabytes of them
     for (let i = 0; i < rows.length; i += 100) await trx.insertInto("blobs").values(rows.slice(i, i + 100)).execute();
-    return rows.map((r) => r.id);
   }
 
   async get(id: string): Promise<Buffer | undefined> {

@@ -16,10 +16,10 @@ export interface KnownRef {
  * was a third of the server's time on a backlog of small messages).
  */
 export class BatchRows {
-  /** the bytes to store as blobs, in order; rows point at them by index until their ids are known */
-  readonly blobs: Buffer[] = [];
-  readonly interactions: (Insertable<InteractionsTable> & { raw_blob_id: string })[] = [];
-  readonly attachments: (Insertable<AttachmentsTable> & { blob_id: string })[] = [];
+  /** the bytes to store as blobs, with the ids the rows point at */
+  readonly blobs: { id: string; data: Buffer }[] = [];
+  readonly interactions: Insertable<InteractionsTable>[] = [];
+  readonly attachments: Insertable<AttachmentsTable>[] = [];
   readonly threadRefs: Insertable<ThreadRefsTable>[] = [];
   /** Message-IDs stored in this batch so far, for replies within the batch */
   private readonly refsInBatch = new Map<string, KnownRef>();
@@ -86,16 +86,10 @@ export class BatchRows {
     return id;
   }
 
-  /** Points the rows at the stored blobs' ids, given in the order of `blobs`. */
-  resolveBlobs(ids: string[]): void {
-    const idOf = (placeholder: string) => ids[Number(placeholder.slice(1))]!;
-    for (const row of this.interactions) row.raw_blob_id = idOf(row.raw_blob_id);
-    for (const row of this.attachments) row.blob_id = idOf(row.blob_id);
-  }
-
-  private blob(bytes: Buffer): string {
-    this.blobs.push(bytes);
-    return `#${this.blobs.length - 1}`;
+  private blob(data: Buffer): string {
+    const id = newId();
+    this.blobs.push({ id, data });
+    return id;
   }
 
   /** The thread of the earliest-stored message among the references, as threadOf did one message at a time. */

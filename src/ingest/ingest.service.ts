@@ -68,27 +68,27 @@ export class IngestService {
     const now = this.clock.now().toISOString();
     try {
       await this.db.transaction().execute(async (trx) => {
-        const states = await this.store.liveStates(trx, ref, [...batch.messages.map((m) => m.sourceKey), ...batch.skipped.map((s) => s.key)]);
-        const taken = (key: string) => states.get(key) === "stored" || states.get(key) === "skipped";
-        const fresh: { message: SourceMessage; mail: ParsedMail }[] = [];
-        for (const message of batch.messages) {
-          if (taken(message.sourceKey)) {
-            outcome.alreadyStored++;
-            continue;
-          }
+        const mails = batch.messages.map((message) => {
           const mail = wrapAs === undefined ? parsed.get(message.sourceKey) : unstorableMail(message, wrapAs);
           if (!mail) throw new Error(`the message under key ${message.sourceKey} was not parsed`);
-          fresh.push({ message, mail });
-        }
-
-        // what the batch's messages may be the same message as, and the threads their references are in
+          return { message, mail };
+        });
+        // what is stored already, what the messages may be the same message as, and the threads their
+        // references are in
+        const [states, sameFingerprint, knownRefs] = await Promise.all([
+          this.store.liveStates(trx, ref, [...batch.messages.map((m) => m.sourceKey), ...batch.skipped.map((s) => s.key)]),
+          this.store.byFingerprints(trx, target.mailboxId, mails.filter((f) => f.mail.messageId).map((f) => f.mail.contentHash)),
+          this.store.knownRefs(trx, mails.flatMap(({ mail }) => [...mail.inReplyTo, ...mail.references.slice(-100)])),
+        ]);
+        const taken = (key: string) => states.get(key) === "stored" || states.get(key) === "skipped";
+        const fresh = mails.filter(({ message }) => !taken(message.sourceKey));
+        outcome.alreadyStored += mails.length - fresh.length;
         const sameMessage = new Map<string, string>();
-        for (const row of await this.store.byFingerprints(trx, target.mailboxId, fresh.filter((f) => f.mail.messageId).map((f) => f.mail.contentHash))) {
+        for (const row of sameFingerprint) {
           const key = redeliveryKey(row.messageId, row.contentHash);
           if (row.messageId && !sameMessage.has(key)) sameMessage.set(key, row.id);
         }
-        const refs = fresh.flatMap(({ mail }) => [...mail.inReplyTo, ...mail.references.slice(-100)]);
-        const rows = new BatchRows(target, now, await this.store.knownRefs(trx, refs), threadKey);
+        const rows = new BatchRows(target, now, knownRefs, threadKey);
         const claimed = new Set<string>();
         const keys: NewKey[] = [];
 
@@ -110,9 +110,10 @@ export class IngestService {
           if (!taken(s.key)) keys.push({ key: s.key, epoch: batch.epoch, size: s.size, truncated: false, at: now, state: "skipped", reason: s.reason });
         }
 
-        rows.resolveBlobs(await this.blobs.putMany(trx, rows.blobs));
-        await this.store.insertInteractions(trx, rows);
+        // blobs before the rows that point at them
         const failing = keys.map((k) => k.key).filter((key) => states.get(key) === "failing");
+        await this.blobs.putAll(trx, rows.blobs);
+        await this.store.insertInteractions(trx, rows);
         await this.store.recordKeys(trx, ref, keys, failing);
         if (batch.cursor !== null) await this.store.saveCursor(trx, ref, batch.cursor, now);
       });
@@ -189,8 +190,11 @@ class MaildropIngest implements SyncStore {
   prepare(messages: SourceMessage[], urgent: boolean): PreparedParse {
     const parsed = this.ingest.parseAll(messages, this.ctx, urgent);
     // a sync that fails before this batch's commit never awaits it
-    parsed.catch(() => undefined);
-    return { keys: messages.map((m) => m.sourceKey), parsed };
+    const settled = parsed.then(
+      () => undefined,
+      () => undefined,
+    );
+    return { keys: messages.map((m) => m.sourceKey), parsed, settled };
   }
 
   async commit(batch: BatchCommit): Promise<CommitOutcome> {

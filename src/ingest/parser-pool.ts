@@ -49,7 +49,7 @@ interface Task {
 
 interface Slot {
   worker: ChildProcess;
-  /** in the order the worker takes them */
+  /** what the worker holds (it takes new mail ahead of the rest) */
   tasks: Task[];
   /** the slot parses one suspect alone: if its worker dies, the suspect did it */
   isolating: boolean;
@@ -131,7 +131,7 @@ export function createParser(options: ParserOptions): Parser {
     slot.tasks.push(...tasks);
     watch(slot);
     // a worker that died meanwhile answers through "exit"; its tasks go back to the queue then
-    slot.worker.send({ type: "parse", requests: tasks.map((t) => requestFor(t.id, t.input, t.ctx)) } satisfies ParseCommand, (err) => {
+    slot.worker.send({ type: "parse", requests: tasks.map((t) => requestFor(t.id, t.input, t.ctx, t.urgent)) } satisfies ParseCommand, (err) => {
       if (err) lost(slot, err.message);
     });
   };
@@ -156,6 +156,13 @@ export function createParser(options: ParserOptions): Parser {
   };
 
   const pump = () => {
+    // new mail does not wait for room: it goes to the least busy worker now, which parses it next
+    while (urgentQueue[0] && !urgentQueue[0].suspect) {
+      const open = [...slots].filter((s) => s.ready && !s.gone && !s.isolating);
+      if (open.length === 0) break;
+      const slot = open.reduce((a, b) => (b.tasks.length < a.tasks.length ? b : a));
+      send(slot, [urgentQueue.shift()!]);
+    }
     for (const slot of slots) {
       if (!slot.ready || slot.gone || slot.isolating) continue;
       const tasks = nextFor(slot);
@@ -210,10 +217,11 @@ export function createParser(options: ParserOptions): Parser {
         slot.failure = reply.reason;
       } else {
         for (const result of reply.results) {
-          const task = slot.tasks[0];
-          if (!task || task.id !== result.id) continue;
-          slot.tasks.shift();
-          finish(task, () => task.resolve(reviveMail(result.mail)));
+          // new mail is answered ahead of the backlog it was sent after
+          const at = slot.tasks.findIndex((t) => t.id === result.id);
+          if (at === -1) continue;
+          const [task] = slot.tasks.splice(at, 1);
+          finish(task!, () => task!.resolve(reviveMail(result.mail)));
         }
         // a suspect that came back was innocent; the slot takes batches again
         if (slot.tasks.length === 0) slot.isolating = false;

@@ -5,6 +5,8 @@ import type { IngestContext, ParsedMail } from "./types.js";
 
 export interface ParseRequest {
   id: number;
+  /** new mail: parsed next, ahead of the backlog the worker holds, and answered at once */
+  urgent: boolean;
   raw: Uint8Array;
   size: number;
   truncated: boolean;
@@ -25,8 +27,8 @@ export type ParseReply =
 
 export type ParseFunction = (input: MailInput, ctx: IngestContext) => Promise<ParsedMail>;
 
-export function requestFor(id: number, input: MailInput, ctx: IngestContext): ParseRequest {
-  return { id, raw: input.raw, size: input.size, truncated: input.truncated, maxSizeBytes: ctx.maxSizeBytes, ownAddresses: [...ctx.ownAddresses] };
+export function requestFor(id: number, input: MailInput, ctx: IngestContext, urgent: boolean): ParseRequest {
+  return { id, urgent, raw: input.raw, size: input.size, truncated: input.truncated, maxSizeBytes: ctx.maxSizeBytes, ownAddresses: [...ctx.ownAddresses] };
 }
 
 /** Structured cloning turns Buffers into plain Uint8Arrays; the rest of Mailroom expects Buffers. */
@@ -42,9 +44,9 @@ export function reviveMail(mail: ParsedMail): ParsedMail {
 export function serveParseRequests(parse: ParseFunction): void {
   const send = process.send?.bind(process);
   if (!send) throw new Error("the parse worker must run as a child process with an IPC channel");
-  // One at a time, in order: the pool counts on the answers coming in the order it sent the requests.
-  // Answers go back together when the worker has nothing left to do, or every few, so that a batch
-  // costs one message each way. parse never rejects; if it ever did, the rejection is unhandled, the
+  // One at a time, new mail first, then in the order they came. Answers go back together when the
+  // worker has nothing left to do, or every few, so that a batch costs one message each way; new mail's
+  // at once. parse never rejects; if it ever did, the rejection is unhandled, the
   // worker dies, and the pool finds the message by parsing the unanswered ones alone.
   const waiting: ParseRequest[] = [];
   const done: { id: number; mail: ParsedMail }[] = [];
@@ -58,12 +60,16 @@ export function serveParseRequests(parse: ParseFunction): void {
       const raw = Buffer.from(request.raw.buffer, request.raw.byteOffset, request.raw.byteLength);
       const mail = await parse({ raw, size: request.size, truncated: request.truncated }, { maxSizeBytes: request.maxSizeBytes, ownAddresses: new Set(request.ownAddresses) });
       done.push({ id: request.id, mail });
-      if (waiting.length === 0 || done.length >= 16) flush();
+      if (request.urgent || waiting.length === 0 || done.length >= 16) flush();
     }
     running = false;
   };
   process.on("message", (command: ParseCommand) => {
-    waiting.push(...command.requests);
+    const urgent = command.requests.filter((r) => r.urgent);
+    // ahead of the backlog, behind new mail that came before it
+    const firstBacklog = waiting.findIndex((r) => !r.urgent);
+    waiting.splice(firstBacklog === -1 ? waiting.length : firstBacklog, 0, ...urgent);
+    waiting.push(...command.requests.filter((r) => !r.urgent));
     if (!running) void work();
   });
   // a bug that escapes parse: say what it was before dying, so the pool can tell whoever reads the wrapped message

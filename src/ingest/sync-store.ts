@@ -31,6 +31,8 @@ export interface SetAside {
 /** The parse of a batch, started ahead of its commit; opaque to the sync. */
 export interface Prepared {
   readonly keys: readonly string[];
+  /** settles when the parse is done (never rejects): the sync waits for it before it takes its turn at the database */
+  readonly settled: Promise<void>;
 }
 
 export interface BatchCommit {

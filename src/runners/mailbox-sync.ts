@@ -11,6 +11,9 @@ import { UnstorableBatchError, type BatchCommit, type CommitOutcome, type KeyRec
 import { chunks, planBatches, type PlannedItem } from "./sync-plan.js";
 import type { SyncHooks, SyncLimits, SyncReport } from "./sync-types.js";
 
+/** Batches a backlog stores per turn (see #pipeline). */
+const stintBatches = 8;
+
 export { defaultSyncLimits, type Lane, type SyncHooks, type SyncLimits, type SyncReport, type SyncScheduler, type WarningCode } from "./sync-types.js";
 
 /**
@@ -26,8 +29,6 @@ interface Fetched {
   messages: SourceMessage[];
   skipped: (SetAside & { index: number })[];
   prepared: Prepared | null;
-  /** gives back the bulk turn the batch holds, if any */
-  release(): void;
 }
 
 export class MailboxSync {
@@ -214,17 +215,35 @@ export class MailboxSync {
   }
 
   /**
+   * A backlog (bulk) sync stores its batches in stints of a few, each with a turn from the scheduler:
+   * backlogs take turns a stint at a time, and what a node runs at once stays small enough that new
+   * mail of other mailboxes finds room (bench:ingest, fairness). Within a stint the fetches run ahead.
+   */
+  async #pipeline(batches: PlannedItem[][]): Promise<void> {
+    const scheduler = this.hooks.scheduler;
+    if (this.#report.lane !== "bulk" || !scheduler) return this.#stint(batches);
+    for (let i = 0; i < batches.length && !this.#aborted; i += stintBatches) {
+      const release = await scheduler.bulkTurn();
+      try {
+        await this.#stint(batches.slice(i, i + stintBatches));
+      } finally {
+        release();
+      }
+    }
+  }
+
+  /**
    * Fetches run ahead of the commits (`prefetch` batches), so that the parse workers always have the
    * next batch while the database stores this one; they share the session, which runs them in order.
    */
-  async #pipeline(batches: PlannedItem[][]): Promise<void> {
+  async #stint(batches: PlannedItem[][]): Promise<void> {
     const ahead: Promise<Fetched>[] = [];
     let next = 0;
     const fill = () => {
-      while (ahead.length <= this.limits.prefetch && next < batches.length && !this.#aborted) ahead.push(quiet(this.#fetch(batches[next++]!)));
+      while (ahead.length <= this.limits.prefetch && next < batches.length && !this.#aborted) ahead.push(quiet(this.#fetchBatch(batches[next++]!)));
     };
     const discardAll = async () => {
-      for (const pending of ahead.splice(0)) await discard(pending);
+      for (const pending of ahead.splice(0)) await pending.catch(() => null);
     };
     fill();
     while (ahead.length) {
@@ -237,8 +256,6 @@ export class MailboxSync {
         // the prefetches share the session; let them finish before the caller moves on
         await discardAll();
         throw err;
-      } finally {
-        fetched.release();
       }
       if (this.#aborted) {
         await discardAll();
@@ -247,18 +264,7 @@ export class MailboxSync {
     }
   }
 
-  async #fetch(batch: PlannedItem[]): Promise<Fetched> {
-    const scheduler = this.hooks.scheduler;
-    const release = this.#report.lane === "bulk" && scheduler ? await scheduler.bulkTurn() : () => undefined;
-    try {
-      return { ...(await this.#fetchBatch(batch)), release };
-    } catch (err) {
-      release();
-      throw err;
-    }
-  }
-
-  async #fetchBatch(batch: PlannedItem[]): Promise<Omit<Fetched, "release">> {
+  async #fetchBatch(batch: PlannedItem[]): Promise<Fetched> {
     const skipped = batch.filter((p) => p.aside !== null).map((p) => ({ key: p.key, size: p.size, reason: p.aside!, index: p.index }));
     const toFetch = batch.filter((p) => p.aside === null);
     let messages: SourceMessage[] = [];
@@ -350,6 +356,8 @@ export class MailboxSync {
       reread: listing.reread,
       prepared: f.prepared,
     };
+    // parsed first: a batch that waits for its parse must not hold the database from everyone else meanwhile
+    await f.prepared?.settled;
     try {
       const outcome = await this.#transaction(() => this.store.commit(batch));
       if (batch.cursor !== null) this.#storedCursor = batch.cursor;
@@ -365,7 +373,6 @@ export class MailboxSync {
         messages: ordered.filter((m) => (indexOf.get(m.sourceKey)! <= boundary) === inLeft),
         skipped: f.skipped.filter((s) => (s.index <= boundary) === inLeft),
         prepared: f.prepared,
-        release: () => undefined,
       });
       const left = await this.#commitIsolating(part(true));
       const right = await this.#commitIsolating(part(false));
@@ -399,12 +406,6 @@ function describeKeys(keys: string[]): string {
   const shown = keys.slice(0, 3).map((k) => `"${k.length > 60 ? `${k.slice(0, 60)}…` : k}"`);
   const more = keys.length > 3 ? ` and ${keys.length - 3} more` : "";
   return `${keys.length === 1 ? "key" : "keys"} ${shown.join(", ")}${more}`;
-}
-
-/** Waits for a prefetched batch that will not be committed, and gives back its turn. */
-async function discard(next: Promise<Fetched> | null): Promise<void> {
-  const fetched = next ? await next.catch(() => null) : null;
-  fetched?.release();
 }
 
 /** Marks a promise's rejection as handled now; awaiting it later still throws. */

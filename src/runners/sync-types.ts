@@ -24,10 +24,7 @@ export type Lane = "urgent" | "bulk";
 export interface SyncScheduler {
   /** runs a transaction of the sync; urgent ones are served before waiting bulk ones */
   transaction<T>(lane: Lane, fn: () => Promise<T>): Promise<T>;
-  /**
-   * A bulk sync holds a turn for each batch from its fetch until its commit, so that backlogs share the
-   * machine in turns; the answer releases the turn.
-   */
+  /** A bulk sync holds a turn for each stint of batches it stores, so that backlogs take turns; the answer releases it. */
   bulkTurn(): Promise<() => void>;
 }
 

@@ -105,7 +105,7 @@ export class MemorySyncStore implements SyncStore {
 
   prepare(messages: SourceMessage[], urgent: boolean): Prepared {
     this.prepared.push({ keys: messages.map((m) => m.sourceKey), commitsBefore: this.commits.length, urgent });
-    return { keys: messages.map((m) => m.sourceKey) };
+    return { keys: messages.map((m) => m.sourceKey), settled: Promise.resolve() };
   }
 
   async commit(batch: BatchCommit): Promise<CommitOutcome> {
