@@ -4,7 +4,7 @@ import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import type { Config } from "./config.js";
+import type { Config, TrustProxy } from "./config.js";
 import { createMailSource, testMailSource } from "./connectors/index.js";
 import type { MailSourceFactory, MailSourceTester } from "./connectors/mail-source.js";
 import { IngestService, type MailParser } from "./ingest/ingest.service.js";
@@ -25,9 +25,10 @@ import { InteractionsService } from "./features/interactions/interactions.servic
 import { InteractionsStore } from "./features/interactions/interactions.store.js";
 import { eventsRoutes } from "./features/events/events.routes.js";
 import { EventBus } from "./shared/event-bus.js";
+import { SessionEnds } from "./shared/session-ends.js";
 import { fromAddressesRoutes } from "./features/from-addresses/from-addresses.routes.js";
 import { FromAddressesService } from "./features/from-addresses/from-addresses.service.js";
-import { healthRoutes } from "./features/health/health.routes.js";
+import { MetricsAccess, healthRoutes } from "./features/health/health.routes.js";
 import { mailboxesRoutes } from "./features/mailboxes/mailboxes.routes.js";
 import { MailboxesService } from "./features/mailboxes/mailboxes.service.js";
 import { queuesRoutes } from "./features/queues/queues.routes.js";
@@ -36,6 +37,7 @@ import { usersRoutes } from "./features/users/users.routes.js";
 import { UsersService } from "./features/users/users.service.js";
 import { installAccessControl, type RouteEntry } from "./http/access.js";
 import { installErrorHandler } from "./http/error-handler.js";
+import { clientErrorHandler, defaultBodyLimit, frameworkErrors, installInputGuards } from "./http/input-guards.js";
 import type { Logger } from "./logger.js";
 import { systemClock, type Clock } from "./shared/clock.js";
 import { randomBytes } from "node:crypto";
@@ -55,6 +57,8 @@ export interface AppDeps {
   mailSources?: MailSourceFactory;
   /** the MIME parser; by default a pool of `parseWorkers` worker processes */
   parser?: MailParser;
+  /** how often an event stream checks that its session still lives; 15 s by default */
+  sessionCheckMs?: number;
 }
 
 export interface Services {
@@ -78,12 +82,17 @@ export interface MailroomApp {
   routeTable: RouteEntry[];
   /** Creates the first admin when there are no users; returns the generated password, if one was generated. */
   bootstrapAdmin(): Promise<{ created: boolean; generatedPassword?: string }>;
-  /** Starts the background work (mailbox runners); the HTTP API works without it. */
+  /** Re-seals v1 secrets, then starts the background work (mailbox runners); the HTTP API works without it. */
   start(): Promise<void>;
   /** Makes a mailbox's runner on this node sync now; false when it has none here. */
   wakeMailbox(mailboxId: string): boolean;
   /** Stops runners and the HTTP server; the database stays open (its owner closes it). */
   close(): Promise<void>;
+}
+
+/** A hop count trusts that many proxies nearest to Mailroom; addresses and `true` go to Fastify as they are. */
+function fastifyTrustProxy(setting: TrustProxy): boolean | string[] | ((address: string, hop: number) => boolean) {
+  return typeof setting === "number" ? (_address, hop) => hop < setting : setting;
 }
 
 export async function createApp(deps: AppDeps): Promise<MailroomApp> {
@@ -93,8 +102,9 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   collectDefaultMetrics({ register: metrics });
 
   const audit = new AuditService(k, clock);
-  const users = new UsersService(k, audit, clock);
-  const auth = new AuthService(k, users, clock, deps.config.sessionHours);
+  const sessionEnds = new SessionEnds();
+  const users = new UsersService(k, audit, clock, deps.db.dialect, sessionEnds);
+  const auth = new AuthService(k, users, clock, deps.config.sessionHours, sessionEnds);
   const events = new EventBus();
   const blobs = deps.blobs ?? new DatabaseBlobStore(k);
   const interactionsStore = new InteractionsStore(k);
@@ -121,12 +131,16 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const fastifyLogger: FastifyBaseLogger = deps.log;
   const http: FastifyInstance = Fastify({
     loggerInstance: fastifyLogger,
-    bodyLimit: 30 * 1024 * 1024,
-    trustProxy: false,
+    bodyLimit: defaultBodyLimit,
+    trustProxy: fastifyTrustProxy(deps.config.trustProxy),
+    frameworkErrors,
+    clientErrorHandler,
   });
   http.setValidatorCompiler(validatorCompiler);
   http.setSerializerCompiler(serializerCompiler);
   installErrorHandler(http);
+  // before sign-in is checked: a NUL is refused for everyone, everywhere
+  installInputGuards(http);
   await http.register(cookie);
   await http.register(rateLimit, { global: false });
   await http.register(swagger, {
@@ -144,12 +158,12 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   });
   const routeTable = installAccessControl(http, auth);
 
-  await http.register(healthRoutes(deps.db, metrics));
+  await http.register(healthRoutes(deps.db, metrics, new MetricsAccess(deps.config.metricsToken, auth)));
   await http.register(authRoutes(auth, { cookieSecure: deps.config.cookieSecure, loginRateLimitPerMinute: deps.config.loginRateLimitPerMinute }));
   await http.register(usersRoutes(users));
   await http.register(auditRoutes(audit));
   await http.register(interactionsRoutes(interactions));
-  await http.register(eventsRoutes(events));
+  await http.register(eventsRoutes(events, auth, sessionEnds, { sessionCheckMs: deps.sessionCheckMs }));
   await http.register(queuesRoutes(queues));
   await http.register(fromAddressesRoutes(fromAddresses, auth));
   await http.register(mailboxesRoutes(mailboxes));
@@ -172,6 +186,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
       return generated ? { created: true, generatedPassword: generated } : { created: true };
     },
     async start() {
+      // on every node, runners or not: after this, a secret opens only in the mailbox and column it was sealed for
+      await mailboxes.resealLegacySecrets();
       if (!deps.config.runnersEnabled || runners) return;
       // a parse worker takes a moment to start: started now, it is ready when the first mailbox is enabled
       if (!deps.parser) parserPoolNow();

@@ -1,3 +1,4 @@
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { z } from "zod";
@@ -27,9 +28,33 @@ const configSchema = z.object({
   // two where the machine has two cores: measured faster on large mail, the same on small (bench:ingest)
   MAILROOM_PARSE_WORKERS: z.coerce.number().int().min(0).max(16).default(Math.min(2, os.availableParallelism())),
   MAILROOM_PARSE_WORKER_MEMORY_MB: z.coerce.number().int().min(64).max(16_384).default(512),
+  MAILROOM_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters (e.g. openssl rand -hex 24)").optional(),
+  MAILROOM_TRUST_PROXY: z
+    .string()
+    .transform(parseTrustProxy)
+    .refine((v) => v !== null, "must be false, true, a number of proxy hops, or proxy addresses / CIDR ranges separated by commas")
+    .optional(),
 })
   // a misspelt variable must not be ignored silently
   .strict();
+
+/** What MAILROOM_TRUST_PROXY may say: false, true, a hop count, or proxy addresses and CIDR ranges. */
+export type TrustProxy = boolean | number | string[];
+
+function parseTrustProxy(text: string): TrustProxy | null {
+  const t = text.trim().toLowerCase();
+  if (t === "false" || t === "no" || t === "0") return false;
+  if (t === "true" || t === "yes") return true;
+  if (/^[1-9][0-9]?$/.test(t)) return Number(t);
+  const entries = t.split(",").map((e) => e.trim());
+  const valid = entries.every((e) => {
+    const [address, bits, ...rest] = e.split("/");
+    if (rest.length > 0 || !address || net.isIP(address) === 0) return false;
+    if (bits === undefined) return true;
+    return /^[0-9]{1,3}$/.test(bits) && Number(bits) <= (net.isIPv4(address) ? 32 : 128);
+  });
+  return valid ? entries : null;
+}
 
 export interface Config {
   port: number;
@@ -48,6 +73,10 @@ export interface Config {
   parseWorkers: number;
   /** heap limit of each parse worker: a message that needs more is wrapped as unparsable, the process lives on */
   parseWorkerMemoryMb: number;
+  /** a bearer token that may read /metrics without signing in (for a Prometheus scrape) */
+  metricsToken: string | undefined;
+  /** whose X-Forwarded-For to believe: the client address behind a reverse proxy (rate limits, logs) */
+  trustProxy: TrustProxy;
   /** only for `mailroom users create` in scripts */
   newUserPassword: string | undefined;
 }
@@ -89,6 +118,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     pop3PollSeconds: c.MAILROOM_POP3_POLL_SECONDS,
     parseWorkers: c.MAILROOM_PARSE_WORKERS,
     parseWorkerMemoryMb: c.MAILROOM_PARSE_WORKER_MEMORY_MB,
+    metricsToken: c.MAILROOM_METRICS_TOKEN,
+    trustProxy: c.MAILROOM_TRUST_PROXY ?? false,
     newUserPassword: c.MAILROOM_NEW_USER_PASSWORD,
   };
 }

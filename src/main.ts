@@ -2,10 +2,12 @@ import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 import { createApp } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
+import { AppError } from "./errors.js";
 import { SecretBox, loadSecretKey } from "./crypto/secret-box.js";
+import { securePrivateDir } from "./data-dir.js";
 import { migrate, openDatabase } from "./db/database.js";
 import { systemActor } from "./features/audit/audit.service.js";
-import { roles, type Role } from "./features/users/users.schema.js";
+import { passwordSchema, roles, type Role } from "./features/users/users.schema.js";
 import { createLogger, type Logger } from "./logger.js";
 
 const usage = `Usage:
@@ -13,9 +15,20 @@ const usage = `Usage:
   mailroom migrate                    apply pending database migrations and exit
   mailroom users create --username NAME --role admin|supervisor|agent [--password PW]
                                       (without --password, the password is read from MAILROOM_NEW_USER_PASSWORD
-                                       or generated and printed once)`;
+                                       or generated and printed once)
+  mailroom users disable --username NAME
+                                      the user can no longer sign in; their sessions end
+  mailroom users enable --username NAME
+  mailroom users set-role --username NAME --role admin|supervisor|agent
+                                      (the last enabled admin can be neither disabled nor given another role)
+  mailroom users reset-password --username NAME [--password PW]
+                                      sets a new password (as for users create) and ends the user's sessions`;
 
 async function openStore(config: Config, log: Logger) {
+  // the data dir holds the database and the secret key: private before either is opened, and so is
+  // what is created in it later (SQLite's -wal and -shm, the key file)
+  process.umask(0o077);
+  securePrivateDir(config.dataDir, log);
   const db = openDatabase(config.database, (err) => log.warn({ err }, "a pooled database connection broke while idle; the next query opens a new one"));
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ applied, dialect: db.dialect }, "database migrated");
@@ -84,6 +97,46 @@ async function createUser(config: Config, log: Logger, args: string[]): Promise<
   }
 }
 
+type UserCommand = "disable" | "enable" | "set-role" | "reset-password";
+const userCommands: readonly string[] = ["disable", "enable", "set-role", "reset-password"] satisfies UserCommand[];
+
+/** Changes an existing user through the same rules as the API, audited as the system actor. */
+async function changeUser(config: Config, log: Logger, command: UserCommand, args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { username: { type: "string" }, role: { type: "string" }, password: { type: "string" } } });
+  if (!values.username) throw new ConfigError(`users ${command} needs --username.\n${usage}`);
+  if (command === "set-role" && !roles.includes(values.role as Role)) {
+    throw new ConfigError(`users set-role needs --role (${roles.join(", ")}).\n${usage}`);
+  }
+  const db = await openStore(config, log);
+  try {
+    const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, log));
+    const app = await createApp({ config: { ...config, runnersEnabled: false }, db, log, secretBox });
+    try {
+      const users = app.services.users;
+      const user = await users.store.byUsername(values.username);
+      if (!user) throw new ConfigError(`There is no user named "${values.username}".`);
+      if (command === "reset-password") {
+        const given = values.password ?? config.newUserPassword;
+        const generated = given === undefined ? randomBytes(12).toString("base64url") : undefined;
+        const checked = passwordSchema.safeParse(given ?? generated);
+        if (!checked.success) throw new ConfigError(checked.error.issues.map((i) => i.message).join("; "));
+        await users.resetPassword(systemActor, user.id, checked.data);
+        process.stdout.write(`set a new password for ${user.username}${generated ? `: ${generated}` : ""}; their sessions ended\n`);
+      } else if (command === "set-role") {
+        const changed = await users.update(systemActor, user.id, { role: values.role as Role });
+        process.stdout.write(`${changed.username} is now ${changed.role}\n`);
+      } else {
+        const changed = await users.update(systemActor, user.id, { disabled: command === "disable" });
+        process.stdout.write(`${changed.username} is ${changed.disabled ? "disabled; their sessions ended" : "enabled"}\n`);
+      }
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await db.close();
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, sub, ...rest] = argv;
   const config = loadConfig();
@@ -100,6 +153,7 @@ async function main(argv: string[]): Promise<void> {
     }
     case "users":
       if (sub === "create") return createUser(config, log, rest);
+      if (sub !== undefined && userCommands.includes(sub)) return changeUser(config, log, sub as UserCommand, rest);
       break;
     case "help":
     case "--help":
@@ -113,6 +167,11 @@ main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(err.message + "\n");
     process.exit(2);
+  }
+  // a rule said no (the last enabled admin, a password too short): the reason, without a stack
+  if (err instanceof AppError) {
+    process.stderr.write(`${err.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`mailroom failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);

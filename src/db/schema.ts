@@ -8,6 +8,9 @@ export interface UsersTable {
   password_hash: string;
   role: "admin" | "supervisor" | "agent";
   display_name: string | null;
+  /** a disabled user cannot sign in and has no sessions */
+  disabled: Flag;
+  last_login_at: Iso | null;
   created_at: Iso;
   updated_at: Iso;
 }

@@ -8,7 +8,8 @@ export interface SessionResolver {
   principalFor(token: string): Promise<Principal | null>;
 }
 
-function tokenOf(req: FastifyRequest): string | undefined {
+/** The session token a request carries: the bearer token, else the session cookie. */
+export function tokenOf(req: FastifyRequest): string | undefined {
   const header = req.headers.authorization;
   if (header?.startsWith("Bearer ")) return header.slice("Bearer ".length).trim();
   return req.cookies[sessionCookie];

@@ -31,7 +31,7 @@ export function installErrorHandler(app: FastifyInstance): void {
       return reply.status(413).send({ error: { code: "payload_too_large", message: "The request body is too large." } });
     }
     if (fe.code === "FST_ERR_CTP_INVALID_MEDIA_TYPE") {
-      return reply.status(415).send({ error: { code: "invalid_input", message: "Send JSON with Content-Type: application/json." } });
+      return reply.status(415).send({ error: { code: "unsupported_media_type", message: "Send JSON with Content-Type: application/json." } });
     }
     if (fe.statusCode === 429) {
       return reply.status(429).send({ error: { code: "rate_limited", message: fe.message } });

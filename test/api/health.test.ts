@@ -11,7 +11,7 @@ describe("health, metrics and the OpenAPI document", () => {
   it("answers /healthz, /readyz and /metrics", async () => {
     expect((await t.request({ method: "GET", url: "/healthz" })).statusCode).toBe(200);
     expect((await t.request({ method: "GET", url: "/readyz" })).statusCode).toBe(200);
-    const m = await t.request({ method: "GET", url: "/metrics" });
+    const m = await t.request({ method: "GET", url: "/metrics", token: await t.tokenFor("admin") });
     expect(m.statusCode).toBe(200);
     expect(m.body).toContain("process_cpu_user_seconds_total");
   });

@@ -15,6 +15,7 @@ describe.each(testDialects())("interactions API (%s)", (dialect) => {
   const ids: string[] = [];
   // real messages through the real parser, in a mailbox and thread of their own
   const sender: Record<"named" | "none" | "nameOnly", string> = { named: "", none: "", nameOnly: "" };
+  let hostileCid = "";
 
   beforeAll(async () => {
     t = await createTestApp(dialect);
@@ -34,6 +35,10 @@ describe.each(testDialects())("interactions API (%s)", (dialect) => {
     sender.named = await ingestRaw("3:1", eml("Message-ID: <parcel@example.com>", "From: Ann Customer <ann@example.com>", "To: support@company.example", "Subject: Parcel"));
     sender.none = await ingestRaw("3:2", eml("Message-ID: <parcel-2@example.com>", "In-Reply-To: <parcel@example.com>", "To: support@company.example", "Subject: Re: Parcel"));
     sender.nameOnly = await ingestRaw("3:3", eml("Message-ID: <parcel-3@example.com>", "In-Reply-To: <parcel-2@example.com>", "From: Ann Customer", "To: support@company.example", "Subject: Re: Re: Parcel"));
+    hostileCid = await ingestRaw(
+      "3:4",
+      ["Message-ID: <cid@example.com>", "From: x@example.com", "Subject: cid", "MIME-Version: 1.0", "Content-Type: text/html; charset=utf-8", "", '<p>Hi <img src="cid:%"><img src="cid:%E0%A4%A"></p>', ""].join("\r\n"),
+    );
   });
   afterAll(async () => t?.close());
 
@@ -71,6 +76,13 @@ describe.each(testDialects())("interactions API (%s)", (dialect) => {
     expect(res.rawPayload.toString()).toBe("PNG");
     expect(res.headers["content-disposition"]).toMatch(/^attachment; filename="logo.png"/);
     expect(res.headers["x-content-type-options"]).toBe("nosniff");
+  });
+
+  it("shows a message whose HTML has cid: references with malformed %-escapes, leaving them as written", async () => {
+    const res = await t.request({ method: "GET", url: `/api/v1/interactions/${hostileCid}`, token });
+    expect(res.statusCode).toBe(200);
+    expect(res.json().html).toContain('src="cid:%"');
+    expect(res.json().html).toContain('src="cid:%E0%A4%A"');
   });
 
   it("returns the raw message byte for byte", async () => {

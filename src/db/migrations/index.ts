@@ -3,6 +3,7 @@ import type { Dialect } from "../dialect.js";
 import * as m0001 from "./0001-initial.js";
 import * as m0002 from "./0002-case-insensitive-names.js";
 import * as m0003 from "./0003-maildrop-source-keys.js";
+import * as m0004 from "./0004-user-access.js";
 
 export interface Migration {
   name: string;
@@ -14,4 +15,5 @@ export const migrations: Migration[] = [
   { name: "0001-initial", up: m0001.up },
   { name: "0002-case-insensitive-names", up: m0002.up },
   { name: "0003-maildrop-source-keys", up: m0003.up },
+  { name: "0004-user-access", up: m0004.up },
 ];

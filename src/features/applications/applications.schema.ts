@@ -1,18 +1,19 @@
 import { z } from "zod";
-import { strictBody } from "../../http/schema-helpers.js";
+import { displayText, strictBody } from "../../http/schema-helpers.js";
 
 const nameMessage = "Application name must have 1 to 100 characters";
 const queueMessage = "Enter the id of the queue this application routes mail to";
 
 const autoAcknowledge = strictBody({
   enabled: z.boolean({ error: "autoAcknowledge.enabled must be true or false" }),
-  subject: z.string({ error: "Subject must be text" }).trim().max(200, "Subject may have at most 200 characters").default(""),
+  // a header of the mail it sends: a line break would start another header
+  subject: displayText("Subject", { max: 200, min: 0 }).default(""),
   text: z.string({ error: "Text must be text" }).max(10_000, "Text may have at most 10000 characters").default(""),
 });
 export type AutoAcknowledgeInput = z.infer<typeof autoAcknowledge>;
 
 const fields = {
-  name: z.string({ error: nameMessage }).trim().min(1, nameMessage).max(100, nameMessage),
+  name: displayText("Application name", { max: 100, required: nameMessage, tooLong: nameMessage }),
   enabled: z.boolean({ error: "Enabled must be true or false" }),
   mailboxIds: z
     .array(z.string({ error: "A mailbox id must be text" }), { error: "mailboxIds must be a list of mailbox ids" })

@@ -36,7 +36,11 @@ export function authRoutes(auth: AuthService, opts: AuthRouteOptions): FastifyPl
         schema: {
           tags: ["auth"],
           summary: "Sign in",
-          body: z.object({ username: z.string().min(1, "Enter a username"), password: z.string().min(1, "Enter a password") }),
+          // bounded before argon2 hashes it: a long password costs the server, not the caller
+          body: z.object({
+            username: z.string().min(1, "Enter a username").max(320, "A username has at most 320 characters"),
+            password: z.string().min(1, "Enter a password").max(256, "A password has at most 256 characters"),
+          }),
           response: { 200: z.object({ token: z.string(), user: userView.pick({ id: true, username: true, role: true }) }) },
         },
       },

@@ -1,14 +1,38 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
-import { anyRole } from "../../http/route-config.js";
+import { AppError } from "../../errors.js";
+import { anyRole, type Principal } from "../../http/route-config.js";
 import type { EventBus } from "../../shared/event-bus.js";
+import { endsSession, type SessionEnds } from "../../shared/session-ends.js";
 
-/** Server-Sent Events for the web UI: `event: <type>` and a JSON `data:` line per event. */
-export function eventsRoutes(bus: EventBus, heartbeatMs = 25_000): FastifyPluginAsyncZod {
+/** What a stream asks about its session: whether it still lives (not signed out, expired, or its user disabled). */
+export interface StreamSessionCheck {
+  principalForSession(sessionHash: string): Promise<Principal | null>;
+}
+
+export interface EventStreamOptions {
+  heartbeatMs?: number | undefined;
+  /**
+   * How often a stream checks that its session still lives; 15 s by default. Sessions ended on this node
+   * end their streams at once; this catches expiry, and sessions ended on another node.
+   */
+  sessionCheckMs?: number | undefined;
+}
+
+/**
+ * Server-Sent Events for the web UI: `event: <type>` and a JSON `data:` line per event. A stream lasts
+ * as long as its session: it ends at once when the session is ended on this node, and otherwise within
+ * `sessionCheckMs`.
+ */
+export function eventsRoutes(bus: EventBus, sessions: StreamSessionCheck, sessionEnds: SessionEnds, opts: EventStreamOptions = {}): FastifyPluginAsyncZod {
+  const heartbeatMs = opts.heartbeatMs ?? 25_000;
+  const sessionCheckMs = opts.sessionCheckMs ?? 15_000;
   return async (app) => {
     app.get(
       "/api/v1/events",
       { config: { access: anyRole }, schema: { tags: ["events"], summary: "Server-Sent Events: interaction.created, mailbox.status" } },
       (req, reply) => {
+        const principal = req.principal;
+        if (!principal) throw new AppError("unauthenticated", "Sign in first.");
         reply.hijack();
         const res = reply.raw;
         res.writeHead(200, {
@@ -24,10 +48,46 @@ export function eventsRoutes(bus: EventBus, heartbeatMs = 25_000): FastifyPlugin
         // proxies drop idle connections; a comment line keeps this one open
         const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), heartbeatMs);
         heartbeat.unref();
-        req.raw.on("close", () => {
+        let open = true;
+        let sessionCheck: NodeJS.Timeout | undefined;
+        const stop = () => {
+          if (!open) return;
+          open = false;
           clearInterval(heartbeat);
+          clearTimeout(sessionCheck);
           unsubscribe();
+          stopHearingEnds();
+        };
+        const endStream = () => {
+          stop();
+          res.end();
+        };
+        const stopHearingEnds = sessionEnds.subscribe((end) => {
+          if (endsSession(end, principal.userId, principal.sessionHash)) endStream();
         });
+        const checkSession = () => {
+          sessions.principalForSession(principal.sessionHash).then(
+            (live) => {
+              if (!open) return;
+              if (!live) {
+                endStream();
+                return;
+              }
+              sessionCheck = setTimeout(checkSession, sessionCheckMs);
+              sessionCheck.unref();
+            },
+            (err: unknown) => {
+              if (!open) return;
+              // not knowing whether the session lives, the stream ends; the client reconnects and is asked to sign in if need be
+              req.log.warn({ err }, "could not check the session of an event stream; ending the stream");
+              endStream();
+            },
+          );
+        };
+        sessionCheck = setTimeout(checkSession, sessionCheckMs);
+        sessionCheck.unref();
+        req.raw.on("close", stop);
+        res.on("close", stop);
       },
     );
   };

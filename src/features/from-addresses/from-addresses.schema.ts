@@ -1,24 +1,17 @@
 import { z } from "zod";
-import { strictBody } from "../../http/schema-helpers.js";
+import { displayText, strictBody } from "../../http/schema-helpers.js";
 import { isEmailAddress } from "../../shared/email-address.js";
 
 const addressMessage = "Enter an email address such as support@example.com";
 
 export const createFolderBody = strictBody({
-  name: z
-    .string({ error: "Enter a folder name" })
-    .trim()
-    .min(1, "Enter a folder name")
-    .max(100, "Folder name may have at most 100 characters"),
+  name: displayText("Folder name", { max: 100, required: "Enter a folder name" }),
 });
 
 export const createValueBody = strictBody({
   name: z.string({ error: addressMessage }).trim().refine(isEmailAddress, addressMessage),
-  displayName: z
-    .string({ error: "Display name must be text" })
-    .trim()
-    .max(120, "Display name may have at most 120 characters")
-    .default(""),
+  // the name part of a From header agents send with
+  displayName: displayText("Display name", { max: 120, min: 0 }).default(""),
 });
 
 export const folderParams = z.object({ folderId: z.string() });

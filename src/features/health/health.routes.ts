@@ -1,9 +1,41 @@
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { FastifyRequest } from "fastify";
 import { sql } from "kysely";
+import { AppError } from "../../errors.js";
+import { tokenOf, type SessionResolver } from "../../http/access.js";
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import type { Registry } from "prom-client";
 import type { Db } from "../../db/database.js";
 
-export function healthRoutes(db: Db, registry: Registry): FastifyPluginAsyncZod {
+/**
+ * Who may read /metrics: a caller with `Authorization: Bearer <MAILROOM_METRICS_TOKEN>`, or a signed-in admin.
+ * The scrape token is compared in constant time and is no session: it opens nothing else.
+ */
+export class MetricsAccess {
+  readonly #tokenDigest: Buffer | null;
+
+  constructor(
+    scrapeToken: string | undefined,
+    private readonly sessions: SessionResolver,
+  ) {
+    this.#tokenDigest = scrapeToken ? digest(scrapeToken) : null;
+  }
+
+  async check(req: FastifyRequest): Promise<void> {
+    const token = tokenOf(req);
+    if (!token) throw new AppError("unauthenticated", "Send Authorization: Bearer with the MAILROOM_METRICS_TOKEN, or sign in as an admin.");
+    if (this.#tokenDigest && timingSafeEqual(digest(token), this.#tokenDigest)) return;
+    const principal = await this.sessions.principalFor(token);
+    if (!principal) throw new AppError("unauthenticated", "This token is neither the MAILROOM_METRICS_TOKEN nor a session.");
+    if (principal.role !== "admin") throw new AppError("forbidden", `Metrics need the MAILROOM_METRICS_TOKEN or the role admin; you are signed in as ${principal.role}.`);
+  }
+}
+
+function digest(text: string): Buffer {
+  return createHash("sha256").update(text).digest();
+}
+
+export function healthRoutes(db: Db, registry: Registry, metricsAccess: MetricsAccess): FastifyPluginAsyncZod {
   return async (app) => {
     app.get("/healthz", { schema: { hide: true } }, () => ({ ok: true }));
     app.get("/readyz", { schema: { hide: true } }, async (req, reply) => {
@@ -15,8 +47,10 @@ export function healthRoutes(db: Db, registry: Registry): FastifyPluginAsyncZod 
         return reply.status(503).send({ error: { code: "unavailable", message: "The database does not answer." } });
       }
     });
-    app.get("/metrics", { schema: { hide: true } }, async (_req, reply) =>
-      reply.header("content-type", registry.contentType).send(await registry.metrics()),
-    );
+    // mailbox names and their errors: for a scrape token or an admin, not for anyone who can reach the port
+    app.get("/metrics", { schema: { hide: true } }, async (req, reply) => {
+      await metricsAccess.check(req);
+      return reply.header("content-type", registry.contentType).send(await registry.metrics());
+    });
   };
 }

@@ -35,9 +35,18 @@ function present(row: InteractionRow, attachments: AttachmentRow[]): Interaction
 export function rewriteCidReferences(html: string, interactionId: string, attachments: AttachmentRow[]): string {
   const byCid = new Map(attachments.filter((a) => a.content_id).map((a) => [a.content_id!.toLowerCase(), a.id]));
   return html.replace(/(["'])cid:([^"'\s>]+)\1/gi, (whole, quote: string, cid: string) => {
-    const id = byCid.get(decodeURIComponent(cid).toLowerCase());
+    const id = byCid.get(decodedCid(cid).toLowerCase());
     return id ? `${quote}/api/v1/interactions/${interactionId}/attachments/${id}${quote}` : whole;
   });
+}
+
+/** A `cid:` URL's Content-ID; as written when its %-escapes are malformed (`cid:%`): a hostile mail stays readable. */
+function decodedCid(cid: string): string {
+  try {
+    return decodeURIComponent(cid);
+  } catch {
+    return cid;
+  }
 }
 
 export class InteractionsService {

@@ -160,7 +160,7 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
     const fine = await createMailbox(api, inboundPop3());
     await api.post("/api/v1/applications", { name: "Mail", queueId: queue, mailboxIds: [broken, fine], enabled: true });
     // as if the secret key had been replaced: the sealed password no longer opens
-    const sealedElsewhere = new SecretBox(randomBytes(32)).seal("imap-password-1");
+    const sealedElsewhere = new SecretBox(randomBytes(32)).seal("imap-password-1", `mailbox:${broken}:password`);
     await t.store.db.kysely.updateTable("mailboxes").set({ password_sealed: sealedElsewhere }).where("id", "=", broken).execute();
 
     expect((await mailboxes.listEnabledInbound()).map((m) => m.id)).toEqual([fine]);

@@ -4,7 +4,9 @@ import { adminApi, auditActions, createMailbox, inboundImap, outboundSmtp, type 
 import { testDialects } from "../../../test/support/dialects.js";
 import { createTestApp, type TestApp } from "../../../test/support/test-app.js";
 import type { MailSourceSettings } from "../../connectors/mail-source.js";
+import { sealV1 } from "../../../test/support/legacy-secret.js";
 import { SecretBox } from "../../crypto/secret-box.js";
+import { secretContext } from "./mailboxes.secrets.js";
 
 const oauthClientCredentials = {
   method: "oauth2",
@@ -16,12 +18,14 @@ const oauthClientCredentials = {
 describe.each(testDialects())("mailbox secrets (%s)", (dialect) => {
   let t: TestApp;
   let api: AdminApi;
+  let secretKey: Buffer;
   let secretBox: SecretBox;
   let tested: MailSourceSettings[];
   afterEach(async () => t?.close());
 
   async function start() {
-    secretBox = new SecretBox(randomBytes(32));
+    secretKey = randomBytes(32);
+    secretBox = new SecretBox(secretKey);
     tested = [];
     t = await createTestApp(dialect, {}, {
       secretBox,
@@ -34,6 +38,10 @@ describe.each(testDialects())("mailbox secrets (%s)", (dialect) => {
   }
 
   const row = (id: string) => t.store.db.kysely.selectFrom("mailboxes").selectAll().where("id", "=", id).executeTakeFirstOrThrow();
+  const setSealed = (id: string, sealed: { password_sealed?: string | null; client_secret_sealed?: string | null }) =>
+    t.store.db.kysely.updateTable("mailboxes").set(sealed).where("id", "=", id).execute();
+  const openPassword = async (id: string) => secretBox.open((await row(id)).password_sealed!, secretContext(id, "password"));
+  const openClientSecret = async (id: string) => secretBox.open((await row(id)).client_secret_sealed!, secretContext(id, "client_secret"));
 
   it("seals passwords and client secrets, and never shows or logs them", async () => {
     await start();
@@ -68,8 +76,8 @@ describe.each(testDialects())("mailbox secrets (%s)", (dialect) => {
 
     const stored = await row(inbound);
     expect(stored.password_sealed).not.toContain(newPassword);
-    expect(secretBox.open(stored.password_sealed!)).toBe(newPassword);
-    expect(secretBox.open((await row(oauth)).client_secret_sealed!)).toBe(`${clientSecret}-2`);
+    expect(await openPassword(inbound)).toBe(newPassword);
+    expect(await openClientSecret(oauth)).toBe(`${clientSecret}-2`);
     // the connection test got the opened password
     expect(await Promise.all(tested.map((s) => s.credentials.get()))).toEqual([{ method: "password", password: newPassword }]);
 
@@ -99,7 +107,7 @@ describe.each(testDialects())("mailbox secrets (%s)", (dialect) => {
     const moved = await api.patch(`/api/v1/mailboxes/${id}`, { host: "imap.other.test", port: 143, security: "starttls", password: "fresh-password-1" });
     expect(moved.statusCode).toBe(200);
     expect(moved.json()).toMatchObject({ host: "imap.other.test", port: 143, security: "starttls", passwordSet: true });
-    expect(secretBox.open((await row(id)).password_sealed!)).toBe("fresh-password-1");
+    expect(await openPassword(id)).toBe("fresh-password-1");
   });
 
   it("requires a password on create, and a client secret for OAuth client credentials", async () => {
@@ -212,7 +220,7 @@ describe.each(testDialects())("mailbox secrets (%s)", (dialect) => {
     });
     expect(changed.statusCode).toBe(200);
     expect(changed.json().auth.clientId).toBe("aaaaaaaa-0000-0000-0000-000000000000");
-    expect(secretBox.open((await row(id)).client_secret_sealed!)).toBe("s3cret-two");
+    expect(await openClientSecret(id)).toBe("s3cret-two");
   });
 
   it("requires the password again when it would go to a new token endpoint", async () => {
@@ -229,5 +237,102 @@ describe.each(testDialects())("mailbox secrets (%s)", (dialect) => {
     // to client credentials: the secret is new, so it must come along
     const toCc = await api.patch(`/api/v1/mailboxes/${id}`, { auth: oauthClientCredentials });
     expect(toCc.json().error).toMatchObject({ code: "password_required", details: [{ path: "clientSecret" }] });
+  });
+  it("requires the password again when security is switched to or from none", async () => {
+    await start();
+    const tls = await createMailbox(api, inboundImap());
+    const starttls = await createMailbox(api, inboundImap({ name: "starttls", port: 143, security: "starttls" }));
+    for (const id of [tls, starttls]) {
+      const before = (await api.get(`/api/v1/mailboxes/${id}`)).json();
+      const res = await api.patch(`/api/v1/mailboxes/${id}`, { security: "none" });
+      expect(res.statusCode, before.security).toBe(400);
+      expect(res.json().error).toMatchObject({
+        code: "password_required",
+        details: [{ path: "password", message: expect.stringMatching(/password again.*security/) }],
+      });
+      expect((await api.get(`/api/v1/mailboxes/${id}`)).json()).toEqual(before);
+    }
+    expect((await auditActions(api)).filter((a) => a.action === "mailbox.update")).toEqual([]);
+
+    // tls and starttls both encrypt, and the connectors insist on the upgrade: the password is not exposed
+    expect((await api.patch(`/api/v1/mailboxes/${tls}`, { security: "starttls" })).statusCode).toBe(200);
+    const clear = await api.patch(`/api/v1/mailboxes/${starttls}`, { security: "none", password: "typed-again-1" });
+    expect(clear.statusCode).toBe(200);
+    expect(clear.json()).toMatchObject({ security: "none", passwordSet: true });
+    expect(await openPassword(starttls)).toBe("typed-again-1");
+    // and back: a destination changes both ways, like a host
+    expect((await api.patch(`/api/v1/mailboxes/${starttls}`, { security: "tls" })).json().error).toMatchObject({ code: "password_required" });
+  });
+
+  it("requires the client secret again when security is switched to none: the tokens it buys would travel in clear text", async () => {
+    await start();
+    const id = await createMailbox(api, inboundImap({ password: undefined, auth: oauthClientCredentials, clientSecret: "s3cret-one" }));
+    const res = await api.patch(`/api/v1/mailboxes/${id}`, { security: "none" });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error).toMatchObject({
+      code: "password_required",
+      details: [{ path: "clientSecret", message: expect.stringMatching(/client secret again.*security/) }],
+    });
+    expect((await api.get(`/api/v1/mailboxes/${id}`)).json().security).toBe("tls");
+    const ok = await api.patch(`/api/v1/mailboxes/${id}`, { security: "none", clientSecret: "s3cret-two" });
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ security: "none", clientSecretSet: true });
+    expect(await openClientSecret(id)).toBe("s3cret-two");
+  });
+
+  it("binds each sealed secret to its mailbox and column: one copied elsewhere does not open", async () => {
+    await start();
+    const alpha = await createMailbox(api, inboundImap({ name: "alpha", password: "alpha-password-1" }));
+    const beta = await createMailbox(api, inboundImap({ name: "beta", host: "imap.beta.test", password: "beta-password-1" }));
+    await setSealed(beta, { password_sealed: (await row(alpha)).password_sealed });
+    const copied = await api.post(`/api/v1/mailboxes/${beta}/test`);
+    expect(copied.json()).toMatchObject({ ok: false, steps: [{ ok: false, message: expect.stringMatching(/mailbox beta cannot be read/) }] });
+    // beta never connected, so alpha's password went nowhere
+    expect(tested).toEqual([]);
+    expect((await api.post(`/api/v1/mailboxes/${alpha}/test`)).json().ok).toBe(true);
+    expect(await tested[0]!.credentials.get()).toEqual({ method: "password", password: "alpha-password-1" });
+
+    // a client secret moved into the password column of its own mailbox does not open either
+    const gamma = await createMailbox(api, inboundImap({ name: "gamma", password: undefined, auth: oauthClientCredentials, clientSecret: "gamma-secret-1" }));
+    expect((await api.patch(`/api/v1/mailboxes/${gamma}`, { auth: { method: "password" }, password: "gamma-password-1" })).statusCode).toBe(200);
+    await setSealed(gamma, { password_sealed: (await row(gamma)).client_secret_sealed });
+    const moved = await api.post(`/api/v1/mailboxes/${gamma}/test`);
+    expect(moved.json()).toMatchObject({ ok: false, steps: [{ ok: false, message: expect.stringMatching(/mailbox gamma cannot be read/) }] });
+    expect(tested).toHaveLength(1);
+  });
+
+  it("re-seals v1 secrets bound to their mailbox on start; before that, and copied after, a v1 secret opens nowhere", async () => {
+    await start();
+    const imap = await createMailbox(api, inboundImap());
+    const cc = await createMailbox(api, inboundImap({ name: "cc", password: undefined, auth: oauthClientCredentials, clientSecret: "s3cret-new" }));
+    const lost = await createMailbox(api, inboundImap({ name: "lost" }));
+    const legacyPassword = sealV1(secretKey, "legacy-password-1");
+    await setSealed(imap, { password_sealed: legacyPassword });
+    await setSealed(cc, { client_secret_sealed: sealV1(secretKey, "legacy-secret-1") });
+    // sealed with a key this server does not have: left as it is, the others are re-sealed all the same
+    const unreadable = sealV1(randomBytes(32), "other-key-password");
+    await setSealed(lost, { password_sealed: unreadable });
+
+    const before = await api.post(`/api/v1/mailboxes/${imap}/test`);
+    expect(before.json()).toMatchObject({ ok: false, steps: [{ message: expect.stringMatching(/cannot be read/) }] });
+    expect(tested).toEqual([]);
+
+    await t.app.start();
+    expect((await row(imap)).password_sealed).toMatch(/^v2:/);
+    expect(await openPassword(imap)).toBe("legacy-password-1");
+    expect((await row(cc)).client_secret_sealed).toMatch(/^v2:/);
+    expect(await openClientSecret(cc)).toBe("legacy-secret-1");
+    expect((await row(lost)).password_sealed).toBe(unreadable);
+    expect(t.logText()).toMatch(/"resealed":2,.*re-sealed/);
+    expect(t.logText()).toMatch(new RegExp(`"mailboxId":"${lost}".*cannot be read`));
+
+    expect((await api.post(`/api/v1/mailboxes/${imap}/test`)).json().ok).toBe(true);
+    expect(await tested[0]!.credentials.get()).toEqual({ method: "password", password: "legacy-password-1" });
+    expect((await api.post(`/api/v1/mailboxes/${lost}/test`)).json().steps[0].message).toMatch(/mailbox lost cannot be read/);
+
+    // the old v1 copy (from a backup, say) put back after the re-seal: open() refuses v1
+    await setSealed(imap, { password_sealed: legacyPassword });
+    expect((await api.post(`/api/v1/mailboxes/${imap}/test`)).json()).toMatchObject({ ok: false, steps: [{ message: expect.stringMatching(/cannot be read/) }] });
+    expect(tested).toHaveLength(1);
   });
 });

@@ -181,23 +181,33 @@ export function usesClientSecret(auth: AuthSettings): boolean {
 }
 
 /**
+ * Whether what is sent to the mail server crosses the network in clear text. tls and starttls count
+ * as one: the connectors insist on the STARTTLS upgrade and check the certificate either way.
+ */
+function inClearText(d: MailboxDraft): boolean {
+  return d.security === "none";
+}
+
+/**
  * Where the stored password would go: the mail server (and, for the OAuth password grant, the token
- * endpoint). When this changes the password must be typed again, so that nobody who can edit a
- * mailbox can send its stored password to a server of their choosing. Null when no password is used.
+ * endpoint), and whether in clear text. When this changes the password must be typed again, so that
+ * nobody who can edit a mailbox can send its stored password to a server of their choosing, or have
+ * it read on the way. Null when no password is used.
  */
 export function passwordDestination(d: MailboxDraft): string | null {
   if (!usesPassword(d.auth)) return null;
   const authority = d.auth.method === "oauth2" ? d.auth.tenantAuthority : null;
-  return JSON.stringify([d.type, d.host.toLowerCase(), d.port, d.login, authority]);
+  return JSON.stringify([d.type, d.host.toLowerCase(), d.port, inClearText(d), d.login, authority]);
 }
 
 /**
  * The same for the client secret: the app registration and authority it is presented to, and the
- * server that receives the tokens it buys (an app-only token reaches every mailbox of the tenant).
+ * server that receives the tokens it buys, and whether in clear text (an app-only token reaches
+ * every mailbox of the tenant).
  */
 export function clientSecretDestination(d: MailboxDraft): string | null {
   if (d.auth.method !== "oauth2" || d.auth.grant !== "client_credentials") return null;
-  return JSON.stringify([d.auth.clientId, d.auth.directoryId, d.auth.tenantAuthority, d.type, d.host.toLowerCase(), d.port, d.login]);
+  return JSON.stringify([d.auth.clientId, d.auth.directoryId, d.auth.tenantAuthority, d.type, d.host.toLowerCase(), d.port, inClearText(d), d.login]);
 }
 
 export function draftFromRow(row: MailboxesTable): MailboxDraft {

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { strictBody } from "../../http/schema-helpers.js";
+import { displayText, protocolLineBreaks, strictBody, unsafeDisplayCharacters } from "../../http/schema-helpers.js";
 import { isEmailAddress, isHostName } from "../../shared/email-address.js";
 
 export const clientTypes = ["inbound", "outbound"] as const;
@@ -29,11 +29,13 @@ export const messages = {
   tenantAuthority: "Tenant authority must be an https URL, such as https://login.microsoftonline.com/",
 } as const;
 
+/** Sent to mail servers in line-based dialogues (POP3 PASS, IMAP LOGIN): a line break would start a command of its own. */
 const secret = (label: string) =>
   z
     .string({ error: `${label} must be text` })
     .min(1, `${label} must not be empty`)
-    .max(1024, `${label} may have at most 1024 characters`);
+    .max(1024, `${label} may have at most 1024 characters`)
+    .refine((v) => !protocolLineBreaks.test(v), `${label} may not contain line breaks (CR, LF) or NUL`);
 
 const wholeNumber = (message: string, min: number, max: number) =>
   z.number({ error: message }).int(message).min(min, message).max(max, message);
@@ -46,12 +48,7 @@ function isHttpsUrl(text: string): boolean {
   }
 }
 
-const folderName = (label: string) =>
-  z
-    .string({ error: `${label} must be text` })
-    .trim()
-    .min(1, `${label} must not be empty`)
-    .max(255, `${label} may have at most 255 characters`);
+const folderName = (label: string) => displayText(label, { max: 255 });
 
 export const optionsInput = strictBody({
   folder: folderName("Folder").optional(),
@@ -68,16 +65,8 @@ export const authInput = z.discriminatedUnion(
     strictBody({
       method: z.literal("oauth2"),
       grant: z.enum(oauthGrants, { error: "Grant must be client_credentials or password" }),
-      clientId: z
-        .string({ error: "Enter the Application (client) ID of the Azure app" })
-        .trim()
-        .min(1, "Enter the Application (client) ID of the Azure app")
-        .max(200, "Client ID may have at most 200 characters"),
-      directoryId: z
-        .string({ error: "Enter the Directory (tenant) ID of the Azure app" })
-        .trim()
-        .min(1, "Enter the Directory (tenant) ID of the Azure app")
-        .max(200, "Directory ID may have at most 200 characters"),
+      clientId: displayText("Client ID", { max: 200, required: "Enter the Application (client) ID of the Azure app" }),
+      directoryId: displayText("Directory ID", { max: 200, required: "Enter the Directory (tenant) ID of the Azure app" }),
       tenantAuthority: z.string({ error: messages.tenantAuthority }).trim().refine(isHttpsUrl, messages.tenantAuthority).optional(),
       secretExpiresAt: z
         .union([z.iso.date(), z.iso.datetime({ offset: true })], { error: "Secret expiry must be an ISO date such as 2026-12-31" })
@@ -91,7 +80,13 @@ export type AuthInput = z.infer<typeof authInput>;
 
 const common = {
   type: z.enum(mailboxTypes, { error: "Type must be IMAP, POP3, SMTP, GRAPH or EWS" }),
-  mailbox: z.string({ error: messages.login }).trim().min(1, messages.login).max(320, messages.login),
+  // sent as USER / LOGIN to the mail server: a line break there is a command injection
+  mailbox: z
+    .string({ error: messages.login })
+    .trim()
+    .min(1, messages.login)
+    .max(320, messages.login)
+    .refine((v) => !unsafeDisplayCharacters.test(v), "The mailbox login may not contain line breaks, other control characters or text-direction overrides"),
   password: secret("Password"),
   host: z.string({ error: messages.host }).trim().refine(isHostName, messages.host),
   port: wholeNumber(messages.port, 1, 65535),

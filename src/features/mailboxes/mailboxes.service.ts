@@ -30,6 +30,7 @@ import {
   type MailboxDraft,
 } from "./mailboxes.draft.js";
 import { parseOptions } from "./mailboxes.options.js";
+import { openPassword, resealLegacySecrets, sealSecret } from "./mailboxes.secrets.js";
 import { outboundName, type CreateMailboxInput, type MailboxView, type PatchMailboxInput } from "./mailboxes.schema.js";
 import { MailboxesStore, type MailboxRow } from "./mailboxes.store.js";
 import { toMailboxView } from "./mailboxes.view.js";
@@ -58,17 +59,6 @@ export interface MailboxStatusUpdate {
 
 const testableProtocols: readonly string[] = ["IMAP", "POP3"];
 
-function openSecret(row: MailboxRow, sealed: string, secretBox: SecretBox): string {
-  try {
-    return secretBox.open(sealed);
-  } catch (err) {
-    throw new Error(
-      `The stored password of mailbox ${row.name} cannot be read with this server's secret key (was the key changed?); type the password again.`,
-      { cause: err },
-    );
-  }
-}
-
 /**
  * The settings a connector needs for the mailbox in `row`, with its password opened. OAuth 2.0
  * mailboxes get their credentials from `extra.credentials` (the token service); without one, an
@@ -84,7 +74,7 @@ export function toSourceSettings(
     credentials = extra.credentials ?? fixedCredential({ method: "xoauth2", accessToken: "" });
   } else {
     if (row.password_sealed === null) throw new Error(`Mailbox ${row.name} has no stored password; type the password again.`);
-    credentials = fixedCredential({ method: "password", password: openSecret(row, row.password_sealed, secretBox) });
+    credentials = fixedCredential({ method: "password", password: openPassword(row, row.password_sealed, secretBox) });
   }
   const options = parseOptions(row.options, row.type);
   let acknowledge: MailSourceSettings["acknowledge"] = { mode: "seen" };
@@ -164,11 +154,12 @@ export class MailboxesService {
     if (missing.length > 0) throw new AppError("password_required", missing.map((p) => p.message).join("; "), missing);
 
     const now = this.clock.now().toISOString();
+    const id = newId();
     const row: MailboxRow = {
-      id: newId(),
+      id,
       ...draftToColumns(draft),
-      password_sealed: input.password === undefined ? null : this.secretBox.seal(input.password),
-      client_secret_sealed: input.clientSecret === undefined ? null : this.secretBox.seal(input.clientSecret),
+      password_sealed: input.password === undefined ? null : sealSecret(this.secretBox, id, "password", input.password),
+      client_secret_sealed: input.clientSecret === undefined ? null : sealSecret(this.secretBox, id, "client_secret", input.clientSecret),
       created_at: now,
       updated_at: now,
     };
@@ -216,8 +207,8 @@ export class MailboxesService {
 
         await this.store.update(trx, id, {
           ...draftToColumns(next),
-          ...(patch.password === undefined ? {} : { password_sealed: this.secretBox.seal(patch.password) }),
-          ...(patch.clientSecret === undefined ? {} : { client_secret_sealed: this.secretBox.seal(patch.clientSecret) }),
+          ...(patch.password === undefined ? {} : { password_sealed: sealSecret(this.secretBox, id, "password", patch.password) }),
+          ...(patch.clientSecret === undefined ? {} : { client_secret_sealed: sealSecret(this.secretBox, id, "client_secret", patch.clientSecret) }),
           updated_at: this.clock.now().toISOString(),
         });
         await this.audit.record(trx, actor, "mailbox.update", { type: "mailbox", id }, { ...patch });
@@ -273,6 +264,11 @@ export class MailboxesService {
       const message = err instanceof Error ? err.message : "The test failed.";
       return { ok: false, steps: [{ step: "connect", ok: false, ms: Math.round(performance.now() - started), message }] };
     }
+  }
+
+  /** Binds secrets sealed before v2 to their mailbox; run at start, before anything opens them. */
+  resealLegacySecrets(): Promise<{ resealed: number; unreadable: number }> {
+    return resealLegacySecrets(this.db, this.store, this.secretBox, this.log);
   }
 
   enabledIds(db: Kysely<Database>): Promise<Set<string>> {
@@ -376,7 +372,7 @@ export class MailboxesService {
       if (passwordTo !== passwordDestination(before) || current.password_sealed === null) {
         missing.push({
           path: "password",
-          message: "Type the password again: it is needed when the host, port, mailbox (login), type or sign-in method changes",
+          message: "Type the password again: it is needed when the host, port, mailbox (login), type or sign-in method changes, or when security is switched to or from none",
         });
       }
     }
@@ -385,7 +381,7 @@ export class MailboxesService {
       if (secretTo !== clientSecretDestination(before) || current.client_secret_sealed === null) {
         missing.push({
           path: "clientSecret",
-          message: "Type the client secret again: it is needed when the client ID, directory ID, tenant authority or server changes",
+          message: "Type the client secret again: it is needed when the client ID, directory ID, tenant authority or server changes, or when security is switched to or from none",
         });
       }
     }

@@ -135,6 +135,33 @@ export class MailboxesStore {
     await trx.updateTable("mailboxes").set(changes).where("id", "=", id).execute();
   }
 
+  /** Mailboxes with a secret sealed in the v1 format, which is bound to no mailbox. */
+  withLegacySecrets(trx: Kysely<Database>): Promise<MailboxRow[]> {
+    return trx
+      .selectFrom("mailboxes")
+      .selectAll()
+      .where((eb) => eb.or([eb("password_sealed", "like", "v1:%"), eb("client_secret_sealed", "like", "v1:%")]))
+      .orderBy("id")
+      .execute();
+  }
+
+  /** Replaces a sealed secret only while it is still `from`: one typed again meanwhile is kept. */
+  async replaceSealed(
+    trx: Kysely<Database>,
+    id: string,
+    column: "password_sealed" | "client_secret_sealed",
+    from: string,
+    to: string,
+  ): Promise<boolean> {
+    const result = await trx
+      .updateTable("mailboxes")
+      .set(column === "password_sealed" ? { password_sealed: to } : { client_secret_sealed: to })
+      .where("id", "=", id)
+      .where(column, "=", from)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   /** Removes the mailbox and its place in any application's list (the caller checked it is disabled). */
   async delete(trx: Kysely<Database>, id: string): Promise<void> {
     await trx.deleteFrom("application_mailboxes").where("mailbox_id", "=", id).execute();

@@ -1,11 +1,7 @@
 import { z } from "zod";
-import { strictBody } from "../../http/schema-helpers.js";
+import { displayText, strictBody } from "../../http/schema-helpers.js";
 
-export const queueName = z
-  .string({ error: "Enter a queue name" })
-  .trim()
-  .min(1, "Enter a queue name")
-  .max(100, "Queue name may have at most 100 characters");
+export const queueName = displayText("Queue name", { max: 100, required: "Enter a queue name" });
 
 export const createQueueBody = strictBody({ name: queueName });
 

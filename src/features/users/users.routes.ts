@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { z } from "zod";
-import { adminOnly } from "../../http/route-config.js";
+import { adminOnly, anyRole } from "../../http/route-config.js";
+import { idParams } from "../../http/schema-helpers.js";
+import { AppError } from "../../errors.js";
 import { actorOf } from "../auth/auth.service.js";
-import { createUserBody, userView } from "./users.schema.js";
+import { changeOwnPasswordBody, createUserBody, patchUserBody, setPasswordBody, userView } from "./users.schema.js";
 import type { UsersService } from "./users.service.js";
 
 export function usersRoutes(users: UsersService): FastifyPluginAsyncZod {
@@ -22,6 +24,55 @@ export function usersRoutes(users: UsersService): FastifyPluginAsyncZod {
         schema: { tags: ["users"], summary: "Create a user", body: createUserBody, response: { 201: userView } },
       },
       async (req, reply) => reply.status(201).send(await users.create(actorOf(req), req.body)),
+    );
+    app.patch(
+      "/api/v1/users/:id",
+      {
+        config: { access: adminOnly },
+        schema: {
+          tags: ["users"],
+          summary: "Change a user's role or display name, or disable them (which ends their sessions)",
+          params: idParams,
+          body: patchUserBody,
+          response: { 200: userView },
+        },
+      },
+      async (req) => users.update(actorOf(req), req.params.id, req.body),
+    );
+    app.post(
+      "/api/v1/users/:id/password",
+      {
+        config: { access: adminOnly },
+        schema: {
+          tags: ["users"],
+          summary: "Set a user's password (ends their sessions)",
+          params: idParams,
+          body: setPasswordBody,
+          response: { 204: z.null().describe("The password is set") },
+        },
+      },
+      async (req, reply) => {
+        await users.resetPassword(actorOf(req), req.params.id, req.body.password);
+        return reply.status(204).send(null);
+      },
+    );
+    app.post(
+      "/api/v1/me/password",
+      {
+        config: { access: anyRole },
+        schema: {
+          tags: ["users"],
+          summary: "Change your own password (ends your other sessions)",
+          body: changeOwnPasswordBody,
+          response: { 204: z.null().describe("The password is changed") },
+        },
+      },
+      async (req, reply) => {
+        const p = req.principal;
+        if (!p) throw new AppError("unauthenticated", "Sign in first.");
+        await users.changeOwnPassword({ userId: p.userId, username: p.username }, p.sessionHash, req.body.currentPassword, req.body.newPassword);
+        return reply.status(204).send(null);
+      },
     );
   };
 }
