@@ -24,6 +24,14 @@ export class Pop3CommandError extends Error {
   }
 }
 
+/** A command Mailroom did not send: its argument holds CR, LF or NUL, which would end the line and start another command. */
+export class Pop3UnsafeArgumentError extends Error {
+  constructor(readonly command: string) {
+    super(`${command} was not sent: its argument holds a line break or NUL`);
+    this.name = "Pop3UnsafeArgumentError";
+  }
+}
+
 /** The connection failed or timed out; `code` is Node's (ECONNREFUSED…) or ours (ETIMEOUT, ECLOSED). */
 export class Pop3ConnectionError extends Error {
   readonly code: string;
@@ -227,6 +235,8 @@ export class Pop3Client {
 
   private send(command: string, line: string, kind: Pop3ResponseKind, options: { headOnly?: boolean } = {}): Promise<Pop3Response> {
     if (this.failure) return Promise.reject(this.failure);
+    // the API refuses such logins and passwords; this also holds for ones stored before it did
+    if (line.includes("\r") || line.includes("\n") || line.includes("\u0000")) return Promise.reject(new Pop3UnsafeArgumentError(command));
     const answer = this.expect(command, kind, this.commandTimeoutMs, options);
     this.socket.write(`${line}\r\n`);
     return answer;

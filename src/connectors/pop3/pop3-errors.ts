@@ -1,6 +1,6 @@
 import { MailSourceError, type MailSourceSettings } from "../mail-source.js";
 import { networkError } from "../network-errors.js";
-import { Pop3CommandError, Pop3ConnectionError } from "./pop3-client.js";
+import { Pop3CommandError, Pop3ConnectionError, Pop3UnsafeArgumentError } from "./pop3-client.js";
 import { Pop3ProtocolError } from "./pop3-response-parser.js";
 
 const loginCommands = new Set(["USER", "PASS", "AUTH"]);
@@ -33,6 +33,14 @@ export function pop3Error(err: unknown, settings: MailSourceSettings): MailSourc
       return new MailSourceError("protocol_error", `${where} does not support UIDL, which Mailroom needs to tell messages apart: ${words}`, words, options);
     }
     return new MailSourceError("protocol_error", `${where} refused ${err.command}: ${words}`, words, options);
+  }
+  if (err instanceof Pop3UnsafeArgumentError) {
+    return new MailSourceError(
+      loginCommands.has(err.command) ? "auth_failed" : "protocol_error",
+      `Mailroom did not send ${err.command} to ${where}: the mailbox login or password holds a line break or NUL, which the server would read as a command of its own. Type them again.`,
+      undefined,
+      options,
+    );
   }
   if (err instanceof Pop3ConnectionError) {
     if (err.code === "ECLOSED") return new MailSourceError("closed", `The connection to ${where} was closed.`, undefined, options);

@@ -5,6 +5,7 @@ import { startScriptedPop3, type ScriptedPop3 } from "../../../test/support/scri
 import type { SyncLimits } from "../../runners/mailbox-sync.js";
 import { MailSourceError, fixedCredential, type MailSourceSettings } from "../mail-source.js";
 import { Pop3Source } from "./pop3-source.js";
+import { testPop3 } from "./pop3-tester.js";
 
 /**
  * The POP3 connector against servers that do what Dovecot does not: give a UIDL to a new message
@@ -315,5 +316,31 @@ describe("POP3 failures mid-sync", () => {
     const { report } = await sync(store);
     expect(report).toMatchObject({ created: 1, acked: 1 });
     expect(deletedByQuit()).toEqual([one, two]);
+  });
+});
+
+describe("POP3 logins and passwords with line breaks (stored before the API refused them)", () => {
+  it("sends no command with a line break: the connection test and a sync fail at the login, and nothing is deleted", async () => {
+    pop3.maildrop.add(testMessage("keep me"));
+    const steps = await testPop3(settings({ login: `${pop3.user}\r\nDELE 1` }));
+    const login = steps.find((s) => s.step === "authenticate");
+    expect(login).toMatchObject({ ok: false, message: expect.stringMatching(/line break or NUL/) });
+    await pop3.allClosed();
+
+    const source = new Pop3Source(settings({ credentials: fixedCredential({ method: "password", password: `${pop3.password}\nDELE 1` }) }));
+    try {
+      const err = await syncOnce(source, new MemorySyncStore()).then(
+        () => null,
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(MailSourceError);
+      expect(err).toMatchObject({ code: "auth_failed" });
+    } finally {
+      await source.close();
+      await pop3.allClosed();
+    }
+    expect(pop3.log.filter((line) => /DELE/i.test(line))).toEqual([]);
+    expect(pop3.maildrop.count).toBe(1);
+    expect(pop3.deleted()).toEqual([]);
   });
 });
