@@ -83,6 +83,16 @@ function isAlive(pid: number): boolean {
   }
 }
 
+/** Whether `pid` is a live Dovecot master started with this config file. */
+function isMasterOf(pid: number, configFile: string): boolean {
+  if (!isAlive(pid)) return false;
+  try {
+    return fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(configFile);
+  } catch {
+    return false;
+  }
+}
+
 /** The PIDs whose parent is `pid`. */
 function childPids(pid: number): number[] {
   const out: number[] = [];
@@ -181,11 +191,17 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
 
   const start = async () => {
     // the daemon keeps inherited pipes open, so its output goes to a file rather than to us
+    // Dovecot refuses to start while the PID in its PID file runs, and a zombie (init reaps late) counts
+    const stale = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim()) : null;
+    if (stale !== null && !isAlive(stale)) fs.rmSync(pidFile, { force: true });
     const out = fs.openSync(path.join(dir, "startup.out"), "w");
     const res = spawnSync("/usr/sbin/dovecot", ["-c", configFile], { stdio: ["ignore", out, out] });
     fs.closeSync(out);
     if (res.status !== 0) {
-      throw new Error(`dovecot did not start: ${fs.readFileSync(path.join(dir, "startup.out"), "utf8")}\n${readLog()}`);
+      const said = fs.readFileSync(path.join(dir, "startup.out"), "utf8");
+      // seen once under load: the master this very start launched was found running; it is ours, so go on
+      const running = /already running with PID (\d+)/.exec(said);
+      if (!running || !isMasterOf(Number(running[1]), configFile)) throw new Error(`dovecot did not start: ${said}\n${readLog()}`);
     }
     await waitFor("its PID file", 10_000, () => fs.existsSync(pidFile));
     masterPid = Number(fs.readFileSync(pidFile, "utf8").trim());
