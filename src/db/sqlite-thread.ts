@@ -11,6 +11,7 @@ import {
   type Kysely,
   type QueryResult,
 } from "kysely";
+import { Semaphore } from "../shared/semaphore.js";
 import type { SqliteReply, SqliteRequest, SqliteThreadOptions } from "./sqlite-thread-protocol.js";
 
 /**
@@ -45,23 +46,11 @@ function entry(): URL {
   return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
 }
 
-/** Hands the writer to one user at a time: a transaction, or a single write outside one. */
-class WriteLock {
-  #tail: Promise<void> = Promise.resolve();
-
-  async acquire(): Promise<() => void> {
-    const previous = this.#tail;
-    let release!: () => void;
-    this.#tail = new Promise<void>((resolve) => (release = resolve));
-    await previous;
-    return release;
-  }
-}
-
 class ThreadedSqliteDriver implements Driver {
   #writer: SqliteThread | null = null;
   #reader: SqliteThread | null = null;
-  readonly #lock = new WriteLock();
+  /** hands the writer to one user at a time: a transaction, or a single write outside one */
+  readonly #lock = new Semaphore(1);
 
   constructor(private readonly options: Omit<SqliteThreadOptions, "readonly">) {}
 
@@ -108,7 +97,7 @@ class Session implements DatabaseConnection {
   constructor(
     private readonly writer: SqliteThread,
     private readonly reader: SqliteThread,
-    private readonly lock: WriteLock,
+    private readonly lock: Semaphore,
   ) {}
 
   async begin(): Promise<void> {
