@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { sql, type ExpressionBuilder, type Insertable, type Kysely } from "kysely";
 import type { AttachmentsTable, Database, InteractionsTable, SourceKeysTable, ThreadRefsTable } from "../db/schema.js";
+import { chunks } from "../shared/chunks.js";
 import { newId } from "../shared/ids.js";
 import type { KnownRef } from "./batch-rows.js";
 import type { KeyRecord } from "./sync-store.js";
@@ -13,6 +14,9 @@ import type { KeyRecord } from "./sync-store.js";
  */
 
 const maxIndexedLength = 200;
+
+/** Keys in one IN list, rows in one multi-row insert: well under both databases' limits on a statement's parameters. */
+const perStatement = 500;
 
 /**
  * The conditions of the partial indexes of source_keys, as literals: SQLite uses a partial index only
@@ -58,8 +62,7 @@ export class IngestStore {
 
   async lookup(ref: MaildropRef, keys: string[]): Promise<Map<string, KeyRecord>> {
     const found = new Map<string, KeyRecord>();
-    for (let i = 0; i < keys.length; i += 500) {
-      const part = keys.slice(i, i + 500);
+    for (const part of chunks(keys, perStatement)) {
       const rows = await this.liveKeysQuery(this.db, ref).where("s.lookup_key", "in", part.map(lookupKey)).execute();
       for (const row of rows) found.set(row.source_key, toRecord(row));
     }
@@ -83,24 +86,11 @@ export class IngestStore {
   /** The live state of each of these keys that has one, inside a transaction: what a commit checks before storing. */
   async liveStates(trx: Kysely<Database>, ref: MaildropRef, keys: string[]): Promise<Map<string, SourceKeysTable["state"]>> {
     const states = new Map<string, SourceKeysTable["state"]>();
-    for (let i = 0; i < keys.length; i += 500) {
-      const rows = await trx.selectFrom("source_keys").select(["source_key", "state"]).where(live(ref, keys.slice(i, i + 500))).execute();
+    for (const part of chunks(keys, perStatement)) {
+      const rows = await trx.selectFrom("source_keys").select(["source_key", "state"]).where(live(ref, part)).execute();
       for (const row of rows) states.set(row.source_key, row.state);
     }
     return states;
-  }
-
-  /** The live record of a key inside a transaction: what a commit checks before storing. */
-  async liveState(trx: Kysely<Database>, ref: MaildropRef, key: string): Promise<SourceKeysTable["state"] | null> {
-    const row = await trx
-      .selectFrom("source_keys")
-      .select("state")
-      .where("mailbox_id", "=", ref.mailboxId)
-      .where("maildrop", "=", ref.maildrop)
-      .where("lookup_key", "=", lookupKey(key))
-      .where("retired", "=", liveRow)
-      .executeTakeFirst();
-    return row?.state ?? null;
   }
 
   /** Records keys as stored or set aside, in one statement, replacing the "failing" records of `replacing`. */
@@ -124,12 +114,11 @@ export class IngestStore {
       created_at: key.at,
       updated_at: key.at,
     }));
-    for (let i = 0; i < values.length; i += 500) await trx.insertInto("source_keys").values(values.slice(i, i + 500)).execute();
+    for (const part of chunks(values, perStatement)) await trx.insertInto("source_keys").values(part).execute();
   }
 
   async markAcknowledged(ref: MaildropRef, keys: string[], retire: boolean, at: string): Promise<void> {
-    for (let i = 0; i < keys.length; i += 500) {
-      const part = keys.slice(i, i + 500);
+    for (const part of chunks(keys, perStatement)) {
       await this.db
         .updateTable("source_keys")
         .set({ ack: "done", updated_at: at, ...(retire ? { retired: 1 } : {}) })
@@ -140,26 +129,27 @@ export class IngestStore {
   }
 
   async markRefused(ref: MaildropRef, keys: string[], at: string): Promise<void> {
-    for (let i = 0; i < keys.length; i += 500) {
+    for (const part of chunks(keys, perStatement)) {
       await this.db
         .updateTable("source_keys")
         .set({ ack: "refused", updated_at: at })
-        .where(live(ref, keys.slice(i, i + 500)))
+        .where(live(ref, part))
         .where("state", "=", "stored")
         .execute();
     }
   }
 
   async retire(ref: MaildropRef, keys: string[], at: string): Promise<void> {
-    for (let i = 0; i < keys.length; i += 500) {
-      await this.db.updateTable("source_keys").set({ retired: 1, updated_at: at }).where(live(ref, keys.slice(i, i + 500))).execute();
+    for (const part of chunks(keys, perStatement)) {
+      await this.db.updateTable("source_keys").set({ retired: 1, updated_at: at }).where(live(ref, part)).execute();
     }
   }
 
   async recordAttempt(ref: MaildropRef, keys: { key: string; size: number }[], reason: string, at: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
+      const states = await this.liveStates(trx, ref, keys.map((k) => k.key));
       for (const { key, size } of keys) {
-        const state = await this.liveState(trx, ref, key);
+        const state = states.get(key) ?? null;
         if (state === "failing") {
           await trx
             .updateTable("source_keys")
@@ -204,12 +194,12 @@ export class IngestStore {
   async byFingerprints(trx: Kysely<Database>, mailboxId: string, contentHashes: string[]): Promise<{ id: string; messageId: string | null; contentHash: string }[]> {
     const out: { id: string; messageId: string | null; contentHash: string }[] = [];
     const unique = [...new Set(contentHashes)];
-    for (let i = 0; i < unique.length; i += 500) {
+    for (const part of chunks(unique, perStatement)) {
       const rows = await trx
         .selectFrom("interactions")
         .select(["id", "message_id", "content_hash"])
         .where("mailbox_id", "=", mailboxId)
-        .where("content_hash", "in", unique.slice(i, i + 500))
+        .where("content_hash", "in", part)
         .execute();
       for (const r of rows) out.push({ id: r.id, messageId: r.message_id, contentHash: r.content_hash ?? "" });
     }
@@ -252,10 +242,10 @@ export class IngestStore {
     trx: Kysely<Database>,
     rows: { interactions: Insertable<InteractionsTable>[]; attachments: Insertable<AttachmentsTable>[]; threadRefs: Insertable<ThreadRefsTable>[] },
   ): Promise<void> {
-    // 28 columns a row: well under both databases' limits on the parameters of one statement
-    for (let i = 0; i < rows.interactions.length; i += 200) await trx.insertInto("interactions").values(rows.interactions.slice(i, i + 200)).execute();
-    for (let i = 0; i < rows.attachments.length; i += 500) await trx.insertInto("attachments").values(rows.attachments.slice(i, i + 500)).execute();
-    for (let i = 0; i < rows.threadRefs.length; i += 500) await trx.insertInto("thread_refs").values(rows.threadRefs.slice(i, i + 500)).execute();
+    // 28 columns a row: 200 rows stay well under both databases' limits on the parameters of one statement
+    for (const part of chunks(rows.interactions, 200)) await trx.insertInto("interactions").values(part).execute();
+    for (const part of chunks(rows.attachments, perStatement)) await trx.insertInto("attachments").values(part).execute();
+    for (const part of chunks(rows.threadRefs, perStatement)) await trx.insertInto("thread_refs").values(part).execute();
   }
 
   /**
@@ -265,11 +255,11 @@ export class IngestStore {
   async knownRefs(trx: Kysely<Database>, messageIds: string[]): Promise<Map<string, KnownRef>> {
     const known = new Map<string, KnownRef>();
     const keys = [...new Set(messageIds.map(threadKey))];
-    for (let i = 0; i < keys.length; i += 500) {
+    for (const part of chunks(keys, perStatement)) {
       const rows = await trx
         .selectFrom("thread_refs")
         .select(["message_id", "thread_id", "interaction_id"])
-        .where("message_id", "in", keys.slice(i, i + 500))
+        .where("message_id", "in", part)
         .execute();
       for (const r of rows) {
         const seen = known.get(r.message_id);

@@ -8,7 +8,8 @@ import {
 } from "../connectors/mail-source.js";
 import { messageFingerprint } from "../ingest/fingerprint.js";
 import { UnstorableBatchError, type BatchCommit, type CommitOutcome, type KeyRecord, type Prepared, type SetAside, type SyncStore } from "../ingest/sync-store.js";
-import { chunks, planBatches, type PlannedItem } from "./sync-plan.js";
+import { chunks } from "../shared/chunks.js";
+import { planBatches, type PlannedItem } from "./sync-plan.js";
 import type { SyncHooks, SyncLimits, SyncReport } from "./sync-types.js";
 
 /** Batches a backlog stores per turn (see #pipeline). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { chunks, planBatches, type PlannedItem } from "./sync-plan.js";
+import { chunks } from "../shared/chunks.js";
+import { planBatches, type PlannedItem } from "./sync-plan.js";
 
 const limits = { maxCount: 3, maxBytes: 2_500 };
 const item = (index: number, size: number, extra: Partial<PlannedItem> = {}): PlannedItem => ({

@@ -53,10 +53,3 @@ export function planBatches(items: PlannedItem[], limits: BatchLimits): PlannedI
   flush();
   return batches;
 }
-
-/** Splits an array into chunks of at most `size`. */
-export function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}

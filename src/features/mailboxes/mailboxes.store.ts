@@ -1,4 +1,5 @@
 import { sql, type ExpressionBuilder, type Kysely, type Selectable } from "kysely";
+import { chunks } from "../../shared/chunks.js";
 import type { Database, MailboxesTable, MailboxStatusTable } from "../../db/schema.js";
 
 export type MailboxRow = Selectable<MailboxesTable>;
@@ -94,11 +95,11 @@ export class MailboxesStore {
 
   private async warningsOf(db: Kysely<Database>, ids: string[]): Promise<Map<string, MailboxWarning[]>> {
     const out = new Map<string, MailboxWarning[]>();
-    for (let i = 0; i < ids.length; i += 500) {
+    for (const part of chunks(ids, 500)) {
       const rows = await db
         .selectFrom("mailbox_warnings")
         .select(["mailbox_id", "code", "message", "at"])
-        .where("mailbox_id", "in", ids.slice(i, i + 500))
+        .where("mailbox_id", "in", part)
         .orderBy("id", "desc")
         .execute();
       for (const r of rows) out.set(r.mailbox_id, [...(out.get(r.mailbox_id) ?? []), { code: r.code, message: r.message, at: r.at }]);
