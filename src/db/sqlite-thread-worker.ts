@@ -1,6 +1,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
 import type { SqliteRequest, SqliteReply, SqliteThreadOptions } from "./sqlite-thread-protocol.js";
+import { asBuffer } from "../shared/bytes.js";
 
 /**
  * The thread that owns Mailroom's SQLite connection (see sqlite-thread.ts). better-sqlite3 works
@@ -32,7 +33,7 @@ function statement(sql: string): BetterSqlite3.Statement {
 
 /** Structured cloning turns Buffers into plain Uint8Arrays; better-sqlite3 binds Buffers. */
 function toBuffers(values: readonly unknown[]): unknown[] {
-  return values.map((v) => (v instanceof Uint8Array && !Buffer.isBuffer(v) ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : v));
+  return values.map((v) => (v instanceof Uint8Array ? asBuffer(v) : v));
 }
 
 function run(request: SqliteRequest): SqliteReply {

@@ -13,6 +13,7 @@ import {
 } from "kysely";
 import { Semaphore } from "../shared/semaphore.js";
 import type { SqliteReply, SqliteRequest, SqliteThreadOptions } from "./sqlite-thread-protocol.js";
+import { asBuffer } from "../shared/bytes.js";
 
 /**
  * SQLite on threads of its own. better-sqlite3 is synchronous: on the server's thread every statement
@@ -194,7 +195,7 @@ class SqliteThread {
 /** BLOB columns come back from the thread as Uint8Arrays; the rest of Mailroom expects Buffers. */
 function withBuffers(row: Record<string, unknown>): Record<string, unknown> {
   for (const [key, value] of Object.entries(row)) {
-    if (value instanceof Uint8Array && !Buffer.isBuffer(value)) row[key] = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    if (value instanceof Uint8Array) row[key] = asBuffer(value);
   }
   return row;
 }

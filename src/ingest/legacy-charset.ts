@@ -1,3 +1,5 @@
+import { asBuffer } from "../shared/bytes.js";
+
 /**
  * Text that is not valid UTF-8 is, in practice, almost always Windows-1252 (or its subset
  * ISO-8859-1). Node's TextDecoder("windows-1252") decodes 0x80–0x9F as C1 controls like Latin-1
@@ -10,7 +12,7 @@ const windows1252High =
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 export function decodeWindows1252(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return asBuffer(bytes)
     .toString("latin1")
     .replace(/[\u0080-\u009f]/g, (c) => windows1252High[c.charCodeAt(0) - 0x80]!);
 }

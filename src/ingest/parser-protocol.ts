@@ -1,5 +1,6 @@
 import type { MailInput } from "./parse-mail.js";
 import type { IngestContext, ParsedMail } from "./types.js";
+import { asBuffer } from "../shared/bytes.js";
 
 /** What crosses between the parser pool and a parse worker process (structured clone over the IPC channel). */
 
@@ -33,10 +34,7 @@ export function requestFor(id: number, input: MailInput, ctx: IngestContext, urg
 
 /** Structured cloning turns Buffers into plain Uint8Arrays; the rest of Mailroom expects Buffers. */
 export function reviveMail(mail: ParsedMail): ParsedMail {
-  const attachments = mail.attachments.map((a) => {
-    const bytes = a.content as Uint8Array;
-    return { ...a, content: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength) };
-  });
+  const attachments = mail.attachments.map((a) => ({ ...a, content: asBuffer(a.content) }));
   return { ...mail, attachments };
 }
 
@@ -57,7 +55,7 @@ export function serveParseRequests(parse: ParseFunction): void {
   const work = async () => {
     running = true;
     for (let request = waiting.shift(); request; request = waiting.shift()) {
-      const raw = Buffer.from(request.raw.buffer, request.raw.byteOffset, request.raw.byteLength);
+      const raw = asBuffer(request.raw);
       const mail = await parse({ raw, size: request.size, truncated: request.truncated }, { maxSizeBytes: request.maxSizeBytes, ownAddresses: new Set(request.ownAddresses) });
       done.push({ id: request.id, mail });
       if (request.urgent || waiting.length === 0 || done.length >= 16) flush();
