@@ -65,7 +65,7 @@ export class IngestService {
   /** @internal one transaction: the batch's messages and set-aside keys, and the cursor */
   async commit(target: InboundTarget, ref: MaildropRef, batch: BatchCommit, parsed: Map<string, ParsedMail>, wrapAs?: string): Promise<CommitOutcome> {
     const outcome: CommitOutcome = { created: [], duplicates: 0, alreadyStored: 0 };
-    const now = this.clock.now().toISOString();
+    const now = this.now();
     try {
       await this.db.transaction().execute(async (trx) => {
         const mails = batch.messages.map((message) => {
@@ -129,7 +129,7 @@ export class IngestService {
 
   /** @internal */
   async saveCursor(ref: MaildropRef, cursor: string): Promise<void> {
-    const now = this.clock.now().toISOString();
+    const now = this.now();
     await this.db.transaction().execute((trx) => this.store.saveCursor(trx, ref, cursor, now));
   }
 

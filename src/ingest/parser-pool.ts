@@ -110,7 +110,7 @@ export function createParser(options: ParserOptions): Parser {
   let broken: Error | null = null;
   let drained: (() => void) | null = null;
 
-  const finish = (task: Task, settle: () => void) => {
+  const finish = (settle: () => void) => {
     inFlight--;
     settle();
     if (inFlight === 0 && drained) drained();
@@ -138,7 +138,7 @@ export function createParser(options: ParserOptions): Parser {
 
   const nextFor = (slot: Slot): Task[] => {
     const take: Task[] = [];
-    let bytes = [...slot.tasks, ...take].reduce((sum, t) => sum + t.input.raw.length, 0);
+    let bytes = slot.tasks.reduce((sum, t) => sum + t.input.raw.length, 0);
     while (slot.tasks.length + take.length < tasksPerWorker) {
       const candidate = urgentQueue[0] ?? queue[0];
       if (!candidate) break;
@@ -180,7 +180,7 @@ export function createParser(options: ParserOptions): Parser {
     if (!slot.ready && ++startFailures >= maxStartFailures) {
       // workers that never start are a deployment problem, not the messages' fault: say so and stop starting them
       broken = new Error(`parse workers cannot start: ${reason}`);
-      for (const queued of [...unanswered, ...urgentQueue.splice(0), ...queue.splice(0)]) finish(queued, () => queued.reject(broken!));
+      for (const queued of [...unanswered, ...urgentQueue.splice(0), ...queue.splice(0)]) finish(() => queued.reject(broken!));
       return;
     }
     const [alone] = unanswered;
@@ -189,7 +189,7 @@ export function createParser(options: ParserOptions): Parser {
       alone.attempts++;
       if (slot.timedOut || alone.attempts >= maxAttempts) {
         const why = slot.timedOut ? `parsing it took longer than ${timeoutMs / 1000} s` : `it stopped the parser (${reason})`;
-        finish(alone, () => alone.resolve(crashedParseResult(alone.input, why)));
+        finish(() => alone.resolve(crashedParseResult(alone.input, why)));
       } else {
         (alone.urgent ? urgentQueue : queue).unshift(alone);
       }
@@ -221,7 +221,7 @@ export function createParser(options: ParserOptions): Parser {
           const at = slot.tasks.findIndex((t) => t.id === result.id);
           if (at === -1) continue;
           const [task] = slot.tasks.splice(at, 1);
-          finish(task!, () => task!.resolve(reviveMail(result.mail)));
+          finish(() => task!.resolve(reviveMail(result.mail)));
         }
         // a suspect that came back was innocent; the slot takes batches again
         if (slot.tasks.length === 0) slot.isolating = false;

@@ -178,12 +178,14 @@ export class MailboxSync {
         else if (r.state === "failing") {
           const aside = r.attempts >= this.limits.maxAttempts ? `fetching it broke the connection ${r.attempts} times (${r.reason ?? "no reason given"})` : null;
           wanted.push({ key, index, attempts: r.attempts, aside, knownSize: r.size });
-        } else if (r.state === "stored" && keysMayBeReused && ackRemoves && r.ack === "done") {
-          reused.push(key);
-          wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
-        } else if (r.state === "stored" && listedSizes && listedSizes.has(key) && listedSizes.get(key) !== r.size) {
-          reused.push(key);
-          wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
+        } else if (r.state === "stored") {
+          // removed once acknowledged, yet listed again; or kept, and listed with another size: another message
+          const removedAndBack = keysMayBeReused && ackRemoves && r.ack === "done";
+          const resized = listedSizes !== null && listedSizes.has(key) && listedSizes.get(key) !== r.size;
+          if (removedAndBack || resized) {
+            reused.push(key);
+            wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
+          }
         }
       });
       if (reused.length) {

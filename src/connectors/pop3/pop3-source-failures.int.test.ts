@@ -63,6 +63,20 @@ const deletedByQuit = () => pop3.deleted().map(text);
 /** the DELE commands the server received since `mark` (a position in its log) */
 const deles = (mark = 0) => pop3.log.slice(mark).filter((line) => line.startsWith("DELE"));
 
+/**
+ * Runs a sync up to its commit and holds it there: the batch is exactly `expected`, and no DELE went out
+ * before it. Release the commit, then await `running`.
+ */
+async function syncHeldAtCommit(store: MemorySyncStore, expected: string): Promise<{ held: HeldCommit; running: Promise<SyncRun> }> {
+  const mark = pop3.log.length;
+  const held = store.holdNextCommit();
+  const running = sync(store);
+  const record = await reached(held, running);
+  expect(record.batch.messages.map((m) => text(m.raw))).toEqual([expected]);
+  expect(deles(mark)).toEqual([]);
+  return { held, running };
+}
+
 describe("POP3 UIDLs the server gives again", () => {
   it("stores a new message under a UIDL whose first message was deleted, and deletes it only after its commit", async () => {
     const a = testMessage("A under u1");
@@ -73,12 +87,7 @@ describe("POP3 UIDLs the server gives again", () => {
 
     const b = testMessage("B, later under u1");
     pop3.maildrop.add(b, "u1");
-    const mark = pop3.log.length;
-    const held = store.holdNextCommit();
-    const running = sync(store);
-    const record = await reached(held, running);
-    expect(record.batch.messages.map((m) => text(m.raw))).toEqual([b]);
-    expect(deles(mark)).toEqual([]);
+    const { held, running } = await syncHeldAtCommit(store, b);
     held.release();
 
     const { report } = await running;
@@ -129,12 +138,7 @@ describe("POP3 UIDLs the server gives again", () => {
     expect(pop3.maildrop.remove("u1")).toBe(1);
     const b = testMessage("B, new under u1");
     pop3.maildrop.add(b, "u1");
-    const mark = pop3.log.length;
-    const held = store.holdNextCommit();
-    const running = sync(store);
-    const record = await reached(held, running);
-    expect(record.batch.messages.map((m) => text(m.raw))).toEqual([b]);
-    expect(deles(mark)).toEqual([]);
+    const { held, running } = await syncHeldAtCommit(store, b);
     expect(onServer()).toEqual([b]);
     held.release();
 

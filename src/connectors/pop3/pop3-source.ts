@@ -12,6 +12,7 @@ import {
   type SessionTraits,
   type SourceMessage,
 } from "../mail-source.js";
+import { sleep } from "../../shared/sleep.js";
 import { Pop3Client, Pop3CommandError } from "./pop3-client.js";
 import { pop3Error } from "./pop3-errors.js";
 
@@ -74,17 +75,8 @@ export class Pop3Source implements MailSource {
     if (this.closed) throw new MailSourceError("closed", "The mail source was closed.");
     if (signal.aborted) return "aborted";
     // POP3 cannot tell about new mail; the next sync looks
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        signal.removeEventListener("abort", onAbort);
-        resolve("timeout");
-      }, timeoutMs);
-      const onAbort = () => {
-        clearTimeout(timer);
-        resolve("aborted");
-      };
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+    await sleep(timeoutMs, signal);
+    return signal.aborted ? "aborted" : "timeout";
   }
 
   async close(): Promise<void> {
