@@ -11,6 +11,7 @@ import { decodeUtf8OrWindows1252 } from "./legacy-charset.js";
 import { parseMailDate } from "./mail-date.js";
 import { messageIdOf, messageIds, referenceIds } from "./message-ids.js";
 import { parseMime, type MimeContent, type MimePart } from "./mime-parse.js";
+import { inlineMaxBytes, plainMimeContent } from "./plain-mime.js";
 import type { IngestContext, ParsedAttachment, ParsedMail } from "./types.js";
 import {
   emptyText,
@@ -143,9 +144,9 @@ function bodyAsText(raw: Buffer, header: HeaderBlock): string {
   return decodeUtf8OrWindows1252(raw.subarray(header.bodyStart)).text;
 }
 
-async function fullMail(input: MailInput, header: HeaderBlock, ctx: IngestContext): Promise<ParsedMail> {
+/** What Mailroom stores of a message whose MIME content was read. */
+function mailOf(input: MailInput, header: HeaderBlock, ctx: IngestContext, mime: MimeContent): ParsedMail {
   const { raw } = input;
-  const mime = await parseMime(normalizedSource(raw, header));
   const referenced = referencedContentIds(mime.html);
   const attachments = mime.attachments.map((part, i) => toAttachment(part, i + 1, referenced));
   let text = mime.text;
@@ -170,17 +171,31 @@ async function fullMail(input: MailInput, header: HeaderBlock, ctx: IngestContex
   };
 }
 
-async function parseOrWrap(input: MailInput, ctx: IngestContext): Promise<ParsedMail> {
+async function fullMail(input: MailInput, header: HeaderBlock, ctx: IngestContext): Promise<ParsedMail> {
+  const mime = plainMimeContent(input.raw, header) ?? (await parseMime(normalizedSource(input.raw, header)));
+  return mailOf(input, header, ctx, mime);
+}
+
+type Special = "oversize" | "headerless" | EmptyKind;
+
+/** Mail that is not parsed as it is, and why; null for mail that is. */
+function specialCase(input: MailInput, header: HeaderBlock, ctx: IngestContext): Special | null {
   const { raw } = input;
-  const header = readHeaderBlock(raw);
-  if (input.truncated || input.size > ctx.maxSizeBytes || raw.length > ctx.maxSizeBytes) return oversizeMail(input, header, ctx);
-  if (raw.length === 0) return emptyMail(input, "zero-bytes");
-  if (isBlank(raw)) return emptyMail(input, "blank");
-  if (header.fields.length === 0) {
-    return unparsableMail(input, header, ctx, "it does not start with a header block (lines such as From:, To: and Subject:)");
-  }
+  if (input.truncated || input.size > ctx.maxSizeBytes || raw.length > ctx.maxSizeBytes) return "oversize";
+  if (raw.length === 0) return "zero-bytes";
+  if (isBlank(raw)) return "blank";
+  if (header.fields.length === 0) return "headerless";
   const addressed = ["from", "to", "subject"].some((name) => (headerValue(header, name) ?? "").trim() !== "");
-  if (!addressed && isBlank(raw, header.bodyStart)) return emptyMail(input, "no-content");
+  if (!addressed && isBlank(raw, header.bodyStart)) return "no-content";
+  return null;
+}
+
+async function parseOrWrap(input: MailInput, ctx: IngestContext): Promise<ParsedMail> {
+  const header = readHeaderBlock(input.raw);
+  const special = specialCase(input, header, ctx);
+  if (special === "oversize") return oversizeMail(input, header, ctx);
+  if (special === "headerless") return unparsableMail(input, header, ctx, "it does not start with a header block (lines such as From:, To: and Subject:)");
+  if (special !== null) return emptyMail(input, special);
   try {
     return await fullMail(input, header, ctx);
   } catch (error) {
@@ -232,5 +247,25 @@ export async function parseMail(input: MailInput, ctx: IngestContext): Promise<P
     // the last line of defence: a bug in a step above must not lose the message
     const detail = cleanLine(error instanceof Error ? error.message : String(error), 200);
     return crashedParseResult(input, `reading it failed (${detail || "unknown error"})`);
+  }
+}
+
+/**
+ * The parse of a message the plain-text fast path takes (`plain-mime.ts`), done at once on the calling
+ * thread; null for every other message, which goes to a parse worker. It is what parseMail answers for
+ * the same bytes. Only code that runs in time linear in the message's bounded size runs here, so the
+ * server's thread is safe from hostile mail: the rest of a worker's protection (memory limit, timeout)
+ * is for the MIME parser.
+ */
+export function parsePlainInline(input: MailInput, ctx: IngestContext): ParsedMail | null {
+  if (input.raw.length > inlineMaxBytes) return null;
+  try {
+    const header = readHeaderBlock(input.raw);
+    if (specialCase(input, header, ctx) !== null) return null;
+    const mime = plainMimeContent(input.raw, header);
+    return mime && mailOf(input, header, ctx, mime);
+  } catch {
+    // whatever went wrong, the worker's parse has the answer
+    return null;
   }
 }

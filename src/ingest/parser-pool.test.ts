@@ -12,6 +12,9 @@ const ctx: IngestContext = { maxSizeBytes: 5 * 1024 * 1024, ownAddresses: new Se
 const misbehaving = new URL("../../test/support/misbehaving-parser-worker.ts", import.meta.url);
 const input = (raw: Buffer) => ({ raw, size: raw.length, truncated: false });
 const eml = (...lines: string[]) => Buffer.from(lines.join("\r\n"), "utf8");
+/** HTML, so that a worker parses it (one plain-text part is read on the calling thread) */
+const pooled = (subject: string, ...extra: string[]) =>
+  eml("From: a@x.example", `Subject: ${subject}`, "Content-Type: text/html; charset=utf-8", ...extra, "", `<p>body of ${subject}</p>`);
 const plain = (subject: string, ...extra: string[]) => eml("From: a@x.example", `Subject: ${subject}`, ...extra, "", `body of ${subject}`);
 
 /** attachment bytes as digests: a deep comparison of megabytes byte by byte takes the test's whole budget */
@@ -43,25 +46,40 @@ describe("createParser", () => {
 
   it("leaves the caller's buffer intact (it is still needed to store the raw message)", async () => {
     parser = createParser({ workers: 1 });
-    const raw = plain("kept");
+    const raw = pooled("kept");
     const copy = Buffer.from(raw);
     await parser.parse(input(raw), ctx);
     expect(raw.equals(copy)).toBe(true);
   });
 
+  it("reads one plain-text part on the calling thread, as a worker would: a pool whose workers cannot start still answers it", async () => {
+    parser = createParser({ workers: 1, workerUrl: new URL("./no-such-worker.js", import.meta.url) });
+    const raws = [plain("inline"), ...[...generateCorpus({ count: 30, seed: 5, name: "small-text" })].map((m) => m.raw)];
+    const inline: ParsedMail[] = [];
+    for (const raw of raws) {
+      const parsed = await parser.parse(input(raw), ctx).catch(() => null);
+      if (parsed) expect(parsed).toEqual(await parseMail(input(raw), ctx));
+      if (parsed) inline.push(parsed);
+    }
+    expect(inline[0]?.subject).toBe("inline");
+    // most of this corpus is one plain-text part; the rest needed the workers that never started
+    expect(inline.length).toBeGreaterThan(15);
+    expect(inline.length).toBeLessThan(raws.length);
+  });
+
   it("parses in-process with workers: 0", async () => {
     parser = createParser({ workers: 0 });
-    const raw = plain("in process");
+    const raw = pooled("in process");
     expect(await parser.parse(input(raw), ctx)).toEqual(await parseMail(input(raw), ctx));
   });
 
   it("survives a message that kills its worker: it becomes unparsable, the others parse, the worker is replaced", async () => {
     parser = createParser({ workers: 1, workerUrl: misbehaving });
-    const killer = plain("killer", "X-Test-Exit: always", "Message-ID: <killer@x.example>");
+    const killer = pooled("killer", "X-Test-Exit: always", "Message-ID: <killer@x.example>");
     const [before, killed, after] = await Promise.all([
-      parser.parse(input(plain("before")), ctx),
+      parser.parse(input(pooled("before")), ctx),
       parser.parse(input(killer), ctx),
-      parser.parse(input(plain("after")), ctx),
+      parser.parse(input(pooled("after")), ctx),
     ]);
     expect(before.subject).toBe("before");
     expect(after.subject).toBe("after");
@@ -71,15 +89,15 @@ describe("createParser", () => {
     expect(killed.subject).toBe("killer");
     expect(killed.attachments.map((a) => a.filename)).toEqual(["original.eml"]);
     expect(killed.attachments[0]!.content.equals(killer)).toBe(true);
-    expect((await parser.parse(input(plain("later")), ctx)).subject).toBe("later");
+    expect((await parser.parse(input(pooled("later")), ctx)).subject).toBe("later");
   });
 
   it("blames only the message a worker was parsing when it died, not those handed to it to parse next", async () => {
     parser = createParser({ workers: 1, workerUrl: misbehaving });
     const subjects = ["first", "second", "third", "fourth"];
-    const killer = plain("killer", "X-Test-Exit: always");
+    const killer = pooled("killer", "X-Test-Exit: always");
     // the killer is parsed second, on two workers in turn, each time with the others queued behind it
-    const results = await Promise.all([plain("first"), killer, ...subjects.slice(1).map((s) => plain(s))].map((raw) => parser!.parse(input(raw), ctx)));
+    const results = await Promise.all([pooled("first"), killer, ...subjects.slice(1).map((s) => pooled(s))].map((raw) => parser!.parse(input(raw), ctx)));
     expect(results.map((m) => [m.subject, m.flags.wrapped])).toEqual([
       ["first", null],
       ["killer", "unparsable"],
@@ -91,16 +109,16 @@ describe("createParser", () => {
 
   it("survives an uncaught error in the worker the same way", async () => {
     parser = createParser({ workers: 2, workerUrl: misbehaving });
-    const mail = await parser.parse(input(plain("thrower", "X-Test-Throw: always")), ctx);
+    const mail = await parser.parse(input(pooled("thrower", "X-Test-Throw: always")), ctx);
     expect(mail.flags.wrapped).toBe("unparsable");
     expect(mail.text).toMatch(/parser bug/);
-    expect((await parser.parse(input(plain("next")), ctx)).flags.wrapped).toBeNull();
+    expect((await parser.parse(input(pooled("next")), ctx)).flags.wrapped).toBeNull();
   });
 
   it("tries a message again on a fresh worker when its worker died once", async () => {
     parser = createParser({ workers: 1, workerUrl: misbehaving });
     const marker = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "mailroom-pool-")), "crashed");
-    const mail = await parser.parse(input(plain("unlucky", `X-Test-Exit-Once: ${marker}`)), ctx);
+    const mail = await parser.parse(input(pooled("unlucky", `X-Test-Exit-Once: ${marker}`)), ctx);
     expect(fs.existsSync(marker)).toBe(true);
     expect(mail.flags.wrapped).toBeNull();
     expect(mail.subject).toBe("unlucky");
@@ -109,29 +127,29 @@ describe("createParser", () => {
 
   it("stops a parse that runs too long and wraps the message as unparsable", async () => {
     parser = createParser({ workers: 1, workerUrl: misbehaving, timeoutMs: 1000 });
-    const mail = await parser.parse(input(plain("hang", "X-Test-Hang: yes")), ctx);
+    const mail = await parser.parse(input(pooled("hang", "X-Test-Hang: yes")), ctx);
     expect(mail.flags.wrapped).toBe("unparsable");
     expect(mail.text).toMatch(/took longer than 1 s/);
-    expect((await parser.parse(input(plain("fine")), ctx)).subject).toBe("fine");
+    expect((await parser.parse(input(pooled("fine")), ctx)).subject).toBe("fine");
   });
 
   it("finishes the parses asked for before closing, and refuses new ones after", async () => {
     parser = createParser({ workers: 1 });
-    const pending = [parser.parse(input(plain("one")), ctx), parser.parse(input(plain("two")), ctx)];
+    const pending = [parser.parse(input(pooled("one")), ctx), parser.parse(input(pooled("two")), ctx)];
     await parser.close();
     expect((await Promise.all(pending)).map((m) => m.subject)).toEqual(["one", "two"]);
-    await expect(parser.parse(input(plain("three")), ctx)).rejects.toThrow(/closed/);
+    await expect(parser.parse(input(pooled("three")), ctx)).rejects.toThrow(/closed/);
   });
 
   it("says so when its workers cannot start, instead of blaming the messages", async () => {
     parser = createParser({ workers: 1, workerUrl: new URL("./no-such-worker.js", import.meta.url) });
-    await expect(parser.parse(input(plain("x")), ctx)).rejects.toThrow(/parse workers cannot start/);
+    await expect(parser.parse(input(pooled("x")), ctx)).rejects.toThrow(/parse workers cannot start/);
   });
 
   it("parses new mail before the backlog that waits ahead of it", async () => {
     parser = createParser({ workers: 1 });
     const done: string[] = [];
-    const track = (subject: string, urgent: boolean) => parser!.parse(input(plain(subject)), ctx, { urgent }).then((m) => done.push(m.subject));
+    const track = (subject: string, urgent: boolean) => parser!.parse(input(pooled(subject)), ctx, { urgent }).then((m) => done.push(m.subject));
     const backlog = Array.from({ length: 60 }, (_, i) => track(`backlog ${i}`, false));
     const urgent = track("new mail", true);
     await Promise.all([...backlog, urgent]);
@@ -142,11 +160,11 @@ describe("createParser", () => {
 
   it("wraps a message that exhausts its worker's memory limit as unparsable, and the server and the other parses go on", async () => {
     parser = createParser({ workers: 1, memoryLimitMb: 64 });
-    const huge = Buffer.concat([plain("huge", "Content-Type: text/html"), Buffer.from(`<p>${"word ".repeat(16_000_000)}</p>`)]);
+    const huge = Buffer.concat([eml("From: a@x.example", "Subject: huge", "Content-Type: text/html", "", ""), Buffer.from(`<p>${"word ".repeat(16_000_000)}</p>`)]);
     const mail = await parser.parse(input(huge), { ...ctx, maxSizeBytes: 200 * 1024 * 1024 });
     expect(mail.flags.wrapped).toBe("unparsable");
     expect(mail.text).toMatch(/stopped the parser/);
     expect(mail.subject).toBe("huge");
-    expect((await parser.parse(input(plain("after")), ctx)).flags.wrapped).toBeNull();
+    expect((await parser.parse(input(pooled("after")), ctx)).flags.wrapped).toBeNull();
   });
 });
