@@ -1,4 +1,4 @@
-import type { Kysely } from "kysely";
+import type { Compilable, Kysely } from "kysely";
 import type { Database } from "../db/schema.js";
 import { chunks } from "../shared/chunks.js";
 
@@ -7,18 +7,22 @@ import { chunks } from "../shared/chunks.js";
  * the database is a backup of the mail; another store (a directory, an object store) fits behind this.
  */
 export interface BlobStore {
-  /** writes inside the caller's transaction, so the bytes commit with the rows that point at them; under ids the caller chose with newId */
-  putAll(trx: Kysely<Database>, blobs: { id: string; data: Buffer }[]): Promise<void>;
+  /**
+   * The statements that store the bytes under ids the caller chose with newId, for the caller to run in
+   * its transaction, so that the bytes commit with the rows that point at them. (A store that keeps
+   * bytes outside the database would write them first and answer what the database records of them.)
+   */
+  inserts(trx: Kysely<Database>, blobs: { id: string; data: Buffer }[]): Compilable[];
   get(id: string): Promise<Buffer | undefined>;
 }
 
 export class DatabaseBlobStore implements BlobStore {
   constructor(private readonly db: Kysely<Database>) {}
 
-  async putAll(trx: Kysely<Database>, blobs: { id: string; data: Buffer }[]): Promise<void> {
+  inserts(trx: Kysely<Database>, blobs: { id: string; data: Buffer }[]): Compilable[] {
     const rows = blobs.map(({ id, data }) => ({ id, data, size: data.length }));
     // a few rows a statement: the bytes travel as parameters, and a batch may hold megabytes of them
-    for (const part of chunks(rows, 100)) await trx.insertInto("blobs").values(part).execute();
+    return chunks(rows, 100).map((part) => trx.insertInto("blobs").values(part));
   }
 
   async get(id: string): Promise<Buffer | undefined> {

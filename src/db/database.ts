@@ -6,6 +6,7 @@ import type { Config } from "../config.js";
 import type { Dialect } from "./dialect.js";
 import type { Database } from "./schema.js";
 import { threadedSqliteDialect } from "./sqlite-thread.js";
+import { unrollingStatementBatches } from "./statement-batch.js";
 import { migrations } from "./migrations/index.js";
 
 export type { Dialect } from "./dialect.js";
@@ -28,7 +29,7 @@ export function openDatabase(database: Config["database"], onIdleError: (err: Er
   if (database.dialect === "postgres") {
     const pool = new pg.Pool({ connectionString: database.url, max: 10 });
     pool.on("error", onIdleError);
-    const kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const kysely = new Kysely<Database>({ dialect: unrollingStatementBatches(new PostgresDialect({ pool })) });
     return { kysely, dialect: "postgres", close: () => kysely.destroy() };
   }
   // the database holds password hashes and sealed secrets: keep its folder private

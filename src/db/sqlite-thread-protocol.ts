@@ -8,12 +8,21 @@ export interface SqliteThreadOptions {
   readonly?: boolean;
 }
 
-export interface SqliteRequest {
-  id: number;
+export interface SqliteStatement {
   sql: string;
   parameters: readonly unknown[];
 }
 
-export type SqliteReply =
-  | { id: number; rows: Record<string, unknown>[]; changes?: number; lastInsertRowid?: number }
-  | { id: number; error: { message: string; code: string | undefined; name: string } };
+/** Statements run in order; the first that fails ends the request. */
+export interface SqliteRequest {
+  id: number;
+  statements: SqliteStatement[];
+}
+
+export interface SqliteResult {
+  rows: Record<string, unknown>[];
+  changes?: number;
+  lastInsertRowid?: number;
+}
+
+export type SqliteReply = { id: number; results: SqliteResult[] } | { id: number; error: { message: string; code: string | undefined; name: string } };

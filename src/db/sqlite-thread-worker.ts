@@ -1,6 +1,6 @@
 import { parentPort, workerData } from "node:worker_threads";
 import BetterSqlite3 from "better-sqlite3";
-import type { SqliteRequest, SqliteReply, SqliteThreadOptions } from "./sqlite-thread-protocol.js";
+import type { SqliteRequest, SqliteReply, SqliteResult, SqliteStatement, SqliteThreadOptions } from "./sqlite-thread-protocol.js";
 import { asBuffer } from "../shared/bytes.js";
 
 /**
@@ -18,7 +18,7 @@ for (const pragma of options.pragmas) db.pragma(pragma);
 const statements = new Map<string, BetterSqlite3.Statement>();
 const maxStatements = 300;
 
-function statement(sql: string): BetterSqlite3.Statement {
+function prepared(sql: string): BetterSqlite3.Statement {
   let stmt = statements.get(sql);
   if (stmt) {
     // most recently used last, so the first key is the one to drop
@@ -36,13 +36,17 @@ function toBuffers(values: readonly unknown[]): unknown[] {
   return values.map((v) => (v instanceof Uint8Array ? asBuffer(v) : v));
 }
 
+function runOne(statement: SqliteStatement): SqliteResult {
+  const stmt = prepared(statement.sql);
+  const params = toBuffers(statement.parameters);
+  if (stmt.reader) return { rows: stmt.all(params) as Record<string, unknown>[] };
+  const { changes, lastInsertRowid } = stmt.run(params);
+  return { rows: [], changes, lastInsertRowid: Number(lastInsertRowid) };
+}
+
 function run(request: SqliteRequest): SqliteReply {
   try {
-    const stmt = statement(request.sql);
-    const params = toBuffers(request.parameters);
-    if (stmt.reader) return { id: request.id, rows: stmt.all(params) as Record<string, unknown>[] };
-    const { changes, lastInsertRowid } = stmt.run(params);
-    return { id: request.id, rows: [], changes, lastInsertRowid: Number(lastInsertRowid) };
+    return { id: request.id, results: request.statements.map(runOne) };
   } catch (err) {
     const e = err as { message?: unknown; code?: unknown; name?: unknown };
     return {

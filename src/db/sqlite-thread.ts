@@ -12,7 +12,8 @@ import {
   type QueryResult,
 } from "kysely";
 import { Semaphore } from "../shared/semaphore.js";
-import type { SqliteReply, SqliteRequest, SqliteThreadOptions } from "./sqlite-thread-protocol.js";
+import { batchResult, isStatementBatch, statementsOf } from "./statement-batch.js";
+import type { SqliteReply, SqliteRequest, SqliteResult, SqliteStatement, SqliteThreadOptions } from "./sqlite-thread-protocol.js";
 import { asBuffer } from "../shared/bytes.js";
 
 /**
@@ -91,9 +92,13 @@ class ThreadedSqliteDriver implements Driver {
 /**
  * What Kysely calls a connection: one use of the database, a transaction or a single statement. A
  * transaction and every write hold the writer's lock; a query outside a transaction goes to the reader.
+ * BEGIN travels with the transaction's first statement rather than on its own (SQLite's BEGIN is
+ * deferred: it takes no lock until that statement runs anyway), and a statement batch
+ * (`statement-batch.ts`) is one request.
  */
 class Session implements DatabaseConnection {
   #release: (() => void) | null = null;
+  #beginPending = false;
 
   constructor(
     private readonly writer: SqliteThread,
@@ -103,13 +108,15 @@ class Session implements DatabaseConnection {
 
   async begin(): Promise<void> {
     this.#release = await this.lock.acquire();
-    await this.writer.run(CompiledQuery.raw("begin"));
+    this.#beginPending = true;
   }
 
   async end(command: "commit" | "rollback"): Promise<void> {
     try {
-      await this.writer.run(CompiledQuery.raw(command));
+      // a transaction that ran no statement never began
+      if (!this.#beginPending) await this.writer.run([statement(CompiledQuery.raw(command))]);
     } finally {
+      this.#beginPending = false;
       this.release();
     }
   }
@@ -121,11 +128,18 @@ class Session implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    if (this.#release) return this.writer.run<R>(compiledQuery);
-    if (SelectQueryNode.is(compiledQuery.query)) return this.reader.run<R>(compiledQuery);
+    const batch = isStatementBatch(compiledQuery);
+    const statements = (batch ? statementsOf(compiledQuery) : [compiledQuery]).map(statement);
+    const answer = (results: SqliteResult[]) => (batch ? batchResult(results.map(toQueryResult)) : toQueryResult(results[0]!)) as QueryResult<R>;
+    if (this.#release) {
+      const begin = this.#beginPending ? [statement(CompiledQuery.raw("begin"))] : [];
+      this.#beginPending = false;
+      return answer((await this.writer.run([...begin, ...statements])).slice(begin.length));
+    }
+    if (!batch && SelectQueryNode.is(compiledQuery.query)) return answer(await this.reader.run(statements));
     const release = await this.lock.acquire();
     try {
-      return await this.writer.run<R>(compiledQuery);
+      return answer(await this.writer.run(statements));
     } finally {
       release();
     }
@@ -135,6 +149,16 @@ class Session implements DatabaseConnection {
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error("Mailroom does not stream SQLite queries");
   }
+}
+
+function statement(query: CompiledQuery): SqliteStatement {
+  return { sql: query.sql, parameters: query.parameters };
+}
+
+function toQueryResult(result: SqliteResult): QueryResult<unknown> {
+  const rows = result.rows.map(withBuffers);
+  if (result.changes === undefined) return { rows };
+  return { rows, numAffectedRows: BigInt(result.changes), insertId: BigInt(result.lastInsertRowid ?? 0) };
 }
 
 /** One thread with one better-sqlite3 connection, answering statements in the order they come. */
@@ -170,9 +194,10 @@ class SqliteThread {
     return thread;
   }
 
-  async run<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+  /** Runs the statements in order as one request; answers each one's result, or throws the first failure. */
+  async run(statements: SqliteStatement[]): Promise<SqliteResult[]> {
     if (this.#failure) throw this.#failure;
-    const request: SqliteRequest = { id: this.#nextId++, sql: compiledQuery.sql, parameters: compiledQuery.parameters };
+    const request: SqliteRequest = { id: this.#nextId++, statements };
     const reply = await new Promise<SqliteReply>((resolve, reject) => {
       this.#pending.set(request.id, { resolve, reject });
       this.worker.postMessage(request);
@@ -181,9 +206,7 @@ class SqliteThread {
       // the driver's own error shape, so that constraint-errors.ts reads it as it reads better-sqlite3's
       throw Object.assign(new Error(reply.error.message), { name: reply.error.name, code: reply.error.code });
     }
-    const rows = reply.rows.map(withBuffers) as R[];
-    if (reply.changes === undefined) return { rows };
-    return { rows, numAffectedRows: BigInt(reply.changes), insertId: BigInt(reply.lastInsertRowid ?? 0) };
+    return reply.results;
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import type { Kysely } from "kysely";
 import type { BlobStore } from "../blobs/blob-store.js";
 import type { SourceMessage } from "../connectors/mail-source.js";
 import { isDataError } from "../db/constraint-errors.js";
+import { executeReadings, executeStatements } from "../db/statement-batch.js";
 import type { Database } from "../db/schema.js";
 import type { Clock } from "../shared/clock.js";
 import { cleanLine } from "./clean-text.js";
@@ -75,7 +76,7 @@ export class IngestService {
         });
         // what is stored already, what the messages may be the same message as, and the threads their
         // references are in
-        const [states, sameFingerprint, knownRefs] = await Promise.all([
+        const [states, sameFingerprint, knownRefs] = await executeReadings(trx, [
           this.store.liveStates(trx, ref, [...batch.messages.map((m) => m.sourceKey), ...batch.skipped.map((s) => s.key)]),
           this.store.byFingerprints(trx, target.mailboxId, mails.filter((f) => f.mail.messageId).map((f) => f.mail.contentHash)),
           this.store.knownRefs(trx, mails.flatMap(({ mail }) => [...mail.inReplyTo, ...mail.references.slice(-100)])),
@@ -110,12 +111,14 @@ export class IngestService {
           if (!taken(s.key)) keys.push({ key: s.key, epoch: batch.epoch, size: s.size, truncated: false, at: now, state: "skipped", reason: s.reason });
         }
 
-        // blobs before the rows that point at them
+        // every write as one request, blobs before the rows that point at them
         const failing = keys.map((k) => k.key).filter((key) => states.get(key) === "failing");
-        await this.blobs.putAll(trx, rows.blobs);
-        await this.store.insertInteractions(trx, rows);
-        await this.store.recordKeys(trx, ref, keys, failing);
-        if (batch.cursor !== null) await this.store.saveCursor(trx, ref, batch.cursor, now);
+        await executeStatements(trx, [
+          ...this.blobs.inserts(trx, rows.blobs),
+          ...this.store.insertInteractions(trx, rows),
+          ...this.store.recordKeys(trx, ref, keys, failing),
+          ...(batch.cursor !== null ? [this.store.saveCursor(trx, ref, batch.cursor, now)] : []),
+        ]);
       });
     } catch (err) {
       // a value the database refuses, or a bug in turning this mail into rows: storing parts of the batch finds the message
@@ -130,7 +133,7 @@ export class IngestService {
   /** @internal */
   async saveCursor(ref: MaildropRef, cursor: string): Promise<void> {
     const now = this.now();
-    await this.db.transaction().execute((trx) => this.store.saveCursor(trx, ref, cursor, now));
+    await this.db.executeQuery(this.store.saveCursor(this.db, ref, cursor, now));
   }
 
   /**

@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
-import { sql, type ExpressionBuilder, type Insertable, type Kysely } from "kysely";
+import { sql, type Compilable, type ExpressionBuilder, type Insertable, type Kysely, type QueryResult } from "kysely";
 import type { AttachmentsTable, Database, InteractionsTable, SourceKeysTable, ThreadRefsTable } from "../db/schema.js";
+import { executeReadings, type Reading } from "../db/statement-batch.js";
 import { chunks } from "../shared/chunks.js";
 import { newId } from "../shared/ids.js";
 import type { KnownRef } from "./batch-rows.js";
@@ -84,18 +85,21 @@ export class IngestStore {
   }
 
   /** The live state of each of these keys that has one, inside a transaction: what a commit checks before storing. */
-  async liveStates(trx: Kysely<Database>, ref: MaildropRef, keys: string[]): Promise<Map<string, SourceKeysTable["state"]>> {
-    const states = new Map<string, SourceKeysTable["state"]>();
-    for (const part of chunks(keys, perStatement)) {
-      const rows = await trx.selectFrom("source_keys").select(["source_key", "state"]).where(live(ref, part)).execute();
-      for (const row of rows) states.set(row.source_key, row.state);
-    }
-    return states;
+  liveStates(trx: Kysely<Database>, ref: MaildropRef, keys: string[]): Reading<Map<string, SourceKeysTable["state"]>> {
+    return {
+      statements: chunks(keys, perStatement).map((part) => trx.selectFrom("source_keys").select(["source_key", "state"]).where(live(ref, part))),
+      result: (results) => {
+        const states = new Map<string, SourceKeysTable["state"]>();
+        for (const row of rowsOf<{ source_key: string; state: SourceKeysTable["state"] }>(results)) states.set(row.source_key, row.state);
+        return states;
+      },
+    };
   }
 
-  /** Records keys as stored or set aside, in one statement, replacing the "failing" records of `replacing`. */
-  async recordKeys(trx: Kysely<Database>, ref: MaildropRef, rows: NewKey[], replacing: string[]): Promise<void> {
-    if (replacing.length) await trx.deleteFrom("source_keys").where(live(ref, replacing)).where("state", "=", "failing").execute();
+  /** Records keys as stored or set aside, replacing the "failing" records of `replacing`: the statements. */
+  recordKeys(trx: Kysely<Database>, ref: MaildropRef, rows: NewKey[], replacing: string[]): Compilable[] {
+    const statements: Compilable[] = [];
+    if (replacing.length) statements.push(trx.deleteFrom("source_keys").where(live(ref, replacing)).where("state", "=", "failing"));
     const values: SourceKeyRow[] = rows.map((key) => ({
       id: newId(),
       mailbox_id: ref.mailboxId,
@@ -114,7 +118,8 @@ export class IngestStore {
       created_at: key.at,
       updated_at: key.at,
     }));
-    for (const part of chunks(values, perStatement)) await trx.insertInto("source_keys").values(part).execute();
+    for (const part of chunks(values, perStatement)) statements.push(trx.insertInto("source_keys").values(part));
+    return statements;
   }
 
   async markAcknowledged(ref: MaildropRef, keys: string[], retire: boolean, at: string): Promise<void> {
@@ -147,7 +152,7 @@ export class IngestStore {
 
   async recordAttempt(ref: MaildropRef, keys: { key: string; size: number }[], reason: string, at: string): Promise<void> {
     await this.db.transaction().execute(async (trx) => {
-      const states = await this.liveStates(trx, ref, keys.map((k) => k.key));
+      const [states] = await executeReadings(trx, [this.liveStates(trx, ref, keys.map((k) => k.key))]);
       for (const { key, size } of keys) {
         const state = states.get(key) ?? null;
         if (state === "failing") {
@@ -179,32 +184,31 @@ export class IngestStore {
     return row?.cursor ?? null;
   }
 
-  async saveCursor(trx: Kysely<Database>, ref: MaildropRef, cursor: string, at: string): Promise<void> {
-    await trx
+  /** The statement that saves the connector's cursor. */
+  saveCursor(trx: Kysely<Database>, ref: MaildropRef, cursor: string, at: string): Compilable {
+    return trx
       .insertInto("source_cursors")
       .values({ mailbox_id: ref.mailboxId, maildrop: ref.maildrop, cursor, updated_at: at })
-      .onConflict((oc) => oc.columns(["mailbox_id", "maildrop"]).doUpdateSet({ cursor, updated_at: at }))
-      .execute();
+      .onConflict((oc) => oc.columns(["mailbox_id", "maildrop"]).doUpdateSet({ cursor, updated_at: at }));
   }
 
   /**
    * The stored interactions of the mailbox with these fingerprints, oldest first, with their
    * Message-IDs: a message is a redelivery of one with the same Message-ID and fingerprint.
    */
-  async byFingerprints(trx: Kysely<Database>, mailboxId: string, contentHashes: string[]): Promise<{ id: string; messageId: string | null; contentHash: string }[]> {
-    const out: { id: string; messageId: string | null; contentHash: string }[] = [];
+  byFingerprints(trx: Kysely<Database>, mailboxId: string, contentHashes: string[]): Reading<{ id: string; messageId: string | null; contentHash: string }[]> {
     const unique = [...new Set(contentHashes)];
-    for (const part of chunks(unique, perStatement)) {
-      const rows = await trx
-        .selectFrom("interactions")
-        .select(["id", "message_id", "content_hash"])
-        .where("mailbox_id", "=", mailboxId)
-        .where("content_hash", "in", part)
-        .execute();
-      for (const r of rows) out.push({ id: r.id, messageId: r.message_id, contentHash: r.content_hash ?? "" });
-    }
-    // sorted here: ORDER BY id made SQLite walk the mailbox's rows in id order rather than use the fingerprint index
-    return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    return {
+      statements: chunks(unique, perStatement).map((part) =>
+        trx.selectFrom("interactions").select(["id", "message_id", "content_hash"]).where("mailbox_id", "=", mailboxId).where("content_hash", "in", part),
+      ),
+      result: (results) => {
+        const rows = rowsOf<{ id: string; message_id: string | null; content_hash: string | null }>(results);
+        const out = rows.map((r) => ({ id: r.id, messageId: r.message_id, contentHash: r.content_hash ?? "" }));
+        // sorted here: ORDER BY id made SQLite walk the mailbox's rows in id order rather than use the fingerprint index
+        return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      },
+    };
   }
 
   /**
@@ -237,36 +241,36 @@ export class IngestStore {
     return row?.id;
   }
 
-  /** The interactions, their attachments and thread references of a batch, a statement per table (per few hundred rows). */
-  async insertInteractions(
+  /** The interactions, their attachments and thread references of a batch: a statement per table (per few hundred rows). */
+  insertInteractions(
     trx: Kysely<Database>,
     rows: { interactions: Insertable<InteractionsTable>[]; attachments: Insertable<AttachmentsTable>[]; threadRefs: Insertable<ThreadRefsTable>[] },
-  ): Promise<void> {
-    // 28 columns a row: 200 rows stay well under both databases' limits on the parameters of one statement
-    for (const part of chunks(rows.interactions, 200)) await trx.insertInto("interactions").values(part).execute();
-    for (const part of chunks(rows.attachments, perStatement)) await trx.insertInto("attachments").values(part).execute();
-    for (const part of chunks(rows.threadRefs, perStatement)) await trx.insertInto("thread_refs").values(part).execute();
+  ): Compilable[] {
+    return [
+      // 28 columns a row: 200 rows stay well under both databases' limits on the parameters of one statement
+      ...chunks(rows.interactions, 200).map((part) => trx.insertInto("interactions").values(part)),
+      ...chunks(rows.attachments, perStatement).map((part) => trx.insertInto("attachments").values(part)),
+      ...chunks(rows.threadRefs, perStatement).map((part) => trx.insertInto("thread_refs").values(part)),
+    ];
   }
 
   /**
    * The referenced Message-IDs Mailroom knows (keys as threadKey makes them), each with its thread and
    * the earliest interaction that brought it.
    */
-  async knownRefs(trx: Kysely<Database>, messageIds: string[]): Promise<Map<string, KnownRef>> {
-    const known = new Map<string, KnownRef>();
+  knownRefs(trx: Kysely<Database>, messageIds: string[]): Reading<Map<string, KnownRef>> {
     const keys = [...new Set(messageIds.map(threadKey))];
-    for (const part of chunks(keys, perStatement)) {
-      const rows = await trx
-        .selectFrom("thread_refs")
-        .select(["message_id", "thread_id", "interaction_id"])
-        .where("message_id", "in", part)
-        .execute();
-      for (const r of rows) {
-        const seen = known.get(r.message_id);
-        if (!seen || r.interaction_id < seen.interactionId) known.set(r.message_id, { threadId: r.thread_id, interactionId: r.interaction_id });
-      }
-    }
-    return known;
+    return {
+      statements: chunks(keys, perStatement).map((part) => trx.selectFrom("thread_refs").select(["message_id", "thread_id", "interaction_id"]).where("message_id", "in", part)),
+      result: (results) => {
+        const known = new Map<string, KnownRef>();
+        for (const r of rowsOf<{ message_id: string; thread_id: string; interaction_id: string }>(results)) {
+          const seen = known.get(r.message_id);
+          if (!seen || r.interaction_id < seen.interactionId) known.set(r.message_id, { threadId: r.thread_id, interactionId: r.interaction_id });
+        }
+        return known;
+      },
+    };
   }
 
   /** Interactions stored before content fingerprints existed, a page at a time. */
@@ -284,6 +288,11 @@ export class IngestStore {
   async setContentHash(id: string, contentHash: string): Promise<void> {
     await this.db.updateTable("interactions").set({ content_hash: contentHash }).where("id", "=", id).execute();
   }
+}
+
+/** The rows of every statement of a reading, together. */
+function rowsOf<R>(results: QueryResult<unknown>[]): R[] {
+  return results.flatMap((r) => r.rows as R[]);
 }
 
 /** The live records of these keys of the maildrop. */
