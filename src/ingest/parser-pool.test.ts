@@ -67,6 +67,21 @@ describe("createParser", () => {
     expect(inline.length).toBeLessThan(raws.length);
   });
 
+  it("reads the backlog's plain text a slice at a time, seeing to other work between slices, and new mail at once", async () => {
+    parser = createParser({ workers: 1 });
+    const done: string[] = [];
+    const backlog = Array.from({ length: 1_000 }, (_, i) => parser!.parse(input(plain(`backlog ${i}`)), ctx).then((m) => done.push(m.subject)));
+    // queued behind the first slice: it runs once that slice gives the thread back
+    let readBefore = -1;
+    setImmediate(() => (readBefore = done.length));
+    const urgent = parser.parse(input(plain("new mail")), ctx, { urgent: true }).then((m) => done.push(m.subject));
+    await Promise.all([...backlog, urgent]);
+    expect(done[0]).toBe("new mail");
+    expect(readBefore).toBeGreaterThan(0);
+    expect(readBefore).toBeLessThan(1_000);
+    expect(done.slice(1)).toEqual(Array.from({ length: 1_000 }, (_, i) => `backlog ${i}`));
+  });
+
   it("parses in-process with workers: 0", async () => {
     parser = createParser({ workers: 0 });
     const raw = pooled("in process");

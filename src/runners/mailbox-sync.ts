@@ -82,7 +82,7 @@ export class MailboxSync {
     const confirmed = await this.session.finish();
     this.#pending.length = 0;
     if (confirmed.length) {
-      await this.store.markAcknowledged(confirmed, this.session.traits.ackRemoves);
+      await this.#transaction(() => this.store.markAcknowledged(confirmed, this.session.traits.ackRemoves));
       this.#report.acked += confirmed.length;
     }
   }
@@ -98,13 +98,13 @@ export class MailboxSync {
     const present = new Set(listing.keys);
     // the acknowledgement went through (POP3: the QUIT did, recording it did not), or someone removed it
     const gone = unacked.filter((r) => !present.has(r.key)).map((r) => r.key);
-    if (gone.length) await this.store.markAcknowledged(gone, true);
+    if (gone.length) await this.#transaction(() => this.store.markAcknowledged(gone, true));
     const here = unacked.filter((r) => present.has(r.key));
     if (here.length) await this.#acknowledgeVerified(here);
     if (!ackRemoves) {
       // messages left on the server: once gone, the server may give their keys to new messages
       const left = (await this.store.liveKeys()).filter((r) => !present.has(r.key)).map((r) => r.key);
-      if (left.length) await this.store.retire(left);
+      if (left.length) await this.#transaction(() => this.store.retire(left));
     }
   }
 
@@ -135,7 +135,7 @@ export class MailboxSync {
       }
     }
     if (other.length) {
-      await this.store.retire(other);
+      await this.#transaction(() => this.store.retire(other));
       this.hooks.warn("key_reused", `The server gave ${describeKeys(other)} to new messages before Mailroom confirmed it had removed the ones stored under them; the new messages are taken as new.`);
     }
     await this.#acknowledge(same);
@@ -145,12 +145,12 @@ export class MailboxSync {
     if (keys.length === 0) return;
     const outcome = await this.session.acknowledge(keys);
     if (outcome.done.length) {
-      await this.store.markAcknowledged(outcome.done, this.session.traits.ackRemoves);
+      await this.#transaction(() => this.store.markAcknowledged(outcome.done, this.session.traits.ackRemoves));
       this.#report.acked += outcome.done.length;
     }
     this.#pending.push(...outcome.pending);
     if (outcome.refused) {
-      await this.store.markRefused(outcome.refused.keys);
+      await this.#transaction(() => this.store.markRefused(outcome.refused!.keys));
       const n = outcome.refused.keys.length;
       this.hooks.warn(
         "ack_refused",
@@ -189,7 +189,7 @@ export class MailboxSync {
         }
       });
       if (reused.length) {
-        await this.store.retire(reused);
+        await this.#transaction(() => this.store.retire(reused));
         this.hooks.warn("key_reused", `The server gave ${describeKeys(reused)} to new messages after the ones stored under them were gone; they are taken as new.`);
       }
       if (start === 0) this.#report.lane = keys.length <= this.limits.window && wanted.length <= (this.hooks.urgentCount ?? this.limits.maxCount) ? "urgent" : "bulk";
@@ -305,7 +305,7 @@ export class MailboxSync {
       // the fetch that was on the wire is charged, not those queued behind it on the same connection
       if (err instanceof MailSourceError && !this.#aborted && !this.#connectionLost) {
         this.#connectionLost = true;
-        await this.store.recordAttempt(items.map((p) => ({ key: p.key, size: p.size })), err.message).catch(() => undefined);
+        await this.#transaction(() => this.store.recordAttempt(items.map((p) => ({ key: p.key, size: p.size })), err.message)).catch(() => undefined);
       }
       throw err;
     }
@@ -400,6 +400,11 @@ export class MailboxSync {
     return outcome;
   }
 
+  /**
+   * Every write of the sync goes through the scheduler's writer slots by lane, the bookkeeping after an
+   * acknowledgement too: on SQLite the one writer otherwise served those of twenty draining backlogs
+   * before the commit of a quiet mailbox's new mail (bench:ingest, fairness).
+   */
   #transaction<T>(fn: () => Promise<T>): Promise<T> {
     return this.hooks.scheduler ? this.hooks.scheduler.transaction(this.#report.lane, fn) : fn();
   }
