@@ -152,7 +152,17 @@ class Session implements DatabaseConnection {
 }
 
 function statement(query: CompiledQuery): SqliteStatement {
-  return { sql: query.sql, parameters: query.parameters };
+  return { sql: query.sql, parameters: query.parameters.map(ownBytes) };
+}
+
+/**
+ * Bytes that travel to the thread alone. A message to a thread copies the whole memory a Buffer is a
+ * view of, not only the view: a small Buffer shares an 8 KB slab with others, and an attachment from a
+ * parse worker is a view of the worker's whole answer (megabytes, for a few messages with attachments).
+ */
+function ownBytes(value: unknown): unknown {
+  if (!(value instanceof Uint8Array) || value.byteLength === value.buffer.byteLength) return value;
+  return new Uint8Array(value);
 }
 
 function toQueryResult(result: SqliteResult): QueryResult<unknown> {

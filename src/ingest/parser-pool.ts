@@ -100,6 +100,9 @@ export function createParser(options: ParserOptions): Parser {
     ...(options.memoryLimitMb ? [`--max-old-space-size=${options.memoryLimitMb}`] : []),
     // parsing allocates many short-lived strings and buffers: a larger young generation collects them in fewer pauses
     "--max-semi-space-size=64",
+    // V8's helper threads for the collector cost a worker about a third of its CPU (bench:ingest, /proc per
+    // thread) and take it from the server's own thread on a small machine; one thread collects for less
+    "--single-threaded-gc",
     // a server started with --cpu-prof profiles its parse workers too
     ...process.execArgv.filter((arg) => arg.startsWith("--cpu-prof")),
   ];
