@@ -45,3 +45,48 @@ describe("MailboxSync and the scheduler", () => {
     expect(new Set(calls.map((c) => c.lane))).toContain(lane);
   });
 });
+
+describe("MailboxSync and backlogs' turns", () => {
+  it("reads a backlog's windows (lookup and sizes) only in a turn, so twenty backlogs starting at once do not all read at once", async () => {
+    const drop = new MemoryMaildrop();
+    for (let i = 0; i < 12; i++) drop.deliver(`From: a@x.example\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
+    let turnHeld = true;
+    let grant!: () => void;
+    const granted = new Promise<void>((resolve) => (grant = resolve));
+    let asked!: () => void;
+    const turnAsked = new Promise<void>((resolve) => (asked = resolve));
+    const slot = new AsyncLocalStorage<Lane>();
+    const scheduler: SyncScheduler = {
+      transaction: (l, fn) => slot.run(l, fn),
+      // another backlog holds the one turn until the test lets it go
+      bulkTurn: async () => {
+        asked();
+        if (turnHeld) await granted;
+        return () => {};
+      },
+    };
+    const inner = new MemorySyncStore();
+    const lookups: boolean[] = [];
+    const store = new Proxy(inner, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== "function") return value;
+        if (name !== "lookup") return value.bind(target);
+        return (...args: unknown[]) => {
+          lookups.push(turnHeld);
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    });
+    const running = syncOnce(drop.source(), store, { limits: { window: 5, maxCount: 5 }, hooks: { scheduler, urgentCount: 5 } });
+    // the sync has listed and asks for its turn: nothing of the backlog is looked up yet
+    await turnAsked;
+    expect(lookups).toEqual([]);
+    turnHeld = false;
+    grant();
+    const { report } = await running;
+    expect(report.created).toBe(12);
+    expect(report.lane).toBe("bulk");
+    expect(lookups).toEqual([false, false, false]);
+  });
+});

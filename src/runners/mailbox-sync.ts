@@ -162,50 +162,12 @@ export class MailboxSync {
   }
 
   async #take(listing: Listing): Promise<void> {
-    const { keysMayBeReused, ackRemoves } = this.session.traits;
     const keys = listing.keys;
+    // more than a window is a backlog whatever is stored of it: its windows wait for a turn too
+    const backlog = keys.length > this.limits.window && this.hooks.scheduler !== undefined;
+    if (backlog) this.#report.lane = "bulk";
     for (let start = 0; start < keys.length && !this.#aborted; start += this.limits.window) {
-      const windowKeys = keys.slice(start, start + this.limits.window);
-      const records = await this.store.lookup(windowKeys);
-      const wanted: { key: string; index: number; attempts: number; aside: string | null; knownSize: number }[] = [];
-      const reused: string[] = [];
-      // keys that may be reused and are kept on the server: a stored key listed with another size is another message
-      const listedSizes = keysMayBeReused && !ackRemoves ? await this.session.sizes(windowKeys) : null;
-      windowKeys.forEach((key, i) => {
-        const index = start + i;
-        const r = records.get(key);
-        if (!r) wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
-        else if (r.state === "failing") {
-          const aside = r.attempts >= this.limits.maxAttempts ? `fetching it broke the connection ${r.attempts} times (${r.reason ?? "no reason given"})` : null;
-          wanted.push({ key, index, attempts: r.attempts, aside, knownSize: r.size });
-        } else if (r.state === "stored") {
-          // removed once acknowledged, yet listed again; or kept, and listed with another size: another message
-          const removedAndBack = keysMayBeReused && ackRemoves && r.ack === "done";
-          const resized = listedSizes !== null && listedSizes.has(key) && listedSizes.get(key) !== r.size;
-          if (removedAndBack || resized) {
-            reused.push(key);
-            wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
-          }
-        }
-      });
-      if (reused.length) {
-        await this.#transaction(() => this.store.retire(reused));
-        this.hooks.warn("key_reused", `The server gave ${describeKeys(reused)} to new messages after the ones stored under them were gone; they are taken as new.`);
-      }
-      if (start === 0) this.#report.lane = keys.length <= this.limits.window && wanted.length <= (this.hooks.urgentCount ?? this.limits.maxCount) ? "urgent" : "bulk";
-      const toSize = wanted.filter((w) => w.aside === null).map((w) => w.key);
-      const sizes = toSize.length ? (listedSizes ?? (await this.session.sizes(toSize))) : new Map<string, number>();
-      const items: PlannedItem[] = [];
-      for (const w of wanted) {
-        if (w.aside !== null) {
-          items.push({ key: w.key, index: w.index, size: w.knownSize, headersOnly: false, attempts: w.attempts, aside: w.aside });
-          continue;
-        }
-        const size = sizes.get(w.key);
-        // gone since the listing
-        if (size === undefined) continue;
-        items.push({ key: w.key, index: w.index, size, headersOnly: size > this.limits.maxMessageBytes, attempts: w.attempts, aside: null });
-      }
+      const items = backlog ? await this.#inTurn(() => this.#window(keys, start)) : await this.#window(keys, start);
       await this.#pipeline(planBatches(items, this.limits));
     }
     if (this.#aborted) return;
@@ -218,21 +180,74 @@ export class MailboxSync {
   }
 
   /**
+   * What of a window of the listing is to be fetched, and how: its keys looked up, their sizes asked.
+   * For twenty backlogs starting at once that was twenty thousand size answers to read at the same
+   * moment, and new mail of a quiet mailbox waited behind them (bench:ingest, fairness): a backlog's
+   * window waits for a turn like its batches.
+   */
+  async #window(keys: string[], start: number): Promise<PlannedItem[]> {
+    const { keysMayBeReused, ackRemoves } = this.session.traits;
+    const windowKeys = keys.slice(start, start + this.limits.window);
+    const records = await this.store.lookup(windowKeys);
+    const wanted: { key: string; index: number; attempts: number; aside: string | null; knownSize: number }[] = [];
+    const reused: string[] = [];
+    // keys that may be reused and are kept on the server: a stored key listed with another size is another message
+    const listedSizes = keysMayBeReused && !ackRemoves ? await this.session.sizes(windowKeys) : null;
+    windowKeys.forEach((key, i) => {
+      const index = start + i;
+      const r = records.get(key);
+      if (!r) wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
+      else if (r.state === "failing") {
+        const aside = r.attempts >= this.limits.maxAttempts ? `fetching it broke the connection ${r.attempts} times (${r.reason ?? "no reason given"})` : null;
+        wanted.push({ key, index, attempts: r.attempts, aside, knownSize: r.size });
+      } else if (r.state === "stored") {
+        // removed once acknowledged, yet listed again; or kept, and listed with another size: another message
+        const removedAndBack = keysMayBeReused && ackRemoves && r.ack === "done";
+        const resized = listedSizes !== null && listedSizes.has(key) && listedSizes.get(key) !== r.size;
+        if (removedAndBack || resized) {
+          reused.push(key);
+          wanted.push({ key, index, attempts: 0, aside: null, knownSize: 0 });
+        }
+      }
+    });
+    if (reused.length) {
+      await this.#transaction(() => this.store.retire(reused));
+      this.hooks.warn("key_reused", `The server gave ${describeKeys(reused)} to new messages after the ones stored under them were gone; they are taken as new.`);
+    }
+    if (start === 0) this.#report.lane = keys.length <= this.limits.window && wanted.length <= (this.hooks.urgentCount ?? this.limits.maxCount) ? "urgent" : "bulk";
+    const toSize = wanted.filter((w) => w.aside === null).map((w) => w.key);
+    const sizes = toSize.length ? (listedSizes ?? (await this.session.sizes(toSize))) : new Map<string, number>();
+    const items: PlannedItem[] = [];
+    for (const w of wanted) {
+      if (w.aside !== null) {
+        items.push({ key: w.key, index: w.index, size: w.knownSize, headersOnly: false, attempts: w.attempts, aside: w.aside });
+        continue;
+      }
+      const size = sizes.get(w.key);
+      // gone since the listing
+      if (size === undefined) continue;
+      items.push({ key: w.key, index: w.index, size, headersOnly: size > this.limits.maxMessageBytes, attempts: w.attempts, aside: null });
+    }
+    return items;
+  }
+
+  async #inTurn<T>(fn: () => Promise<T>): Promise<T> {
+    const release = await this.hooks.scheduler!.bulkTurn();
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  }
+
+  /**
    * A backlog (bulk) sync stores its batches in stints of a few, each with a turn from the scheduler:
    * backlogs take turns a stint at a time, and what a node runs at once stays small enough that new
    * mail of other mailboxes finds room (bench:ingest, fairness). Within a stint the fetches run ahead.
    */
   async #pipeline(batches: PlannedItem[][]): Promise<void> {
-    const scheduler = this.hooks.scheduler;
-    if (this.#report.lane !== "bulk" || !scheduler) return this.#stint(batches);
-    for (let i = 0; i < batches.length && !this.#aborted; i += stintBatches) {
-      const release = await scheduler.bulkTurn();
-      try {
-        await this.#stint(batches.slice(i, i + stintBatches));
-      } finally {
-        release();
-      }
-    }
+    if (this.#report.lane !== "bulk" || !this.hooks.scheduler) return this.#stint(batches);
+    for (let i = 0; i < batches.length && !this.#aborted; i += stintBatches) await this.#inTurn(() => this.#stint(batches.slice(i, i + stintBatches)));
   }
 
   /**
