@@ -17,8 +17,9 @@ import type { IngestContext, ParsedMail } from "./types.js";
  *
  * Except the commonest message, one plain-text part: `parsePlainInline` reads it on the calling thread
  * in a small fraction of a millisecond with code linear in its bounded size, while the trip to a
- * worker and back (copying, a pipe, a wake-up on both sides) cost more than the parse did (bench:ingest,
- * small-text corpus: 0.61× of the bare pipeline with every message sent to a worker).
+ * worker and back (copying, a pipe, a wake-up on both sides) cost more than the parse did
+ * (bench:ingest, small-text corpus: single runs of 0.54–0.64× of the bare pipeline with every message
+ * sent to a worker).
  */
 
 export interface ParserOptions {
