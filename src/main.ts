@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
-import { createApp } from "./app.js";
+import { createApp, type Services } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
 import { AppError } from "./errors.js";
 import { SecretBox, loadSecretKey } from "./crypto/secret-box.js";
@@ -69,32 +69,49 @@ async function start(config: Config, log: Logger): Promise<void> {
   process.on("SIGTERM", () => stop("SIGTERM"));
 }
 
+/** Runs `fn` with the services of a Mailroom that starts no runners, on the configured database. */
+async function withServices<T>(config: Config, log: Logger, fn: (services: Services) => Promise<T>): Promise<T> {
+  const db = await openStore(config, log);
+  try {
+    const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, log));
+    const app = await createApp({ config: { ...config, runnersEnabled: false }, db, log, secretBox });
+    try {
+      return await fn(app.services);
+    } finally {
+      await app.close();
+    }
+  } finally {
+    await db.close();
+  }
+}
+
+/** The password given (--password, else MAILROOM_NEW_USER_PASSWORD), or a generated one to print once. */
+function chosenPassword(given: string | undefined, config: Config): { password: string; generated: string | undefined } {
+  const chosen = given ?? config.newUserPassword;
+  if (chosen !== undefined) return { password: chosen, generated: undefined };
+  const generated = randomBytes(12).toString("base64url");
+  return { password: generated, generated };
+}
+
 async function createUser(config: Config, log: Logger, args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: { username: { type: "string" }, role: { type: "string" }, password: { type: "string" }, "display-name": { type: "string" } },
   });
-  if (!values.username || !values.role || !roles.includes(values.role as Role)) {
+  const { username } = values;
+  if (!username || !values.role || !roles.includes(values.role as Role)) {
     throw new ConfigError(`users create needs --username and --role (${roles.join(", ")}).\n${usage}`);
   }
-  const db = await openStore(config, log);
-  try {
-    const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, log));
-    const app = await createApp({ config: { ...config, runnersEnabled: false }, db, log, secretBox });
-    const given = values.password ?? config.newUserPassword;
-    const generated = given === undefined ? randomBytes(12).toString("base64url") : undefined;
-    const password = given ?? generated!;
-    const user = await app.services.users.create(systemActor, {
-      username: values.username,
+  const { password, generated } = chosenPassword(values.password, config);
+  await withServices(config, log, async ({ users }) => {
+    const user = await users.create(systemActor, {
+      username,
       password,
       role: values.role as Role,
       displayName: values["display-name"],
     });
     process.stdout.write(`created user ${user.username} (${user.role})${generated ? ` with password ${generated}` : ""}\n`);
-    await app.close();
-  } finally {
-    await db.close();
-  }
+  });
 }
 
 type UserCommand = "disable" | "enable" | "set-role" | "reset-password";
@@ -103,38 +120,28 @@ const userCommands: readonly string[] = ["disable", "enable", "set-role", "reset
 /** Changes an existing user through the same rules as the API, audited as the system actor. */
 async function changeUser(config: Config, log: Logger, command: UserCommand, args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { username: { type: "string" }, role: { type: "string" }, password: { type: "string" } } });
-  if (!values.username) throw new ConfigError(`users ${command} needs --username.\n${usage}`);
+  const { username } = values;
+  if (!username) throw new ConfigError(`users ${command} needs --username.\n${usage}`);
   if (command === "set-role" && !roles.includes(values.role as Role)) {
     throw new ConfigError(`users set-role needs --role (${roles.join(", ")}).\n${usage}`);
   }
-  const db = await openStore(config, log);
-  try {
-    const secretBox = new SecretBox(loadSecretKey(config.secretKey, config.dataDir, log));
-    const app = await createApp({ config: { ...config, runnersEnabled: false }, db, log, secretBox });
-    try {
-      const users = app.services.users;
-      const user = await users.store.byUsername(values.username);
-      if (!user) throw new ConfigError(`There is no user named "${values.username}".`);
-      if (command === "reset-password") {
-        const given = values.password ?? config.newUserPassword;
-        const generated = given === undefined ? randomBytes(12).toString("base64url") : undefined;
-        const checked = passwordSchema.safeParse(given ?? generated);
-        if (!checked.success) throw new ConfigError(checked.error.issues.map((i) => i.message).join("; "));
-        await users.resetPassword(systemActor, user.id, checked.data);
-        process.stdout.write(`set a new password for ${user.username}${generated ? `: ${generated}` : ""}; their sessions ended\n`);
-      } else if (command === "set-role") {
-        const changed = await users.update(systemActor, user.id, { role: values.role as Role });
-        process.stdout.write(`${changed.username} is now ${changed.role}\n`);
-      } else {
-        const changed = await users.update(systemActor, user.id, { disabled: command === "disable" });
-        process.stdout.write(`${changed.username} is ${changed.disabled ? "disabled; their sessions ended" : "enabled"}\n`);
-      }
-    } finally {
-      await app.close();
+  await withServices(config, log, async ({ users }) => {
+    const user = await users.store.byUsername(username);
+    if (!user) throw new ConfigError(`There is no user named "${username}".`);
+    if (command === "reset-password") {
+      const { password, generated } = chosenPassword(values.password, config);
+      const checked = passwordSchema.safeParse(password);
+      if (!checked.success) throw new ConfigError(checked.error.issues.map((i) => i.message).join("; "));
+      await users.resetPassword(systemActor, user.id, checked.data);
+      process.stdout.write(`set a new password for ${user.username}${generated ? `: ${generated}` : ""}; their sessions ended\n`);
+    } else if (command === "set-role") {
+      const changed = await users.update(systemActor, user.id, { role: values.role as Role });
+      process.stdout.write(`${changed.username} is now ${changed.role}\n`);
+    } else {
+      const changed = await users.update(systemActor, user.id, { disabled: command === "disable" });
+      process.stdout.write(`${changed.username} is ${changed.disabled ? "disabled; their sessions ended" : "enabled"}\n`);
     }
-  } finally {
-    await db.close();
-  }
+  });
 }
 
 async function main(argv: string[]): Promise<void> {
