@@ -11,7 +11,7 @@ import { decodeUtf8OrWindows1252 } from "./legacy-charset.js";
 import { parseMailDate } from "./mail-date.js";
 import { messageIdOf, messageIds, referenceIds } from "./message-ids.js";
 import { parseMime, type MimeContent, type MimePart } from "./mime-parse.js";
-import { inlineMaxBytes, plainMimeContent } from "./plain-mime.js";
+import { alternativeMimeContent, inlineMaxBytes, plainMimeContent } from "./simple-mime.js";
 import type { IngestContext, ParsedAttachment, ParsedMail } from "./types.js";
 import {
   emptyText,
@@ -172,7 +172,8 @@ function mailOf(input: MailInput, header: HeaderBlock, ctx: IngestContext, mime:
 }
 
 async function fullMail(input: MailInput, header: HeaderBlock, ctx: IngestContext): Promise<ParsedMail> {
-  const mime = plainMimeContent(input.raw, header) ?? (await parseMime(normalizedSource(input.raw, header)));
+  const { raw } = input;
+  const mime = plainMimeContent(raw, header) ?? alternativeMimeContent(raw, header) ?? (await parseMime(normalizedSource(raw, header)));
   return mailOf(input, header, ctx, mime);
 }
 
@@ -251,7 +252,7 @@ export async function parseMail(input: MailInput, ctx: IngestContext): Promise<P
 }
 
 /**
- * The parse of a message the plain-text fast path takes (`plain-mime.ts`), done at once on the calling
+ * The parse of a message the plain-text fast path takes (`simple-mime.ts`), done at once on the calling
  * thread; null for every other message, which goes to a parse worker. It is what parseMail answers for
  * the same bytes. Only code that runs in time linear in the message's bounded size runs here, so the
  * server's thread is safe from hostile mail: the rest of a worker's protection (memory limit, timeout)
