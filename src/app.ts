@@ -21,6 +21,9 @@ import { authRoutes } from "./features/auth/auth.routes.js";
 import { AuthService } from "./features/auth/auth.service.js";
 import { DatabaseBlobStore, type BlobStore } from "./blobs/blob-store.js";
 import { interactionsRoutes } from "./features/interactions/interactions.routes.js";
+import { routingRoutes } from "./features/routing/routing.routes.js";
+import { RoutingService } from "./features/routing/routing.service.js";
+import { InteractionWorkService } from "./features/interactions/interaction-work.service.js";
 import { InteractionsService } from "./features/interactions/interactions.service.js";
 import { InteractionsStore } from "./features/interactions/interactions.store.js";
 import { eventsRoutes } from "./features/events/events.routes.js";
@@ -66,6 +69,8 @@ export interface Services {
   users: UsersService;
   auth: AuthService;
   interactions: InteractionsService;
+  routing: RoutingService;
+  work: InteractionWorkService;
   ingest: IngestService;
   queues: QueuesService;
   fromAddresses: FromAddressesService;
@@ -120,13 +125,17 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     }));
   const parse: MailParser = deps.parser ?? ((input, ctx, options) => parserPoolNow().parse(input, ctx, options));
   const ingest = new IngestService(k, blobs, parse, clock);
-  const queues = new QueuesService(k, audit, clock);
+  const queues = new QueuesService(k, audit, clock, users);
   const fromAddresses = new FromAddressesService(k, audit, clock);
   const mailboxes = new MailboxesService(k, audit, clock, deps.secretBox, fromAddresses, deps.log, deps.mailSourceTester ?? testMailSource);
   const applications = new ApplicationsService(k, audit, clock, mailboxes, queues);
+  const routing = new RoutingService(k, queues, audit, clock);
+  const work = new InteractionWorkService(k, interactions, queues, users, events, clock);
+  work.onOfferError = (err) => deps.log.error({ err }, "offering waiting interactions to available agents failed");
+  users.onAvailable = () => work.offerSoon();
   // the reference: agents get the From addresses as of sign-in; a new session sees new values
   auth.fromAddressSource = async () => fromAddresses.forAgents(await mailboxes.outboundSender());
-  const services: Services = { audit, users, auth, interactions, ingest, queues, fromAddresses, mailboxes, applications };
+  const services: Services = { audit, users, auth, interactions, work, ingest, queues, fromAddresses, mailboxes, applications, routing };
 
   const fastifyLogger: FastifyBaseLogger = deps.log;
   const http: FastifyInstance = Fastify({
@@ -162,9 +171,10 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   await http.register(authRoutes(auth, { cookieSecure: deps.config.cookieSecure, loginRateLimitPerMinute: deps.config.loginRateLimitPerMinute }));
   await http.register(usersRoutes(users));
   await http.register(auditRoutes(audit));
-  await http.register(interactionsRoutes(interactions));
+  await http.register(interactionsRoutes(interactions, work));
   await http.register(eventsRoutes(events, auth, sessionEnds, { sessionCheckMs: deps.sessionCheckMs }));
   await http.register(queuesRoutes(queues));
+  await http.register(routingRoutes(routing));
   await http.register(fromAddressesRoutes(fromAddresses, auth));
   await http.register(mailboxesRoutes(mailboxes));
   await http.register(applicationsRoutes(applications));
@@ -211,8 +221,10 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
         },
         createSource: deps.mailSources ?? createMailSource,
         ingest,
-        onCommitted: (mailboxId, interactionIds) => events.publish({ type: "interaction.created", mailboxId, interactionIds }),
-
+        onCommitted: (mailboxId, interactionIds) => {
+          events.publish({ type: "interaction.created", mailboxId, interactionIds });
+          work.offerSoon();
+        },
       });
       await runners.start();
     },
@@ -222,6 +234,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     async close() {
       await runners?.stop();
       await http.close();
+      await work.idle();
       await parserPool?.close();
     },
   };

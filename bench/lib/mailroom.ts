@@ -96,7 +96,7 @@ export class MailroomDbReader {
 
   constructor(file: string) {
     this.#db = new BetterSqlite3(file, { readonly: true, fileMustExist: true });
-    this.#newRows = this.#db.prepare("select rowid as r, mailbox_id as b, message_id as m from interactions where rowid > ? order by rowid");
+    this.#newRows = this.#db.prepare("select rowid as r, mailbox_id as b, internet_message_id as m from messages where rowid > ? order by rowid");
   }
 
   interactionCount(mailboxId: string): number {
@@ -104,7 +104,7 @@ export class MailroomDbReader {
   }
 
   /**
-   * Message-IDs (without brackets) of the interactions committed since the last call, only those of
+   * Message-IDs (without brackets) of the messages committed since the last call, only those of
    * `mailboxIds` when given (the others are skipped all the same, so a busy mailbox is read once).
    */
   newMessageIds(mailboxIds?: ReadonlySet<string>): string[] {

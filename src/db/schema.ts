@@ -11,6 +11,10 @@ export interface UsersTable {
   /** a disabled user cannot sign in and has no sessions */
   disabled: Flag;
   last_login_at: Iso | null;
+  /** takes work now: interactions are offered to the user up to `capacity` */
+  available: Flag;
+  /** the most interactions the user holds at once before no more are offered */
+  capacity: number;
   created_at: Iso;
   updated_at: Iso;
 }
@@ -130,13 +134,14 @@ export interface MailboxWarningsTable {
   at: Iso;
 }
 
-export interface InteractionsTable {
+/** One email, in or out: what it said, its raw bytes, its thread. The work on it is in `interactions`. */
+export interface MessagesTable {
   id: string;
+  /** the mailbox it came in through, or (out) the outbound mailbox it leaves through */
   mailbox_id: string;
-  queue_id: string | null;
-  agent_id: string | null;
-  state: "queued" | "assigned" | "done";
-  message_id: string | null;
+  direction: "in" | "out";
+  /** the Message-ID header, without angle brackets */
+  internet_message_id: string | null;
   subject: string;
   from_address: string;
   from_name: string;
@@ -160,8 +165,38 @@ export interface InteractionsTable {
   created_at: Iso;
 }
 
+export type InteractionState = "queued" | "assigned" | "done";
+
+/** A piece of work on a message: where it waits, who holds it. */
+export interface InteractionsTable {
+  id: string;
+  message_id: string;
+  mailbox_id: string;
+  thread_id: string;
+  queue_id: string | null;
+  agent_id: string | null;
+  state: InteractionState;
+  /** incremented by every change of queue, agent or state */
+  version: number;
+  /** the route that made it, "" for the application's queue; unique per message */
+  route_key: string;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface InteractionHistoryTable {
+  id: string;
+  interaction_id: string;
+  at: Iso;
+  /** null: Mailroom itself */
+  actor_id: string | null;
+  action: string;
+  /** JSON */
+  detail: string;
+}
+
 /**
- * What Mailroom knows of each message of a maildrop: stored (with its interaction and whether the server
+ * What Mailroom knows of each message of a maildrop: stored (with its message and whether the server
  * acknowledged it), set aside (`skipped`: the server would not hand it over), or `failing` (tried, not
  * stored yet). A key is live until its message is gone from a server that may reuse keys (`retired`).
  */
@@ -174,7 +209,7 @@ export interface SourceKeysTable {
   lookup_key: string;
   epoch: string;
   state: "stored" | "skipped" | "failing";
-  interaction_id: string | null;
+  message_id: string | null;
   ack: "pending" | "done" | "refused";
   retired: Flag;
   size: number;
@@ -188,7 +223,7 @@ export interface SourceKeysTable {
 
 export interface AttachmentsTable {
   id: string;
-  interaction_id: string;
+  message_id: string;
   position: number;
   filename: string;
   content_type: string;
@@ -198,12 +233,38 @@ export interface AttachmentsTable {
   blob_id: string;
 }
 
+/** A Message-ID Mailroom has stored, the thread it is in and the message that brought it. */
 export interface ThreadRefsTable {
-  message_id: string;
+  /** bounded as ingest.store's threadKey makes it */
+  internet_message_id: string;
   thread_id: string;
-  interaction_id: string;
+  message_id: string;
 }
 
+
+/** An inbound route: mail to an address or a domain goes to a queue. */
+export interface RoutesTable {
+  id: string;
+  /** lower case: `support@acme.test` or `@acme.test` */
+  pattern: string;
+  queue_id: string;
+  /** the lowest number wins */
+  priority: number;
+  created_at: Iso;
+  updated_at: Iso;
+}
+
+export interface QueueAgentsTable {
+  queue_id: string;
+  user_id: string;
+}
+
+/** Application-wide settings, JSON values by name. */
+export interface SettingsTable {
+  name: string;
+  value: string;
+  updated_at: Iso;
+}
 
 export interface Database {
   users: UsersTable;
@@ -219,8 +280,13 @@ export interface Database {
   blobs: BlobsTable;
   source_cursors: SourceCursorsTable;
   mailbox_warnings: MailboxWarningsTable;
+  messages: MessagesTable;
   interactions: InteractionsTable;
+  interaction_history: InteractionHistoryTable;
   source_keys: SourceKeysTable;
   attachments: AttachmentsTable;
   thread_refs: ThreadRefsTable;
+  routes: RoutesTable;
+  queue_agents: QueueAgentsTable;
+  settings: SettingsTable;
 }

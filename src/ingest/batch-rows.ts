@@ -1,13 +1,14 @@
 import type { Insertable } from "kysely";
 import type { SourceMessage } from "../connectors/mail-source.js";
-import type { AttachmentsTable, InteractionsTable, ThreadRefsTable } from "../db/schema.js";
+import type { AttachmentsTable, InteractionHistoryTable, InteractionsTable, MessagesTable, ThreadRefsTable } from "../db/schema.js";
 import { newId } from "../shared/ids.js";
+import type { RouteDecision } from "./routing.js";
 import type { InboundTarget, ParsedMail } from "./types.js";
 
-/** A referenced Message-ID Mailroom knows: the thread it is in, and the interaction that first brought it. */
+/** A referenced Message-ID Mailroom knows: the thread it is in, and the message that first brought it. */
 export interface KnownRef {
   threadId: string;
-  interactionId: string;
+  messageId: string;
 }
 
 /**
@@ -18,7 +19,9 @@ export interface KnownRef {
 export class BatchRows {
   /** the bytes to store as blobs, with the ids the rows point at */
   readonly blobs: { id: string; data: Buffer }[] = [];
+  readonly messages: Insertable<MessagesTable>[] = [];
   readonly interactions: Insertable<InteractionsTable>[] = [];
+  readonly history: Insertable<InteractionHistoryTable>[] = [];
   readonly attachments: Insertable<AttachmentsTable>[] = [];
   readonly threadRefs: Insertable<ThreadRefsTable>[] = [];
   /** Message-IDs stored in this batch so far, for replies within the batch */
@@ -30,17 +33,22 @@ export class BatchRows {
     /** the referenced Message-IDs the database knows (bounded as thread_refs keeps them) */
     private readonly knownRefs: Map<string, KnownRef>,
     private readonly threadKey: (messageId: string) => string,
+    /** where the message goes, given the thread it joins (its own id when it starts one) */
+    private readonly route: (mail: ParsedMail, threadId: string) => RouteDecision[],
   ) {}
 
-  /** Adds a new interaction for the message; answers its id. */
-  add(source: SourceMessage, mail: ParsedMail): string {
+  /**
+   * Adds the message and its interactions, as routing decides; answers the ids. The first interaction
+   * takes the message's id: one email is normally one interaction, under the id a client sees in the thread.
+   */
+  add(source: SourceMessage, mail: ParsedMail): { messageId: string; interactionIds: string[] } {
     const id = newId();
     const threadId = this.threadOf([...mail.inReplyTo, ...mail.references.slice().reverse()]) ?? id;
     const rawBlob = this.blob(source.raw);
     for (const [position, a] of mail.attachments.entries()) {
       this.attachments.push({
         id: newId(),
-        interaction_id: id,
+        message_id: id,
         position,
         filename: a.filename,
         content_type: a.contentType,
@@ -50,13 +58,11 @@ export class BatchRows {
         blob_id: this.blob(a.content),
       });
     }
-    this.interactions.push({
+    this.messages.push({
       id,
       mailbox_id: this.target.mailboxId,
-      queue_id: this.target.queueId,
-      agent_id: null,
-      state: "queued",
-      message_id: mail.messageId,
+      direction: "in",
+      internet_message_id: mail.messageId,
       subject: mail.subject,
       from_address: mail.from.address,
       from_name: mail.from.name,
@@ -78,12 +84,30 @@ export class BatchRows {
       html: mail.html,
       created_at: this.now,
     });
+    const interactionIds = this.route(mail, threadId).map((decision, i) => {
+      const interactionId = i === 0 ? id : newId();
+      this.interactions.push({
+        id: interactionId,
+        message_id: id,
+        mailbox_id: this.target.mailboxId,
+        thread_id: threadId,
+        queue_id: decision.queueId,
+        agent_id: decision.agentId,
+        state: decision.agentId === null ? "queued" : "assigned",
+        version: 1,
+        route_key: decision.routeKey,
+        created_at: this.now,
+        updated_at: this.now,
+      });
+      this.history.push({ id: newId(), interaction_id: interactionId, at: this.now, actor_id: null, action: "routed", detail: JSON.stringify(decision.detail) });
+      return interactionId;
+    });
     if (mail.messageId) {
       const key = this.threadKey(mail.messageId);
-      this.threadRefs.push({ message_id: key, thread_id: threadId, interaction_id: id });
-      if (!this.refsInBatch.has(key)) this.refsInBatch.set(key, { threadId, interactionId: id });
+      this.threadRefs.push({ internet_message_id: key, thread_id: threadId, message_id: id });
+      if (!this.refsInBatch.has(key)) this.refsInBatch.set(key, { threadId, messageId: id });
     }
-    return id;
+    return { messageId: id, interactionIds };
   }
 
   private blob(data: Buffer): string {
@@ -98,7 +122,7 @@ export class BatchRows {
     for (const messageId of messageIds.slice(0, 100)) {
       const key = this.threadKey(messageId);
       for (const known of [this.knownRefs.get(key), this.refsInBatch.get(key)]) {
-        if (known && (!best || known.interactionId < best.interactionId)) best = known;
+        if (known && (!best || known.messageId < best.messageId)) best = known;
       }
     }
     return best?.threadId;

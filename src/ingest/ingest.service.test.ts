@@ -19,7 +19,7 @@ const customer = ["From: Ann <ann@example.com>", "To: support@company.example", 
 const withId = (id: string, ...body: string[]) => eml(`Message-ID: <${id}>`, ...customer, "", ...body, "");
 const withoutId = (...body: string[]) => eml(...customer, "", ...body, "");
 const message = (sourceKey: string, raw: Buffer): SourceMessage => ({ sourceKey, raw, size: raw.length, truncated: false, receivedAt: null });
-const tables = ["interactions", "attachments", "blobs", "source_keys", "source_cursors", "thread_refs"] as const;
+const tables = ["messages", "interactions", "interaction_history", "attachments", "blobs", "source_keys", "source_cursors", "thread_refs"] as const;
 
 describe.each(testDialects())("ingest into the database (%s)", (dialect) => {
   let t: TestDb;
@@ -46,7 +46,8 @@ describe.each(testDialects())("ingest into the database (%s)", (dialect) => {
     expect(await interactions.count()).toBe(2);
     const row = await interactions.byId(r1.created[0]!);
     expect(row).toMatchObject({ subject: "first", queue_id: "q1", state: "queued", received_at: "2026-11-01T10:00:00.000Z" });
-    expect((await new DatabaseBlobStore(t.db.kysely).get(row!.raw_blob_id))?.toString()).toBe("a@x|first");
+    const body = await interactions.body(row!.message_id);
+    expect((await new DatabaseBlobStore(t.db.kysely).get(body!.raw_blob_id))?.toString()).toBe("a@x|first");
   });
 
   describe("two server messages are one interaction only when they are the same message", () => {
@@ -108,10 +109,10 @@ describe.each(testDialects())("ingest into the database (%s)", (dialect) => {
       );
       expect(reread).toMatchObject({ duplicates: 3 });
       expect(reread.created).toHaveLength(1);
-      const linked = await t.db.kysely.selectFrom("source_keys").select(["source_key", "interaction_id"]).where("epoch", "=", "8").orderBy("source_key").execute();
+      const linked = await t.db.kysely.selectFrom("source_keys").select(["source_key", "message_id"]).where("epoch", "=", "8").orderBy("source_key").execute();
       // the two old twins are claimed by one new key each, the third twin is new
-      expect(new Set(linked.slice(0, 2).map((r) => r.interaction_id))).toEqual(new Set(before.created.slice(0, 2)));
-      expect(linked[3]!.interaction_id).toBe(reread.created[0]);
+      expect(new Set(linked.slice(0, 2).map((r) => r.message_id))).toEqual(new Set(before.created.slice(0, 2)));
+      expect(linked[3]!.message_id).toBe(reread.created[0]);
     });
   });
 
@@ -151,7 +152,7 @@ describe.each(testDialects())("ingest into the database (%s)", (dialect) => {
 
   it("stores nothing at all when the transaction fails after some rows were written", async () => {
     const ingest = service(fakeParse);
-    await refuseInserts(t.db, "interactions", "subject", "third");
+    await refuseInserts(t.db, "messages", "subject", "third");
     const batch = [msg("1:1", "img@x|with image"), msg("1:2", "b@x|second|img@x"), msg("1:3", "c@x|third")];
     const store = ingest.forMaildrop(target, "test-maildrop", testCtx);
     await expect(store.commit({ messages: batch, skipped: [{ key: "1:0", size: 5, reason: "test" }], cursor: "c1", epoch: "", reread: false, prepared: null })).rejects.toThrow(
@@ -163,7 +164,7 @@ describe.each(testDialects())("ingest into the database (%s)", (dialect) => {
   it("stores a message the database refuses, found by committing smaller parts, wrapped with its original; the rest as they are", async () => {
     const ingest = service();
     // the text as parsed is what the database refuses: the wrapped form does not carry it
-    await refuseInserts(t.db, "interactions", "text", "POISON-BODY");
+    await refuseInserts(t.db, "messages", "text", "POISON-BODY");
     const drop = new MemoryMaildrop();
     const raws = ["one", "two", "poison", "four", "five"].map((subject) =>
       eml(`Message-ID: <${subject}@x>`, "From: a@example.com", `Subject: ${subject}`, "", subject === "poison" ? "POISON-BODY" : "body", ""),
@@ -181,7 +182,7 @@ describe.each(testDialects())("ingest into the database (%s)", (dialect) => {
     expect(report).toMatchObject({ created: 5, unstorable: 1 });
     expect(warnings).toEqual(["message_unstorable"]);
     expect(drop.acknowledged).toHaveLength(5);
-    const rows = await t.db.kysely.selectFrom("interactions").select(["subject", "wrapped", "raw_blob_id", "content_hash"]).orderBy("id").execute();
+    const rows = await t.db.kysely.selectFrom("messages").select(["subject", "wrapped", "raw_blob_id", "content_hash"]).orderBy("id").execute();
     expect(rows.map((r) => [r.subject, r.wrapped])).toEqual([
       ["one", null],
       ["two", null],
@@ -205,7 +206,7 @@ describe.each(testDialects())("ingest into the database (%s)", (dialect) => {
     const first = await commitMessages(ingest, target, [message("1:1", root)]);
     const second = await commitMessages(ingest, target, [message("1:2", reply)]);
     const [a, b] = [await interactions.byId(first.created[0]!), await interactions.byId(second.created[0]!)];
-    expect(a?.message_id).toBe(longId);
+    expect(a?.internet_message_id).toBe(longId);
     expect(b?.thread_id).toBe(a?.thread_id);
   });
 
@@ -213,9 +214,9 @@ describe.each(testDialects())("ingest into the database (%s)", (dialect) => {
     const ingest = service();
     const raw = withId("old@x", "from the old days");
     const [id] = (await commitMessages(ingest, target, [message("1:1", raw)])).created;
-    await t.db.kysely.updateTable("interactions").set({ content_hash: null }).execute();
+    await t.db.kysely.updateTable("messages").set({ content_hash: null }).execute();
     expect(await ingest.backfillContentHashes()).toBe(1);
-    const row = await interactions.byId(id!);
+    const row = await t.db.kysely.selectFrom("messages").select("content_hash").where("id", "=", id!).executeTakeFirst();
     expect(row?.content_hash).toBe(messageFingerprint({ raw, size: raw.length, truncated: false }));
     // and a redelivery of it is recognised again
     expect(await commitMessages(ingest, target, [message("1:2", raw)])).toMatchObject({ duplicates: 1 });

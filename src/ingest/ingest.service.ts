@@ -11,6 +11,7 @@ import { headerValue, readHeaderBlock } from "./header-block.js";
 import { BatchRows } from "./batch-rows.js";
 import { IngestStore, threadKey, type MaildropRef, type NewKey } from "./ingest.store.js";
 import { messageIdOf } from "./message-ids.js";
+import { compileRules, decideRoutes, recipientsOf, type RoutingRules } from "./routing.js";
 import { UnstorableBatchError, type BatchCommit, type CommitOutcome, type Prepared, type SyncStore } from "./sync-store.js";
 import type { InboundTarget, IngestContext, ParsedMail } from "./types.js";
 import { originalAttachment, wrappedMail } from "./wrapped.js";
@@ -36,6 +37,8 @@ interface PreparedParse extends Prepared {
  */
 export class IngestService {
   readonly store: IngestStore;
+  /** the routing rules as last read, with their version: read again when the version in the database differs */
+  #rules: RoutingRules | null = null;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -76,11 +79,20 @@ export class IngestService {
         });
         // what is stored already, what the messages may be the same message as, and the threads their
         // references are in
-        const [states, sameFingerprint, knownRefs] = await executeReadings(trx, [
+        const [states, sameFingerprint, knownRefs, version] = await executeReadings(trx, [
           this.store.liveStates(trx, ref, [...batch.messages.map((m) => m.sourceKey), ...batch.skipped.map((s) => s.key)]),
           this.store.byFingerprints(trx, target.mailboxId, mails.filter((f) => f.mail.messageId).map((f) => f.mail.contentHash)),
           this.store.knownRefs(trx, mails.flatMap(({ mail }) => [...mail.inReplyTo, ...mail.references.slice(-100)])),
+          this.store.routingVersion(trx),
         ]);
+        // the threads replied to that an agent holds, and the rules when the copy here is not current
+        const stale = this.#rules?.version !== version;
+        const [held, read] = await executeReadings(trx, [
+          this.store.heldThreads(trx, [...knownRefs.values()].map((known) => known.threadId)),
+          stale ? this.store.routingRules(trx) : { statements: [], result: () => null },
+        ]);
+        const rules = read ? compileRules(version, read.multipleDestinations, read.routes) : this.#rules!;
+        this.#rules = rules;
         const taken = (key: string) => states.get(key) === "stored" || states.get(key) === "skipped";
         const fresh = mails.filter(({ message }) => !taken(message.sourceKey));
         outcome.alreadyStored += mails.length - fresh.length;
@@ -89,23 +101,26 @@ export class IngestService {
           const key = redeliveryKey(row.messageId, row.contentHash);
           if (row.messageId && !sameMessage.has(key)) sameMessage.set(key, row.id);
         }
-        const rows = new BatchRows(target, now, knownRefs, threadKey);
+        const rows = new BatchRows(target, now, knownRefs, threadKey, (mail, threadId) =>
+          decideRoutes(rules, recipientsOf(mail), target.queueId, held.get(threadId) ?? null),
+        );
         const claimed = new Set<string>();
         const keys: NewKey[] = [];
 
         for (const { message, mail } of fresh) {
-          let interactionId = batch.reread ? await this.store.rereadMatch(trx, ref, batch.epoch, mail.contentHash, claimed) : undefined;
-          if (interactionId) claimed.add(interactionId);
+          let messageId = batch.reread ? await this.store.rereadMatch(trx, ref, batch.epoch, mail.contentHash, claimed) : undefined;
+          if (messageId) claimed.add(messageId);
           const redelivery = mail.messageId ? redeliveryKey(mail.messageId, mail.contentHash) : null;
-          interactionId ??= redelivery === null ? undefined : sameMessage.get(redelivery);
-          if (interactionId) {
+          messageId ??= redelivery === null ? undefined : sameMessage.get(redelivery);
+          if (messageId) {
             outcome.duplicates++;
           } else {
-            interactionId = rows.add(message, mail);
-            if (redelivery !== null) sameMessage.set(redelivery, interactionId);
-            outcome.created.push(interactionId);
+            const added = rows.add(message, mail);
+            messageId = added.messageId;
+            if (redelivery !== null) sameMessage.set(redelivery, messageId);
+            outcome.created.push(...added.interactionIds);
           }
-          keys.push({ key: message.sourceKey, epoch: batch.epoch, size: message.size, truncated: message.truncated, at: now, state: "stored", interactionId });
+          keys.push({ key: message.sourceKey, epoch: batch.epoch, size: message.size, truncated: message.truncated, at: now, state: "stored", messageId });
         }
         for (const s of batch.skipped) {
           if (!taken(s.key)) keys.push({ key: s.key, epoch: batch.epoch, size: s.size, truncated: false, at: now, state: "skipped", reason: s.reason });
@@ -115,7 +130,7 @@ export class IngestService {
         const failing = keys.map((k) => k.key).filter((key) => states.get(key) === "failing");
         await executeStatements(trx, [
           ...this.blobs.inserts(trx, rows.blobs),
-          ...this.store.insertInteractions(trx, rows),
+          ...this.store.insertMessages(trx, rows),
           ...this.store.recordKeys(trx, ref, keys, failing),
           ...(batch.cursor !== null ? [this.store.saveCursor(trx, ref, batch.cursor, now)] : []),
         ]);
@@ -137,7 +152,7 @@ export class IngestService {
   }
 
   /**
-   * Interactions stored before fingerprints existed get theirs, so deduplication and the repair of
+   * Messages stored before fingerprints existed get theirs, so deduplication and the repair of
    * reused POP3 keys work on them too. Runs at start before any runner; returns how many it filled in.
    */
   async backfillContentHashes(onProgress?: (done: number) => void): Promise<number> {

@@ -1,15 +1,16 @@
 import { createHash } from "node:crypto";
 import { sql, type Compilable, type ExpressionBuilder, type Insertable, type Kysely, type QueryResult } from "kysely";
-import type { AttachmentsTable, Database, InteractionsTable, SourceKeysTable, ThreadRefsTable } from "../db/schema.js";
+import type { AttachmentsTable, Database, InteractionHistoryTable, InteractionsTable, MessagesTable, SourceKeysTable, ThreadRefsTable } from "../db/schema.js";
 import { executeReadings, type Reading } from "../db/statement-batch.js";
 import { chunks } from "../shared/chunks.js";
 import { newId } from "../shared/ids.js";
 import type { KnownRef } from "./batch-rows.js";
+import type { HeldThread, RouteRule } from "./routing.js";
 import type { KeyRecord } from "./sync-store.js";
 
 /**
  * The SQL of ingestion: what is recorded of each maildrop's keys, the connectors' cursors, and the
- * writing of interactions (the interactions feature reads them). Everything a btree index holds is
+ * writing of messages and their interactions (the interactions feature reads them). Everything a btree index holds is
  * bounded here, so no message can carry a value the database refuses to index (PostgreSQL refuses index
  * rows over ~2.7 KB: a Message-ID of 1,000 multi-byte characters did that, and blocked its mailbox).
  */
@@ -39,7 +40,7 @@ type SourceKeyRow = Insertable<SourceKeysTable>;
 
 /** A key to record with a commit. */
 export type NewKey = { key: string; epoch: string; size: number; truncated: boolean; at: string } & (
-  | { state: "stored"; interactionId: string }
+  | { state: "stored"; messageId: string }
   | { state: "skipped"; reason: string }
 );
 
@@ -54,8 +55,8 @@ export class IngestStore {
   private liveKeysQuery(db: Kysely<Database>, ref: MaildropRef) {
     return db
       .selectFrom("source_keys as s")
-      .leftJoin("interactions as i", "i.id", "s.interaction_id")
-      .select(["s.source_key", "s.state", "s.ack", "s.size", "s.truncated", "s.attempts", "s.reason", "i.content_hash"])
+      .leftJoin("messages as m", "m.id", "s.message_id")
+      .select(["s.source_key", "s.state", "s.ack", "s.size", "s.truncated", "s.attempts", "s.reason", "m.content_hash"])
       .where("s.mailbox_id", "=", ref.mailboxId)
       .where("s.maildrop", "=", ref.maildrop)
       .where("s.retired", "=", liveRow);
@@ -108,7 +109,7 @@ export class IngestStore {
       lookup_key: lookupKey(key.key),
       epoch: key.epoch,
       state: key.state,
-      interaction_id: key.state === "stored" ? key.interactionId : null,
+      message_id: key.state === "stored" ? key.messageId : null,
       ack: "pending",
       retired: 0,
       size: key.size,
@@ -166,7 +167,7 @@ export class IngestStore {
             .insertInto("source_keys")
             .values({
               id: newId(), mailbox_id: ref.mailboxId, maildrop: ref.maildrop, source_key: key, lookup_key: lookupKey(key), epoch: "",
-              state: "failing", interaction_id: null, ack: "pending", retired: 0, size, truncated: 0, attempts: 1, reason, created_at: at, updated_at: at,
+              state: "failing", message_id: null, ack: "pending", retired: 0, size, truncated: 0, attempts: 1, reason, created_at: at, updated_at: at,
             })
             .execute();
         }
@@ -193,18 +194,18 @@ export class IngestStore {
   }
 
   /**
-   * The stored interactions of the mailbox with these fingerprints, oldest first, with their
-   * Message-IDs: a message is a redelivery of one with the same Message-ID and fingerprint.
+   * The stored messages of the mailbox with these fingerprints, oldest first, with their Message-IDs:
+   * a message is a redelivery of one with the same Message-ID and fingerprint.
    */
   byFingerprints(trx: Kysely<Database>, mailboxId: string, contentHashes: string[]): Reading<{ id: string; messageId: string | null; contentHash: string }[]> {
     const unique = [...new Set(contentHashes)];
     return {
       statements: chunks(unique, perStatement).map((part) =>
-        trx.selectFrom("interactions").select(["id", "message_id", "content_hash"]).where("mailbox_id", "=", mailboxId).where("content_hash", "in", part),
+        trx.selectFrom("messages").select(["id", "internet_message_id", "content_hash"]).where("mailbox_id", "=", mailboxId).where("content_hash", "in", part),
       ),
       result: (results) => {
-        const rows = rowsOf<{ id: string; message_id: string | null; content_hash: string | null }>(results);
-        const out = rows.map((r) => ({ id: r.id, messageId: r.message_id, contentHash: r.content_hash ?? "" }));
+        const rows = rowsOf<{ id: string; internet_message_id: string | null; content_hash: string | null }>(results);
+        const out = rows.map((r) => ({ id: r.id, messageId: r.internet_message_id, contentHash: r.content_hash ?? "" }));
         // sorted here: ORDER BY id made SQLite walk the mailbox's rows in id order rather than use the fingerprint index
         return out.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
       },
@@ -212,12 +213,12 @@ export class IngestStore {
   }
 
   /**
-   * In a re-read after the maildrop renumbered: a stored interaction with the same bytes that no key of
+   * In a re-read after the maildrop renumbered: a stored message with the same bytes that no key of
    * this epoch claims yet. Matching one for one keeps two identical messages two, also in the re-read.
    */
   async rereadMatch(trx: Kysely<Database>, ref: MaildropRef, epoch: string, contentHash: string, claimed: ReadonlySet<string>): Promise<string | undefined> {
     let query = trx
-      .selectFrom("interactions as i")
+      .selectFrom("messages as i")
       .select("i.id")
       .where("i.mailbox_id", "=", ref.mailboxId)
       .where("i.content_hash", "=", contentHash)
@@ -227,7 +228,7 @@ export class IngestStore {
             eb
               .selectFrom("source_keys as s")
               .select("s.id")
-              .whereRef("s.interaction_id", "=", "i.id")
+              .whereRef("s.message_id", "=", "i.id")
               .where("s.mailbox_id", "=", ref.mailboxId)
               .where("s.maildrop", "=", ref.maildrop)
               .where("s.epoch", "=", epoch),
@@ -241,14 +242,22 @@ export class IngestStore {
     return row?.id;
   }
 
-  /** The interactions, their attachments and thread references of a batch: a statement per table (per few hundred rows). */
-  insertInteractions(
+  /** The messages of a batch, their interactions, attachments and thread references: a statement per table (per few hundred rows). */
+  insertMessages(
     trx: Kysely<Database>,
-    rows: { interactions: Insertable<InteractionsTable>[]; attachments: Insertable<AttachmentsTable>[]; threadRefs: Insertable<ThreadRefsTable>[] },
+    rows: {
+      messages: Insertable<MessagesTable>[];
+      interactions: Insertable<InteractionsTable>[];
+      history: Insertable<InteractionHistoryTable>[];
+      attachments: Insertable<AttachmentsTable>[];
+      threadRefs: Insertable<ThreadRefsTable>[];
+    },
   ): Compilable[] {
     return [
-      // 28 columns a row: 200 rows stay well under both databases' limits on the parameters of one statement
-      ...chunks(rows.interactions, 200).map((part) => trx.insertInto("interactions").values(part)),
+      // 25 columns a row: 200 rows stay well under both databases' limits on the parameters of one statement
+      ...chunks(rows.messages, 200).map((part) => trx.insertInto("messages").values(part)),
+      ...chunks(rows.interactions, perStatement / 2).map((part) => trx.insertInto("interactions").values(part)),
+      ...chunks(rows.history, perStatement).map((part) => trx.insertInto("interaction_history").values(part)),
       ...chunks(rows.attachments, perStatement).map((part) => trx.insertInto("attachments").values(part)),
       ...chunks(rows.threadRefs, perStatement).map((part) => trx.insertInto("thread_refs").values(part)),
     ];
@@ -256,27 +265,77 @@ export class IngestStore {
 
   /**
    * The referenced Message-IDs Mailroom knows (keys as threadKey makes them), each with its thread and
-   * the earliest interaction that brought it.
+   * the earliest message that brought it.
    */
   knownRefs(trx: Kysely<Database>, messageIds: string[]): Reading<Map<string, KnownRef>> {
     const keys = [...new Set(messageIds.map(threadKey))];
     return {
-      statements: chunks(keys, perStatement).map((part) => trx.selectFrom("thread_refs").select(["message_id", "thread_id", "interaction_id"]).where("message_id", "in", part)),
+      statements: chunks(keys, perStatement).map((part) =>
+        trx.selectFrom("thread_refs").select(["internet_message_id", "thread_id", "message_id"]).where("internet_message_id", "in", part),
+      ),
       result: (results) => {
         const known = new Map<string, KnownRef>();
-        for (const r of rowsOf<{ message_id: string; thread_id: string; interaction_id: string }>(results)) {
-          const seen = known.get(r.message_id);
-          if (!seen || r.interaction_id < seen.interactionId) known.set(r.message_id, { threadId: r.thread_id, interactionId: r.interaction_id });
+        for (const r of rowsOf<{ internet_message_id: string; thread_id: string; message_id: string }>(results)) {
+          const seen = known.get(r.internet_message_id);
+          if (!seen || r.message_id < seen.messageId) known.set(r.internet_message_id, { threadId: r.thread_id, messageId: r.message_id });
         }
         return known;
       },
     };
   }
 
-  /** Interactions stored before content fingerprints existed, a page at a time. */
+  /** The version of the routing rules: a copy of the rules read under the same version is current. */
+  routingVersion(trx: Kysely<Database>): Reading<string> {
+    return {
+      statements: [trx.selectFrom("settings").select("value").where("name", "=", "routing.version")],
+      result: (results) => rowsOf<{ value: string }>(results)[0]?.value ?? "0",
+    };
+  }
+
+  /** The inbound routes and the Route to Multiple Destinations setting. */
+  routingRules(trx: Kysely<Database>): Reading<{ routes: RouteRule[]; multipleDestinations: boolean }> {
+    return {
+      statements: [
+        trx.selectFrom("routes").select(["id", "pattern", "queue_id", "priority"]),
+        trx.selectFrom("settings").select("value").where("name", "=", "routing"),
+      ],
+      result: ([routes, setting]) => {
+        const rows = (routes?.rows ?? []) as { id: string; pattern: string; queue_id: string; priority: number }[];
+        const value = (setting?.rows[0] as { value: string } | undefined)?.value ?? "{}";
+        return {
+          routes: rows.map((r) => ({ id: r.id, pattern: r.pattern, queueId: r.queue_id, priority: Number(r.priority) })),
+          multipleDestinations: (JSON.parse(value) as { routeToMultipleDestinations?: boolean }).routeToMultipleDestinations === true,
+        };
+      },
+    };
+  }
+
+  /** Of these threads, those with an interaction an agent holds: the newest such interaction of each. */
+  heldThreads(trx: Kysely<Database>, threadIds: string[]): Reading<Map<string, HeldThread>> {
+    return {
+      statements: chunks([...new Set(threadIds)], perStatement).map((part) =>
+        trx
+          .selectFrom("interactions")
+          .select(["id", "thread_id", "agent_id", "queue_id"])
+          .where("thread_id", "in", part)
+          .where("state", "=", sql.lit("assigned"))
+          .where("agent_id", "is not", null),
+      ),
+      result: (results) => {
+        const held = new Map<string, HeldThread>();
+        for (const r of rowsOf<{ id: string; thread_id: string; agent_id: string; queue_id: string | null }>(results)) {
+          const seen = held.get(r.thread_id);
+          if (!seen || r.id > seen.interactionId) held.set(r.thread_id, { agentId: r.agent_id, queueId: r.queue_id, interactionId: r.id });
+        }
+        return held;
+      },
+    };
+  }
+
+  /** Messages stored before content fingerprints existed, a page at a time. */
   async withoutContentHash(limit: number): Promise<{ id: string; rawBlobId: string; sizeBytes: number; wrapped: string | null }[]> {
     const rows = await this.db
-      .selectFrom("interactions")
+      .selectFrom("messages")
       .select(["id", "raw_blob_id", "size_bytes", "wrapped"])
       .where("content_hash", "is", null)
       .orderBy("id")
@@ -286,7 +345,7 @@ export class IngestStore {
   }
 
   async setContentHash(id: string, contentHash: string): Promise<void> {
-    await this.db.updateTable("interactions").set({ content_hash: contentHash }).where("id", "=", id).execute();
+    await this.db.updateTable("messages").set({ content_hash: contentHash }).where("id", "=", id).execute();
   }
 }
 

@@ -32,11 +32,22 @@ export interface MailInput {
 
 type DecodedHeaders = Pick<MimeContent, "subject" | "from" | "to" | "cc" | "replyTo">;
 
-function threading(header: HeaderBlock): Pick<ParsedMail, "messageId" | "inReplyTo" | "references"> {
+/** At most this many Delivered-To headers are read: a loop adds one per hop. */
+const maxDeliveredTo = 20;
+const deliveredAddress = /^<?\s*([^\s<>@]+@[^\s<>@]+?)\s*>?$/;
+
+/** What the header block says about the message's place in threads and where it was delivered. */
+function threading(header: HeaderBlock): Pick<ParsedMail, "messageId" | "inReplyTo" | "references" | "deliveredTo"> {
+  const deliveredTo = new Set<string>();
+  for (const value of headerValues(header, "delivered-to").slice(0, maxDeliveredTo)) {
+    const address = deliveredAddress.exec(value.trim())?.[1];
+    if (address && address.length <= 254) deliveredTo.add(address.toLowerCase());
+  }
   return {
     messageId: messageIdOf(headerValues(header, "message-id")),
     inReplyTo: messageIds(headerValues(header, "in-reply-to")),
     references: referenceIds(headerValues(header, "references")),
+    deliveredTo: [...deliveredTo],
   };
 }
 

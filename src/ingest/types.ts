@@ -29,6 +29,8 @@ export interface ParsedMail {
   to: Address[];
   cc: Address[];
   replyTo: Address[];
+  /** the addresses of the Delivered-To headers (where the mail system delivered it), lower case: routing reads them with To and Cc */
+  deliveredTo: string[];
   /** the Date header when it parses, else null */
   date: Date | null;
   text: string;

@@ -64,6 +64,7 @@ export interface WrappedFields {
   to?: Address[];
   cc?: Address[];
   replyTo?: Address[];
+  deliveredTo?: string[];
   date?: Date | null;
   autoReply?: boolean;
   bounce?: boolean;
@@ -80,6 +81,7 @@ export function wrappedMail(fields: WrappedFields): ParsedMail {
     to: fields.to ?? [],
     cc: fields.cc ?? [],
     replyTo: fields.replyTo ?? [],
+    deliveredTo: fields.deliveredTo ?? [],
     date: fields.date ?? null,
     text: fields.text,
     html: null,

@@ -19,7 +19,8 @@ describe.each(testDialects())("interactions API (%s)", (dialect) => {
 
   beforeAll(async () => {
     t = await createTestApp(dialect);
-    token = await t.tokenFor("agent");
+    // a supervisor sees every queue: these tests read what ingestion stored (what an agent sees: agent-work.test.ts)
+    token = await t.tokenFor("supervisor");
     const k = t.store.db.kysely;
     await k.insertInto("queues").values({ id: "q1", name: "Support", created_at: new Date().toISOString() }).execute();
     await insertMailboxRow(k, "mb1");

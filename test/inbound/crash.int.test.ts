@@ -105,7 +105,7 @@ describe.each(testDialects())("crash safety: kill -9 while mail is being ingeste
       (
         await db
           .selectFrom("source_keys as s")
-          .innerJoin("interactions as i", "i.id", "s.interaction_id")
+          .innerJoin("messages as i", "i.id", "s.message_id")
           .select("s.source_key")
           .where("s.mailbox_id", "=", imapId)
           .where("s.maildrop", "=", maildropId("IMAP", dovecot.host, imapUser, "INBOX"))
@@ -122,7 +122,9 @@ describe.each(testDialects())("crash safety: kill -9 while mail is being ingeste
 
     const popLeft = new Set<string>();
     for (const raw of (await dovecot.sources(popUser)).values()) popLeft.add(/Message-ID: <([^>]+)>/i.exec(raw.toString())![1]!);
-    const popStored = new Set((await db.selectFrom("interactions").select("message_id").where("mailbox_id", "=", popId).execute()).map((r) => bare(r.message_id)));
+    const popStored = new Set(
+      (await db.selectFrom("messages").select("internet_message_id").where("mailbox_id", "=", popId).execute()).map((r) => bare(r.internet_message_id)),
+    );
     let deleted = 0;
     for (let i = 0; i < popDelivered; i++) {
       const id = `pop-${i}@crash.test`;
@@ -216,8 +218,8 @@ describe.each(testDialects())("crash safety: kill -9 while mail is being ingeste
     const counts = await interactionCounts(store.db);
     expect(counts.get(imap.id)).toBe(perMailbox);
     expect(counts.get(pop.id)).toBe(perMailbox);
-    const ids = await store.db.kysely.selectFrom("interactions").select("message_id").execute();
-    expect(new Set(ids.map((r) => bare(r.message_id))).size).toBe(total);
+    const ids = await store.db.kysely.selectFrom("messages").select("internet_message_id").execute();
+    expect(new Set(ids.map((r) => bare(r.internet_message_id))).size).toBe(total);
     const final = await checkAckedImpliesStored(imap.id, pop.id);
     expect(final).toEqual({ seen: perMailbox, deleted: perMailbox });
   });

@@ -6,18 +6,22 @@ import type { InboundTarget, IngestService, MailParser } from "../../src/ingest/
 import type { CommitOutcome } from "../../src/ingest/sync-store.js";
 import type { ParsedMail } from "../../src/ingest/types.js";
 
-/** A stand-in parser: the raw text is `messageId|subject|inReplyTo`, so each test states exactly what it feeds in. */
+/**
+ * A stand-in parser: the raw text is `messageId|subject|inReplyTo|to`, so each test states exactly what
+ * it feeds in (`to` a comma list, support@acme.test when not given).
+ */
 export const fakeParse: MailParser = ({ raw }) => {
-  const [messageId, subject, inReplyTo] = raw.toString().split("|");
+  const [messageId, subject, inReplyTo, to] = raw.toString().split("|");
   const mail: ParsedMail = {
     messageId: messageId || null,
     inReplyTo: inReplyTo ? [inReplyTo] : [],
     references: [],
     subject: subject ?? "",
     from: { address: "customer@example.test", name: "Customer" },
-    to: [{ address: "support@acme.test", name: "" }],
+    to: (to || "support@acme.test").split(",").map((address) => ({ address, name: "" })),
     cc: [],
     replyTo: [],
+    deliveredTo: [],
     date: null,
     text: `body of ${subject}`,
     html: subject === "with image" ? '<p><img src="cid:logo@x"></p>' : null,

@@ -65,10 +65,10 @@ describe.each(testDialects())("migration 0003: source keys by maildrop (%s)", (d
       expect(await migrate(t.db)).toEqual(migrations.map((m) => m.name).filter((name) => name >= "0003"));
 
       const k = t.db.kysely;
-      const keys = await k.selectFrom("source_keys").select(["mailbox_id", "maildrop", "source_key", "epoch", "state", "interaction_id", "ack", "retired", "size"]).orderBy("mailbox_id").execute();
+      const keys = await k.selectFrom("source_keys").select(["mailbox_id", "maildrop", "source_key", "epoch", "state", "message_id", "ack", "retired", "size"]).orderBy("mailbox_id").execute();
       expect(keys).toEqual([
-        { mailbox_id: "imap1", maildrop: maildropId("IMAP", "Mail.Acme.test", "imap1@Acme.test", "Support"), source_key: "1795:42", epoch: "1795", state: "stored", interaction_id: "i1", ack: "done", retired: 0, size: raw.length },
-        { mailbox_id: "pop1", maildrop: maildropId("POP3", "Mail.Acme.test", "pop1@Acme.test", null), source_key: "UID7-1700000000", epoch: "", state: "stored", interaction_id: "i2", ack: "pending", retired: 0, size: raw.length },
+        { mailbox_id: "imap1", maildrop: maildropId("IMAP", "Mail.Acme.test", "imap1@Acme.test", "Support"), source_key: "1795:42", epoch: "1795", state: "stored", message_id: "i1", ack: "done", retired: 0, size: raw.length },
+        { mailbox_id: "pop1", maildrop: maildropId("POP3", "Mail.Acme.test", "pop1@Acme.test", null), source_key: "UID7-1700000000", epoch: "", state: "stored", message_id: "i2", ack: "pending", retired: 0, size: raw.length },
       ]);
       const cursors = await k.selectFrom("source_cursors").selectAll().execute();
       expect(cursors).toEqual([{ mailbox_id: "imap1", maildrop: keys[0]!.maildrop, cursor: '{"uidValidity":"1795","lastUid":42}', updated_at: now }]);
@@ -82,7 +82,7 @@ describe.each(testDialects())("migration 0003: source keys by maildrop (%s)", (d
       expect((await pop.unacknowledged(false)).map((r) => r.key)).toEqual(["UID7-1700000000"]);
 
       expect(await ingest.backfillContentHashes()).toBe(2);
-      const hashes = await k.selectFrom("interactions").select("content_hash").execute();
+      const hashes = await k.selectFrom("messages").select("content_hash").execute();
       expect(hashes.map((h) => h.content_hash)).toEqual([1, 2].map(() => messageFingerprint({ raw, size: raw.length, truncated: false })));
     } finally {
       await t.cleanup();

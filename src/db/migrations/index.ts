@@ -4,6 +4,8 @@ import * as m0001 from "./0001-initial.js";
 import * as m0002 from "./0002-case-insensitive-names.js";
 import * as m0003 from "./0003-maildrop-source-keys.js";
 import * as m0004 from "./0004-user-access.js";
+import * as m0005 from "./0005-messages-and-interactions.js";
+import * as m0006 from "./0006-routing-and-agents.js";
 
 export interface Migration {
   name: string;
@@ -16,4 +18,6 @@ export const migrations: Migration[] = [
   { name: "0002-case-insensitive-names", up: m0002.up },
   { name: "0003-maildrop-source-keys", up: m0003.up },
   { name: "0004-user-access", up: m0004.up },
+  { name: "0005-messages-and-interactions", up: m0005.up },
+  { name: "0006-routing-and-agents", up: m0006.up },
 ];

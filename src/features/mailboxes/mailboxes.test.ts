@@ -239,9 +239,9 @@ describe.each(testDialects())("mailboxes API (%s)", (dialect) => {
     const k = t.store.db.kysely;
     await k.insertInto("blobs").values({ id: "blob-1", data: Buffer.from("Subject: hi\r\n\r\nhi"), size: 17 }).execute();
     await k
-      .insertInto("interactions")
+      .insertInto("messages")
       .values({
-        id: "interaction-1", mailbox_id: id, queue_id: null, agent_id: null, state: "queued", message_id: null, subject: "hi",
+        id: "interaction-1", mailbox_id: id, direction: "in", internet_message_id: null, subject: "hi",
         from_address: "c@example.test", from_name: "", to_json: "[]", cc_json: "[]", reply_to_json: "[]",
         received_at: "2025-01-01T00:00:00.000Z", thread_id: "interaction-1", size_bytes: 17, flag_auto_reply: 0, flag_bounce: 0,
         flag_loop: 0, wrapped: null, dedup_key: "k", raw_blob_id: "blob-1", text: "hi", html: null, created_at: "2025-01-01T00:00:00.000Z",

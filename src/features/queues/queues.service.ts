@@ -5,6 +5,7 @@ import { AppError } from "../../errors.js";
 import type { Clock } from "../../shared/clock.js";
 import { newId } from "../../shared/ids.js";
 import type { Actor, AuditService } from "../audit/audit.service.js";
+import type { UsersService } from "../users/users.service.js";
 import type { QueueView } from "./queues.schema.js";
 import { QueuesStore } from "./queues.store.js";
 
@@ -15,8 +16,33 @@ export class QueuesService {
     private readonly db: Kysely<Database>,
     private readonly audit: AuditService,
     private readonly clock: Clock,
+    private readonly users: UsersService,
   ) {
     this.store = new QueuesStore(db);
+  }
+
+  /** The users who work the queue: they see and accept its interactions. */
+  async agents(queueId: string): Promise<string[]> {
+    if (!(await this.exists(queueId))) throw AppError.notFound("Queue");
+    return this.store.agentsOf(queueId);
+  }
+
+  async setAgents(actor: Actor, queueId: string, userIds: string[]): Promise<string[]> {
+    const unique = [...new Set(userIds)].sort();
+    await this.db.transaction().execute(async (trx) => {
+      if (!(await this.exists(queueId, trx))) throw AppError.notFound("Queue");
+      const known = await this.users.enabledIds(unique, trx);
+      const problems = unique.flatMap((id, i) => (known.has(id) ? [] : [{ path: `userIds.${i}`, message: `${id} is not an enabled user` }]));
+      if (problems.length) throw new AppError("invalid_input", "Every queue agent must be an enabled user: see GET /api/v1/users.", problems);
+      await this.store.setAgents(trx, queueId, unique);
+      await this.audit.record(trx, actor, "queue.agents", { type: "queue", id: queueId }, { userIds: unique });
+    });
+    return unique;
+  }
+
+  /** The queues a user works. */
+  queuesOf(userId: string): Promise<string[]> {
+    return this.store.queuesOf(userId);
   }
 
   async list(): Promise<QueueView[]> {

@@ -4,7 +4,7 @@ import { adminOnly, anyRole } from "../../http/route-config.js";
 import { idParams } from "../../http/schema-helpers.js";
 import { AppError } from "../../errors.js";
 import { actorOf } from "../auth/auth.service.js";
-import { changeOwnPasswordBody, createUserBody, patchUserBody, setPasswordBody, userView } from "./users.schema.js";
+import { availabilityBody, availabilityView, changeOwnPasswordBody, createUserBody, patchUserBody, setPasswordBody, userView } from "./users.schema.js";
 import type { UsersService } from "./users.service.js";
 
 export function usersRoutes(users: UsersService): FastifyPluginAsyncZod {
@@ -54,6 +54,23 @@ export function usersRoutes(users: UsersService): FastifyPluginAsyncZod {
       async (req, reply) => {
         await users.resetPassword(actorOf(req), req.params.id, req.body.password);
         return reply.status(204).send(null);
+      },
+    );
+    app.put(
+      "/api/v1/me/availability",
+      {
+        config: { access: anyRole },
+        schema: {
+          tags: ["users"],
+          summary: "Take work now, or stop: while available, interactions of your queues are offered to you up to your capacity",
+          body: availabilityBody,
+          response: { 200: availabilityView },
+        },
+      },
+      async (req) => {
+        const p = req.principal;
+        if (!p) throw new AppError("unauthenticated", "Sign in first.");
+        return users.setAvailability(p.userId, req.body.available);
       },
     );
     app.post(

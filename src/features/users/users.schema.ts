@@ -15,6 +15,11 @@ export const passwordSchema = z
 
 const roleSchema = z.enum(roles, { message: "Role must be admin, supervisor or agent" });
 const displayNameSchema = displayText("Display name", { max: 120, min: 0 });
+const capacitySchema = z
+  .number({ error: "Capacity is a whole number from 0 to 100" })
+  .int("Capacity is a whole number from 0 to 100")
+  .min(0, "Capacity is a whole number from 0 to 100")
+  .max(100, "Capacity is a whole number from 0 to 100");
 
 export const createUserBody = z
   .object({
@@ -30,6 +35,7 @@ export const patchUserBody = strictBody({
   role: roleSchema.optional(),
   displayName: displayNameSchema.nullable().optional(),
   disabled: z.boolean({ error: "disabled must be true or false" }).optional(),
+  capacity: capacitySchema.optional(),
 });
 export type PatchUserInput = z.infer<typeof patchUserBody>;
 
@@ -47,7 +53,12 @@ export const userView = z.object({
   role: z.enum(roles),
   displayName: z.string().nullable(),
   disabled: z.boolean(),
+  available: z.boolean().describe("takes work now: interactions of the user's queues are offered up to capacity"),
+  capacity: z.number().describe("the most interactions offered to the user at once (default 5)"),
   createdAt: z.string(),
   lastLoginAt: z.string().nullable(),
 });
+
+export const availabilityBody = strictBody({ available: z.boolean({ error: "available must be true or false" }) });
+export const availabilityView = z.object({ available: z.boolean(), capacity: z.number() });
 export type UserView = z.infer<typeof userView>;

@@ -21,6 +21,8 @@ export function toUserView(u: UserRow): UserView {
     role: u.role,
     displayName: u.display_name,
     disabled: Boolean(u.disabled),
+    available: Boolean(u.available),
+    capacity: Number(u.capacity),
     createdAt: u.created_at,
     lastLoginAt: u.last_login_at,
   };
@@ -33,6 +35,8 @@ function displayNameOf(value: string | null | undefined): string | null {
 
 export class UsersService {
   readonly store: UsersStore;
+  /** hears of a user who became available, to offer them work at once */
+  onAvailable?: (userId: string) => void;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -60,6 +64,8 @@ export class UsersService {
       display_name: displayNameOf(input.displayName),
       disabled: 0,
       last_login_at: null,
+      available: 0,
+      capacity: 5,
       created_at: now,
       updated_at: now,
     };
@@ -109,6 +115,7 @@ export class UsersService {
         columns.disabled = patch.disabled ? 1 : 0;
         changes["disabled"] = patch.disabled;
       }
+      if (patch.capacity !== undefined && patch.capacity !== Number(current.capacity)) changes["capacity"] = columns.capacity = patch.capacity;
       if (Object.keys(changes).length === 0) {
         updated = current;
         return;
@@ -179,5 +186,20 @@ export class UsersService {
 
   async list(): Promise<UserView[]> {
     return (await this.store.list()).map(toUserView);
+  }
+
+  /** Whether the user takes work now; answers the user's availability and capacity. */
+  async setAvailability(userId: string, available: boolean): Promise<{ available: boolean; capacity: number }> {
+    const now = this.clock.now().toISOString();
+    await this.store.update(this.db, userId, { available: available ? 1 : 0, updated_at: now });
+    const row = await this.store.byId(userId);
+    if (!row) throw AppError.notFound("The user");
+    if (available) this.onAvailable?.(userId);
+    return { available: Boolean(row.available), capacity: Number(row.capacity) };
+  }
+
+  /** Of these ids, those of users who exist and are enabled. */
+  enabledIds(ids: string[], db: Kysely<Database> = this.db): Promise<Set<string>> {
+    return this.store.enabledIds(db, ids);
   }
 }

@@ -28,6 +28,13 @@ export class UsersStore {
     await trx.insertInto("users").values(row).execute();
   }
 
+  /** Of these ids, those of enabled users, as `db` (a transaction, or the pool) sees them. */
+  async enabledIds(db: Kysely<Database>, ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await db.selectFrom("users").select("id").where("id", "in", ids).where("disabled", "=", 0).execute();
+    return new Set(rows.map((r) => r.id));
+  }
+
   /** The user as `trx` (a transaction) sees it. */
   byIdIn(trx: Kysely<Database>, id: string): Promise<UserRow | undefined> {
     return trx.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
