@@ -8,7 +8,7 @@ import tseslint from "typescript-eslint";
  * store; the pipeline and the protocols do not import features; vendor protocol libraries stay under
  * `connectors/` (and `oauth/`, where the token service will live).
  */
-const protocolLibraries = ["imapflow", "@azure/msal-node"];
+const protocolLibraries = ["imapflow", "@azure/msal-node", "nodemailer", "nodemailer/lib/mail-composer", "smtp-server"];
 const layer = (files, patterns, message, vendorsAllowed = false) => ({
   files,
   ignores: ["**/*.test.ts"],

@@ -29,3 +29,6 @@ export const testMailSource: MailSourceTester = async (protocol, settings) => {
       return [{ step: "connect", ok: false, ms: 0, message: `Mailroom cannot test ${protocol} mailboxes yet.` }];
   }
 };
+
+export * from "./mail-sender.js";
+export { SmtpSender, testSmtp, type SmtpSenderSettings } from "./smtp/smtp-sender.js";

@@ -1,0 +1,82 @@
+/**
+ * What an outbound protocol (SMTP now, Graph and EWS later) offers the rest of Mailroom: hand over one
+ * finished message and learn whether the server took it. Composing the message, the outbox and its
+ * retries live elsewhere; nothing outside src/connectors imports nodemailer.
+ */
+
+import type { TestStep } from "./mail-source.js";
+
+export interface OutboundMessage {
+  /**
+   * The complete RFC 5322 message, sent byte for byte: nothing is added (no Message-ID, no Date).
+   * Lines end in CRLF; SMTP cannot carry a bare CR or LF, the transport turns one into CRLF.
+   */
+  raw: Buffer;
+  /** Bcc recipients are only here, never in `raw`. An empty `from` sends the null sender (MAIL FROM:<>). */
+  envelope: { from: string; to: string[] };
+}
+
+export interface SendReceipt {
+  /** the server's final reply, e.g. "250 2.0.0 Ok: queued as 4F1C2" */
+  response: string;
+  accepted: string[];
+  /**
+   * Recipients the server refused while it took the message for the others. A 4xx reply here is a
+   * deferral: sending to that address again later may work.
+   */
+  rejected: { address: string; reply: string }[];
+}
+
+/** How a send failed; stable for the API and metrics. */
+export type SendErrorCode =
+  | "auth_failed"
+  | "connection_failed"
+  | "dns_error"
+  | "timeout"
+  | "tls_error"
+  /** a 4xx reply: the server asks to be tried again later */
+  | "temporary"
+  /** a 5xx reply to MAIL FROM, RCPT TO or DATA: this message will not be taken as it is */
+  | "rejected"
+  /** the message or its envelope cannot be sent at all (no recipient, too large for the server) */
+  | "invalid_message"
+  | "protocol_error"
+  /** the sender was closed */
+  | "closed";
+
+/** Thrown by MailSender.send, and only this. */
+export class MailSendError extends Error {
+  readonly code: SendErrorCode;
+  /**
+   * True: the message may go through if sent again later (4xx replies, network trouble, a refused
+   * login, which a corrected password or a fresh token mends). False: sending it again gets the same no.
+   */
+  readonly retry: boolean;
+  /** the server's own reply, e.g. "451 4.3.0 Try again later"; undefined when it said nothing */
+  readonly serverText: string | undefined;
+  /** the SMTP reply code of serverText */
+  readonly responseCode: number | undefined;
+
+  constructor(
+    code: SendErrorCode,
+    message: string,
+    details: { retry: boolean; serverText?: string | undefined; responseCode?: number | undefined; cause?: unknown },
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.name = "MailSendError";
+    this.code = code;
+    this.retry = details.retry;
+    this.serverText = details.serverText;
+    this.responseCode = details.responseCode;
+  }
+}
+
+export interface MailSender {
+  /** Throws MailSendError only. Sends may run concurrently; the sender spreads them over its connections. */
+  send(message: OutboundMessage): Promise<SendReceipt>;
+  /** Lets the sends under way finish, then closes every connection; a later send throws ("closed"). */
+  close(): Promise<void>;
+}
+
+/** The connection test of an outbound mailbox (connect, authenticate); sends nothing. */
+export type MailSenderTester<Settings> = (settings: Settings) => Promise<TestStep[]>;
