@@ -24,6 +24,15 @@ import { interactionsRoutes } from "./features/interactions/interactions.routes.
 import { routingRoutes } from "./features/routing/routing.routes.js";
 import { RoutingService } from "./features/routing/routing.service.js";
 import { InteractionWorkService } from "./features/interactions/interaction-work.service.js";
+import { outboxRoutes } from "./features/outbox/outbox.routes.js";
+import { OutboxService } from "./features/outbox/outbox.service.js";
+import { defaultOutboxOptions, OutboxSender, type OutboxSenderOptions } from "./runners/outbox-sender.js";
+import { SmtpSender } from "./connectors/smtp/smtp-sender.js";
+import type { MailSender } from "./connectors/mail-sender.js";
+import type { OutboundConnection } from "./features/mailboxes/mailboxes.service.js";
+import { threadKey } from "./ingest/ingest.store.js";
+import { messageFingerprint } from "./ingest/fingerprint.js";
+import { sanitizeMailHtml } from "./ingest/html-sanitize.js";
 import { InteractionsService } from "./features/interactions/interactions.service.js";
 import { InteractionsStore } from "./features/interactions/interactions.store.js";
 import { eventsRoutes } from "./features/events/events.routes.js";
@@ -62,6 +71,10 @@ export interface AppDeps {
   parser?: MailParser;
   /** how often an event stream checks that its session still lives; 15 s by default */
   sessionCheckMs?: number;
+  /** the outbox sender's retry and lease timings (tests shorten them) */
+  outboxOptions?: Partial<OutboxSenderOptions>;
+  /** the MailSender of the outbound mailbox; SMTP through nodemailer by default */
+  mailSenders?: (connection: OutboundConnection) => MailSender;
 }
 
 export interface Services {
@@ -76,6 +89,7 @@ export interface Services {
   fromAddresses: FromAddressesService;
   mailboxes: MailboxesService;
   applications: ApplicationsService;
+  outbox: OutboxService;
 }
 
 export interface MailroomApp {
@@ -89,6 +103,8 @@ export interface MailroomApp {
   bootstrapAdmin(): Promise<{ created: boolean; generatedPassword?: string }>;
   /** Re-seals v1 secrets, then starts the background work (mailbox runners); the HTTP API works without it. */
   start(): Promise<void>;
+  /** Starts the outbox sender alone (start() starts it with the runners): for nodes and tests that send without mailboxes. */
+  startSending(): void;
   /** Makes a mailbox's runner on this node sync now; false when it has none here. */
   wakeMailbox(mailboxId: string): boolean;
   /** Stops runners and the HTTP server; the database stays open (its owner closes it). */
@@ -133,9 +149,29 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const work = new InteractionWorkService(k, interactions, queues, users, events, clock);
   work.onOfferError = (err) => deps.log.error({ err }, "offering waiting interactions to available agents failed");
   users.onAvailable = () => work.offerSoon();
+  const outbox = new OutboxService({
+    db: k,
+    dialect: deps.db.dialect,
+    blobs,
+    mailboxes,
+    interactions,
+    events,
+    clock,
+    sanitizeHtml: sanitizeMailHtml,
+    threadKey,
+    fingerprint: (raw) => messageFingerprint({ raw, size: raw.length, truncated: false }),
+  });
+  const createMailSender =
+    deps.mailSenders ??
+    ((connection: OutboundConnection): MailSender => {
+      if (connection.type !== "SMTP") throw new Error(`Mailroom cannot send through ${connection.type} mailboxes yet.`);
+      return new SmtpSender(connection.settings);
+    });
+  const sender = new OutboxSender(outbox, createMailSender, clock, deps.log, { ...defaultOutboxOptions, ...deps.outboxOptions });
+  outbox.onQueued = () => sender.wake();
   // the reference: agents get the From addresses as of sign-in; a new session sees new values
   auth.fromAddressSource = async () => fromAddresses.forAgents(await mailboxes.outboundSender());
-  const services: Services = { audit, users, auth, interactions, work, ingest, queues, fromAddresses, mailboxes, applications, routing };
+  const services: Services = { audit, users, auth, interactions, work, ingest, queues, fromAddresses, mailboxes, applications, routing, outbox };
 
   const fastifyLogger: FastifyBaseLogger = deps.log;
   const http: FastifyInstance = Fastify({
@@ -175,6 +211,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   await http.register(eventsRoutes(events, auth, sessionEnds, { sessionCheckMs: deps.sessionCheckMs }));
   await http.register(queuesRoutes(queues));
   await http.register(routingRoutes(routing));
+  await http.register(outboxRoutes(outbox, auth));
   await http.register(fromAddressesRoutes(fromAddresses, auth));
   await http.register(mailboxesRoutes(mailboxes));
   await http.register(applicationsRoutes(applications));
@@ -224,15 +261,22 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
         onCommitted: (mailboxId, interactionIds) => {
           events.publish({ type: "interaction.created", mailboxId, interactionIds });
           work.offerSoon();
+          // auto-acknowledgements were written with them
+          sender.wake();
         },
       });
       await runners.start();
+      sender.start();
+    },
+    startSending() {
+      sender.start();
     },
     wakeMailbox(mailboxId) {
       return runners?.wake(mailboxId) ?? false;
     },
     async close() {
       await runners?.stop();
+      await sender.stop();
       await http.close();
       await work.idle();
       await parserPool?.close();

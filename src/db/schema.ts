@@ -266,6 +266,35 @@ export interface SettingsTable {
   updated_at: Iso;
 }
 
+export type OutboxKind = "reply" | "replyAll" | "forward" | "new" | "autoAck";
+export type OutboxState = "queued" | "sending" | "sent" | "failed";
+
+/** An email to send, and how its sending goes. */
+export interface OutboxTable {
+  id: string;
+  kind: OutboxKind;
+  /** the outbound message; null for an auto-acknowledgement until it is composed */
+  message_id: string | null;
+  interaction_id: string | null;
+  state: OutboxState;
+  attempts: number;
+  next_attempt_at: Iso;
+  claimed_until: Iso | null;
+  claim_token: string | null;
+  /** JSON {from, to[]}; null until composed */
+  envelope: string | null;
+  /** JSON: what an auto-acknowledgement is composed from */
+  compose: string | null;
+  /** lower case: the customer an auto-acknowledgement goes to */
+  recipient: string | null;
+  last_error: string | null;
+  last_response: string | null;
+  created_by: string | null;
+  created_at: Iso;
+  updated_at: Iso;
+  sent_at: Iso | null;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -289,4 +318,5 @@ export interface Database {
   routes: RoutesTable;
   queue_agents: QueueAgentsTable;
   settings: SettingsTable;
+  outbox: OutboxTable;
 }

@@ -1,6 +1,7 @@
 import type { Insertable } from "kysely";
 import type { SourceMessage } from "../connectors/mail-source.js";
-import type { AttachmentsTable, InteractionHistoryTable, InteractionsTable, MessagesTable, ThreadRefsTable } from "../db/schema.js";
+import type { AttachmentsTable, InteractionHistoryTable, InteractionsTable, MessagesTable, OutboxTable, ThreadRefsTable } from "../db/schema.js";
+import type { AutoAckTemplate } from "./auto-ack.js";
 import { newId } from "../shared/ids.js";
 import type { RouteDecision } from "./routing.js";
 import type { InboundTarget, ParsedMail } from "./types.js";
@@ -24,6 +25,8 @@ export class BatchRows {
   readonly history: Insertable<InteractionHistoryTable>[] = [];
   readonly attachments: Insertable<AttachmentsTable>[] = [];
   readonly threadRefs: Insertable<ThreadRefsTable>[] = [];
+  /** auto-acknowledgements, composed by the sender at their first attempt */
+  readonly outbox: Insertable<OutboxTable>[] = [];
   /** Message-IDs stored in this batch so far, for replies within the batch */
   private readonly refsInBatch = new Map<string, KnownRef>();
 
@@ -108,6 +111,18 @@ export class BatchRows {
       if (!this.refsInBatch.has(key)) this.refsInBatch.set(key, { threadId, messageId: id });
     }
     return { messageId: id, interactionIds };
+  }
+
+  /** An automatic acknowledgement of the message to `address`, answering the interaction. */
+  acknowledge(interactionId: string, mail: ParsedMail, template: AutoAckTemplate, address: string): void {
+    const id = newId();
+    const compose = { subject: template.subject, text: template.text, fromAddress: template.fromAddress, customerName: mail.from.name, customerAddress: address, referenceNumber: interactionId };
+    this.outbox.push({
+      id, kind: "autoAck", message_id: null, interaction_id: interactionId, state: "queued", attempts: 0, next_attempt_at: this.now, claimed_until: null,
+      claim_token: null, envelope: null, compose: JSON.stringify(compose), recipient: address, last_error: null, last_response: null, created_by: null,
+      created_at: this.now, updated_at: this.now, sent_at: null,
+    });
+    this.history.push({ id: newId(), interaction_id: interactionId, at: this.now, actor_id: null, action: "auto_acknowledged", detail: JSON.stringify({ outboundId: id, to: address }) });
   }
 
   private blob(data: Buffer): string {

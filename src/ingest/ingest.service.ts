@@ -11,6 +11,7 @@ import { headerValue, readHeaderBlock } from "./header-block.js";
 import { BatchRows } from "./batch-rows.js";
 import { IngestStore, threadKey, type MaildropRef, type NewKey } from "./ingest.store.js";
 import { messageIdOf } from "./message-ids.js";
+import { acknowledgedAddress, autoAckLimit } from "./auto-ack.js";
 import { compileRules, decideRoutes, recipientsOf, type RoutingRules } from "./routing.js";
 import { UnstorableBatchError, type BatchCommit, type CommitOutcome, type Prepared, type SyncStore } from "./sync-store.js";
 import type { InboundTarget, IngestContext, ParsedMail } from "./types.js";
@@ -79,17 +80,22 @@ export class IngestService {
         });
         // what is stored already, what the messages may be the same message as, and the threads their
         // references are in
-        const [states, sameFingerprint, knownRefs, version] = await executeReadings(trx, [
+        const [states, sameFingerprint, knownRefs, version, ackTemplate] = await executeReadings(trx, [
           this.store.liveStates(trx, ref, [...batch.messages.map((m) => m.sourceKey), ...batch.skipped.map((s) => s.key)]),
           this.store.byFingerprints(trx, target.mailboxId, mails.filter((f) => f.mail.messageId).map((f) => f.mail.contentHash)),
           this.store.knownRefs(trx, mails.flatMap(({ mail }) => [...mail.inReplyTo, ...mail.references.slice(-100)])),
           this.store.routingVersion(trx),
+          this.store.autoAckTemplate(trx, target.mailboxId),
         ]);
+        const ackTo = new Map(mails.map(({ message, mail }) => [message.sourceKey, ackTemplate ? acknowledgedAddress(mail) : null]));
+        const since = new Date(Date.parse(now) - autoAckLimit.windowMs).toISOString();
+        const ackAddresses = [...ackTo.values()].filter((a): a is string => a !== null);
         // the threads replied to that an agent holds, and the rules when the copy here is not current
         const stale = this.#rules?.version !== version;
-        const [held, read] = await executeReadings(trx, [
+        const [held, read, acksSent] = await executeReadings(trx, [
           this.store.heldThreads(trx, [...knownRefs.values()].map((known) => known.threadId)),
           stale ? this.store.routingRules(trx) : { statements: [], result: () => null },
+          this.store.recentAutoAcks(trx, ackAddresses, since),
         ]);
         const rules = read ? compileRules(version, read.multipleDestinations, read.routes) : this.#rules!;
         this.#rules = rules;
@@ -117,6 +123,11 @@ export class IngestService {
           } else {
             const added = rows.add(message, mail);
             messageId = added.messageId;
+            const ackAddress = ackTo.get(message.sourceKey);
+            if (ackTemplate && ackAddress && (acksSent.get(ackAddress) ?? 0) < autoAckLimit.perSender) {
+              rows.acknowledge(added.interactionIds[0]!, mail, ackTemplate, ackAddress);
+              acksSent.set(ackAddress, (acksSent.get(ackAddress) ?? 0) + 1);
+            }
             if (redelivery !== null) sameMessage.set(redelivery, messageId);
             outcome.created.push(...added.interactionIds);
           }

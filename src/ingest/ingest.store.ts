@@ -1,10 +1,20 @@
 import { createHash } from "node:crypto";
 import { sql, type Compilable, type ExpressionBuilder, type Insertable, type Kysely, type QueryResult } from "kysely";
-import type { AttachmentsTable, Database, InteractionHistoryTable, InteractionsTable, MessagesTable, SourceKeysTable, ThreadRefsTable } from "../db/schema.js";
+import type {
+  AttachmentsTable,
+  Database,
+  InteractionHistoryTable,
+  InteractionsTable,
+  MessagesTable,
+  OutboxTable,
+  SourceKeysTable,
+  ThreadRefsTable,
+} from "../db/schema.js";
 import { executeReadings, type Reading } from "../db/statement-batch.js";
 import { chunks } from "../shared/chunks.js";
 import { newId } from "../shared/ids.js";
 import type { KnownRef } from "./batch-rows.js";
+import type { AutoAckTemplate } from "./auto-ack.js";
 import type { HeldThread, RouteRule } from "./routing.js";
 import type { KeyRecord } from "./sync-store.js";
 
@@ -251,6 +261,7 @@ export class IngestStore {
       history: Insertable<InteractionHistoryTable>[];
       attachments: Insertable<AttachmentsTable>[];
       threadRefs: Insertable<ThreadRefsTable>[];
+      outbox: Insertable<OutboxTable>[];
     },
   ): Compilable[] {
     return [
@@ -260,6 +271,8 @@ export class IngestStore {
       ...chunks(rows.history, perStatement).map((part) => trx.insertInto("interaction_history").values(part)),
       ...chunks(rows.attachments, perStatement).map((part) => trx.insertInto("attachments").values(part)),
       ...chunks(rows.threadRefs, perStatement).map((part) => trx.insertInto("thread_refs").values(part)),
+      // auto-acknowledgements after the interactions they answer
+      ...chunks(rows.outbox, 100).map((part) => trx.insertInto("outbox").values(part)),
     ];
   }
 
@@ -281,6 +294,45 @@ export class IngestStore {
         }
         return known;
       },
+    };
+  }
+
+  /** The auto-acknowledgement of the enabled application that lists the mailbox, when on, with the outbound From address. */
+  autoAckTemplate(trx: Kysely<Database>, mailboxId: string): Reading<AutoAckTemplate | null> {
+    return {
+      statements: [
+        trx
+          .selectFrom("applications as a")
+          .innerJoin("application_mailboxes as am", "am.application_id", "a.id")
+          .select(["a.auto_ack_subject", "a.auto_ack_text"])
+          .where("am.mailbox_id", "=", mailboxId)
+          .where("a.enabled", "=", 1)
+          .where("a.auto_ack_enabled", "=", 1)
+          .limit(1),
+        trx.selectFrom("mailboxes").select("from_address").where("client_type", "=", "outbound").limit(1),
+      ],
+      result: ([application, outbound]) => {
+        const app = application?.rows[0] as { auto_ack_subject: string | null; auto_ack_text: string | null } | undefined;
+        const from = (outbound?.rows[0] as { from_address: string | null } | undefined)?.from_address;
+        if (!app || !from) return null;
+        return { subject: app.auto_ack_subject ?? "", text: app.auto_ack_text ?? "", fromAddress: from };
+      },
+    };
+  }
+
+  /** How many auto-acknowledgements went to each of these addresses since `since`. */
+  recentAutoAcks(trx: Kysely<Database>, addresses: string[], since: string): Reading<Map<string, number>> {
+    return {
+      statements: chunks([...new Set(addresses)], perStatement).map((part) =>
+        trx
+          .selectFrom("outbox")
+          .select((eb) => ["recipient", eb.fn.countAll<number>().as("n")])
+          .where("kind", "=", sql.lit("autoAck"))
+          .where("recipient", "in", part)
+          .where("created_at", ">", since)
+          .groupBy("recipient"),
+      ),
+      result: (results) => new Map(rowsOf<{ recipient: string; n: number }>(results).map((r) => [r.recipient, Number(r.n)])),
     };
   }
 

@@ -4,6 +4,7 @@ import { Fanout } from "./fanout.js";
 export type MailroomEvent =
   | { type: "interaction.created"; mailboxId: string; interactionIds: string[] }
   | { type: "interaction.updated"; interactionId: string; state: string; queueId: string | null; agentId: string | null; action: string }
+  | { type: "outbound.updated"; outboundId: string; interactionId: string | null; state: string }
   | { type: "mailbox.status"; mailboxId: string; state: string; code: string | null; message: string | null };
 
 /** Events to the open event streams of this node; a broken stream never stops mail from flowing. */

@@ -99,6 +99,15 @@ function problemsError(problems: FieldProblem[]): AppError {
   return new AppError("invalid_input", problems.map((p) => p.message).join("; "), problems);
 }
 
+export interface OutboundConnection {
+  mailboxId: string;
+  type: string;
+  version: string;
+  enabled: boolean;
+  fromAddress: string | null;
+  settings: { host: string; port: number; security: "tls" | "starttls" | "none"; login: string; credentials: CredentialProvider };
+}
+
 export class MailboxesService {
   readonly store: MailboxesStore;
   readonly #listeners = new Set<() => void>();
@@ -352,6 +361,25 @@ export class MailboxesService {
       if (isEmailAddress(login)) own.add(login.toLowerCase());
     }
     return own;
+  }
+
+  /**
+   * The outbound mailbox as a sender connects to it, with `enabled` (some enabled application exists)
+   * and `version` (changes with every edit, so a sender knows to connect anew); null without one.
+   */
+  async outboundConnection(): Promise<OutboundConnection | null> {
+    const row = await this.store.outbound();
+    if (!row) return null;
+    const enabled = (await this.store.enabledIds(this.db)).has(row.id);
+    const settings = toSourceSettings(row, this.secretBox, {});
+    return {
+      mailboxId: row.id,
+      type: row.type,
+      version: row.updated_at,
+      enabled,
+      fromAddress: row.from_address,
+      settings: { host: settings.host, port: settings.port, security: settings.security, login: settings.login, credentials: settings.credentials },
+    };
   }
 
   async outboundSender(): Promise<OutboundSender | null> {
