@@ -15,6 +15,8 @@ export interface IngestOptions {
   runs: number;
   /** backlog: the MAILROOM_PARSE_WORKERS values to measure */
   workers: number[];
+  /** backlog: inbound routes made before a second drain on each workers value, to measure what routing costs; 0 for none */
+  routes: number;
   /** latency: single messages, 1.5-2 s apart */
   singles: number;
   /** latency: the stream's rate and length */
@@ -37,11 +39,11 @@ export interface IngestOptions {
 }
 
 const usage = `Usage: npm run bench:ingest -- [--quick] [--scenario backlog,latency,fairness,scale] [--corpus mixed,small-text]
-       [--count N] [--runs N] [--workers 1,2] [--singles N] [--stream-seconds N]
+       [--count N] [--runs N] [--workers 1,2] [--routes N] [--singles N] [--stream-seconds N]
        [--fairness-mailboxes N] [--fairness-backlog N] [--fairness-samples N] [--fairness-seconds N]
        [--mailboxes N] [--scale-samples N] [--settle-seconds N]
        [--mailroom-node-args="--cpu-prof --cpu-prof-dir=.bench/prof"] [--out FILE]
-Environment: BENCH_SCENARIO, BENCH_CORPUS, BENCH_MESSAGES, BENCH_RUNS, BENCH_WORKERS, BENCH_QUICK=1 (flags win).`;
+Environment: BENCH_SCENARIO, BENCH_CORPUS, BENCH_MESSAGES, BENCH_RUNS, BENCH_WORKERS, BENCH_ROUTES, BENCH_QUICK=1 (flags win).`;
 
 function numberList(text: string, what: string): number[] {
   const list = text.split(",").map((s) => Number(s.trim()));
@@ -61,6 +63,13 @@ function namesFrom<T extends string>(text: string, allowed: readonly T[], what: 
   return allowed.filter((name) => chosen.includes(name));
 }
 
+function wholeNumber(text: string | undefined, fallback: number, what: string): number {
+  if (text === undefined || text === "") return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${what} must be a whole number\n${usage}`);
+  return n;
+}
+
 function positive(text: string | undefined, fallback: number, what: string): number {
   if (text === undefined || text === "") return fallback;
   const n = Number(text);
@@ -78,6 +87,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       count: { type: "string" },
       runs: { type: "string" },
       workers: { type: "string" },
+      routes: { type: "string" },
       singles: { type: "string" },
       "stream-seconds": { type: "string" },
       "fairness-mailboxes": { type: "string" },
@@ -104,6 +114,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     count: positive(values.count ?? env.BENCH_MESSAGES, quick ? 1_000 : 10_000, "--count"),
     runs: positive(values.runs ?? env.BENCH_RUNS, 3, "--runs"),
     workers: numberList(values.workers ?? env.BENCH_WORKERS ?? (quick ? "1" : "1,2"), "--workers"),
+    routes: wholeNumber(values.routes ?? env.BENCH_ROUTES, 0, "--routes"),
     singles: positive(values.singles, quick ? 30 : 200, "--singles"),
     streamRate: 20,
     streamSeconds: positive(values["stream-seconds"], quick ? 10 : 60, "--stream-seconds"),

@@ -22,14 +22,31 @@ function latencyChecks(scenario: string, phase: string, f: LatencyFigures): Targ
   ];
 }
 
-/** On each corpus and workers value: the median ratio over the runs, and the API's worst p99 of any run. */
+/**
+ * On each corpus and workers value: the median ratio over the runs, and the API's worst p99 of any run
+ * (both of the drains without routes); with `--routes N`, also what the routes cost: at most 10% of the
+ * msg/s, on the median of each run's drain with the routes over its drain without.
+ */
 export function backlogTargets(r: BacklogResult): TargetCheck[] {
   return Object.entries(r.corpora).flatMap(([corpus, result]) =>
     result.median.mailroom.flatMap((m) => {
       const tag = `${corpus}, MAILROOM_PARSE_WORKERS=${m.parseWorkers}`;
+      const routing = result.median.routing;
+      const withRoutes = routing?.mailroom.find((w) => w.parseWorkers === m.parseWorkers);
       return [
         check("backlog", `${tag}: msg/s over the faster bare parser's, median of ${m.ratios.length} runs`, ">= 0.75", m.ratio, m.ratio >= 0.75),
         check("backlog", `${tag}: API p99 ms while draining, worst of ${m.ratios.length} runs`, "<= 100", m.apiP99Worst, m.apiP99Worst <= 100),
+        ...(routing && withRoutes
+          ? [
+              check(
+                "backlog",
+                `${tag}: routing with ${routing.routes} routes: msg/s with routes over msg/s without, median of ${withRoutes.ratios.length} runs`,
+                ">= 0.90",
+                withRoutes.ratio,
+                withRoutes.ratio >= 0.9,
+              ),
+            ]
+          : []),
       ];
     }),
   );

@@ -118,6 +118,14 @@ export class MailroomDbReader {
     this.newMessageIds();
   }
 
+  /** The mailbox's interactions by the name of their queue: where routing sent them. */
+  interactionsByQueue(mailboxId: string): Record<string, number> {
+    const rows = this.#db
+      .prepare("select coalesce(q.name, '(none)') as queue, count(*) as n from interactions i left join queues q on q.id = i.queue_id where i.mailbox_id = ? group by 1 order by 1")
+      .all(mailboxId) as { queue: string; n: number }[];
+    return Object.fromEntries(rows.map((r) => [r.queue, r.n]));
+  }
+
   statusCounts(): Record<string, number> {
     const rows = this.#db.prepare("select state, count(*) as n from mailbox_status group by state").all() as { state: string; n: number }[];
     return Object.fromEntries(rows.map((r) => [r.state, r.n]));
