@@ -167,7 +167,13 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
       if (connection.type !== "SMTP") throw new Error(`Mailroom cannot send through ${connection.type} mailboxes yet.`);
       return new SmtpSender(connection.settings);
     });
-  const sender = new OutboxSender(outbox, createMailSender, clock, deps.log, { ...defaultOutboxOptions, ...deps.outboxOptions });
+  const sender = new OutboxSender(outbox, createMailSender, clock, deps.log, {
+    ...defaultOutboxOptions,
+    leaseMs: deps.config.outbox.leaseSeconds * 1000,
+    retryMs: deps.config.outbox.retrySeconds * 1000,
+    maxAttempts: deps.config.outbox.maxAttempts,
+    ...deps.outboxOptions,
+  });
   outbox.onQueued = () => sender.wake();
   // the reference: agents get the From addresses as of sign-in; a new session sees new values
   auth.fromAddressSource = async () => fromAddresses.forAgents(await mailboxes.outboundSender());

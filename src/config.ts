@@ -28,6 +28,9 @@ const configSchema = z.object({
   // two where the machine has two cores: measured faster on large mail, the same on small (bench:ingest)
   MAILROOM_PARSE_WORKERS: z.coerce.number().int().min(0).max(16).default(Math.min(2, os.availableParallelism())),
   MAILROOM_PARSE_WORKER_MEMORY_MB: z.coerce.number().int().min(64).max(16_384).default(512),
+  MAILROOM_OUTBOX_LEASE_SECONDS: z.coerce.number().positive().max(3600).default(120),
+  MAILROOM_OUTBOX_RETRY_SECONDS: z.coerce.number().positive().max(3600).default(30),
+  MAILROOM_OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
   MAILROOM_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters (e.g. openssl rand -hex 24)").optional(),
   MAILROOM_TRUST_PROXY: z
     .string()
@@ -75,6 +78,12 @@ export interface Config {
   parseWorkerMemoryMb: number;
   /** a bearer token that may read /metrics without signing in (for a Prometheus scrape) */
   metricsToken: string | undefined;
+  /**
+   * The outbox sender: how long a claim on an email holds (a node that died mid-send loses it after
+   * this, and the email goes out once more), the wait after a first failed attempt (doubling each
+   * time, up to an hour), and the attempts before an email counts as failed.
+   */
+  outbox: { leaseSeconds: number; retrySeconds: number; maxAttempts: number };
   /** whose X-Forwarded-For to believe: the client address behind a reverse proxy (rate limits, logs) */
   trustProxy: TrustProxy;
   /** only for `mailroom users create` in scripts */
@@ -119,6 +128,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     parseWorkers: c.MAILROOM_PARSE_WORKERS,
     parseWorkerMemoryMb: c.MAILROOM_PARSE_WORKER_MEMORY_MB,
     metricsToken: c.MAILROOM_METRICS_TOKEN,
+    outbox: { leaseSeconds: c.MAILROOM_OUTBOX_LEASE_SECONDS, retrySeconds: c.MAILROOM_OUTBOX_RETRY_SECONDS, maxAttempts: c.MAILROOM_OUTBOX_MAX_ATTEMPTS },
     trustProxy: c.MAILROOM_TRUST_PROXY ?? false,
     newUserPassword: c.MAILROOM_NEW_USER_PASSWORD,
   };
