@@ -3,6 +3,7 @@ import { testImap } from "./imap/imap-tester.js";
 import { MailSourceError, type MailSourceFactory, type MailSourceTester } from "./mail-source.js";
 import { Pop3Source } from "./pop3/pop3-source.js";
 import { testPop3 } from "./pop3/pop3-tester.js";
+import { testSmtp } from "./smtp/smtp-sender.js";
 
 export * from "./mail-source.js";
 
@@ -25,6 +26,8 @@ export const testMailSource: MailSourceTester = async (protocol, settings) => {
       return testImap(settings);
     case "POP3":
       return testPop3(settings);
+    case "SMTP":
+      return testSmtp(settings);
     default:
       return [{ step: "connect", ok: false, ms: 0, message: `Mailroom cannot test ${protocol} mailboxes yet.` }];
   }

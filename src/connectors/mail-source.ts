@@ -201,8 +201,8 @@ export interface MailSourceSettings {
 /** Builds a MailSource for one mailbox; the runner owns it and calls close(). */
 export type MailSourceFactory = (protocol: MailProtocol, settings: MailSourceSettings) => MailSource;
 
-/** Runs the connection test of POST /api/v1/mailboxes/:id/test; never changes mail. */
-export type MailSourceTester = (protocol: MailProtocol, settings: MailSourceSettings) => Promise<TestStep[]>;
+/** Runs the connection test of POST /api/v1/mailboxes/:id/test (inbound, or SMTP outbound); never changes or sends mail. */
+export type MailSourceTester = (protocol: MailProtocol | "SMTP", settings: MailSourceSettings) => Promise<TestStep[]>;
 
 /**
  * The identity of a maildrop: the same server name in any case, the same login and folder is the same

@@ -8,8 +8,8 @@ import type { MailProtocol, MailSourceSettings, MailSourceTester, TestStep } fro
 import { SecretBox } from "../../crypto/secret-box.js";
 
 /** A deterministic stand-in for the connectors' connection test: answers what it is told, remembers what it got. */
-function standInTester(answer: (protocol: MailProtocol, settings: MailSourceSettings) => TestStep[]) {
-  const calls: { protocol: MailProtocol; settings: MailSourceSettings }[] = [];
+function standInTester(answer: (protocol: MailProtocol | "SMTP", settings: MailSourceSettings) => TestStep[]) {
+  const calls: { protocol: MailProtocol | "SMTP"; settings: MailSourceSettings }[] = [];
   const tester: MailSourceTester = async (protocol, settings) => {
     calls.push({ protocol, settings });
     return answer(protocol, settings);
@@ -78,7 +78,7 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
     expect((await api.get(`/api/v1/mailboxes/${imap}`)).json()).toMatchObject({ enabled: false, status: { state: "disabled" } });
   });
 
-  it("says which protocols it cannot test yet, without calling the tester", async () => {
+  it("says which protocols it cannot test yet without calling the tester, and tests the outbound SMTP mailbox", async () => {
     const { tester, calls } = standInTester(() => [{ step: "connect", ok: true, ms: 1 }]);
     await start(tester);
     const smtp = await createMailbox(api, outboundSmtp());
@@ -88,7 +88,6 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
       inboundImap({ name: "oauth", auth: { method: "oauth2", grant: "password", clientId: "c-1", directoryId: "d-1" } }),
     );
     for (const [id, pattern] of [
-      [smtp, /cannot test SMTP mailboxes yet/],
       [graph, /cannot test GRAPH mailboxes yet/],
       [oauth, /cannot test OAuth 2.0 mailboxes yet/],
     ] as const) {
@@ -99,6 +98,10 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
       expect(res.json().steps[0]).toMatchObject({ ok: false, message: expect.stringMatching(pattern) });
     }
     expect(calls).toEqual([]);
+    // the outbound SMTP mailbox is tested (connect and sign in, nothing sent) with its own settings
+    const tested = await api.post(`/api/v1/mailboxes/${smtp}/test`);
+    expect(tested.json()).toMatchObject({ ok: true });
+    expect(calls.map((c) => [c.protocol, c.settings.host, c.settings.login])).toEqual([["SMTP", "smtp.acme.test", "sender@acme.test"]]);
   });
 
   it("tests with the real connectors by default: a server that is not there fails at the connect step, in words", async () => {

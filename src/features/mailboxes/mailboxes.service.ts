@@ -57,7 +57,7 @@ export interface MailboxStatusUpdate {
   lastSyncAt?: string | null | undefined;
 }
 
-const testableProtocols: readonly string[] = ["IMAP", "POP3"];
+const testableProtocols: readonly string[] = ["IMAP", "POP3", "SMTP"];
 
 /**
  * The settings a connector needs for the mailbox in `row`, with its password opened. OAuth 2.0
@@ -259,14 +259,14 @@ export class MailboxesService {
     const record = await this.store.byId(this.db, id);
     if (!record) throw AppError.notFound("The mailbox");
     const cannot = (step: TestStep["step"], message: string) => ({ ok: false, steps: [{ step, ok: false, ms: 0, message }] });
-    if (record.client_type === "outbound" || !testableProtocols.includes(record.type)) {
+    if (!testableProtocols.includes(record.type)) {
       return cannot("connect", `Mailroom cannot test ${record.type} mailboxes yet.`);
     }
     if (!this.tester) return cannot("connect", `This Mailroom server has no ${record.type} connection test yet.`);
     if (record.auth_method === "oauth2") return cannot("acquire_token", "Mailroom cannot test OAuth 2.0 mailboxes yet.");
     const started = performance.now();
     try {
-      const steps = await this.tester(record.type as MailProtocol, toSourceSettings(record, this.secretBox));
+      const steps = await this.tester(record.type, toSourceSettings(record, this.secretBox));
       return { ok: steps.length > 0 && steps.every((s) => s.ok), steps };
     } catch (err) {
       this.log.warn({ mailboxId: id, err }, "mailbox test failed unexpectedly");
