@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from "kysely";
-import type { AttachmentsTable, Database, InteractionState } from "../../db/schema.js";
+import type { AttachmentsTable, Database, InteractionState, MessagesTable } from "../../db/schema.js";
 
 export type AttachmentRow = Selectable<AttachmentsTable>;
 
@@ -21,22 +21,7 @@ const messageColumns = [
   "m.wrapped",
 ] as const;
 
-export interface MessageFields {
-  internet_message_id: string | null;
-  direction: "in" | "out";
-  subject: string;
-  from_address: string;
-  from_name: string;
-  to_json: string;
-  cc_json: string;
-  reply_to_json: string;
-  received_at: string;
-  size_bytes: number;
-  flag_auto_reply: number;
-  flag_bounce: number;
-  flag_loop: number;
-  wrapped: "oversize" | "unparsable" | "empty" | "unstorable" | null;
-}
+export type MessageFields = Pick<Selectable<MessagesTable>, (typeof messageColumns)[number] extends `m.${infer C}` ? C : never>;
 
 /** An interaction with the email it is about. */
 export interface InteractionRow extends MessageFields {

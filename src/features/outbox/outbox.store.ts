@@ -1,5 +1,5 @@
 import { sql, type Compilable, type Insertable, type Kysely, type Selectable } from "kysely";
-import type { AttachmentsTable, Database, MessagesTable, OutboxTable } from "../../db/schema.js";
+import type { AttachmentsTable, Database, InteractionsTable, MessagesTable, OutboxTable } from "../../db/schema.js";
 import type { Dialect } from "../../db/dialect.js";
 import { executeStatements } from "../../db/statement-batch.js";
 import { newId } from "../../shared/ids.js";
@@ -7,24 +7,14 @@ import { newId } from "../../shared/ids.js";
 export type OutboxRow = Selectable<OutboxTable>;
 
 /** The message an agent answers or forwards, with its interaction. */
-export interface OriginalRow {
+export type OriginalRow = {
   interaction_id: string;
-  queue_id: string | null;
-  agent_id: string | null;
-  state: string;
-  thread_id: string;
   message_id: string;
-  internet_message_id: string | null;
-  subject: string;
-  from_address: string;
-  from_name: string;
-  to_json: string;
-  cc_json: string;
-  reply_to_json: string;
-  received_at: string;
-  text: string;
-  html: string | null;
-}
+} & Pick<Selectable<InteractionsTable>, "queue_id" | "agent_id" | "state" | "thread_id"> &
+  Pick<
+    Selectable<MessagesTable>,
+    "internet_message_id" | "subject" | "from_address" | "from_name" | "to_json" | "cc_json" | "reply_to_json" | "received_at" | "text" | "html"
+  >;
 
 /** An outgoing email as rows: the message, its attachments, its thread reference, its outbox row. */
 export interface Outgoing {
