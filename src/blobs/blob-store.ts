@@ -14,6 +14,8 @@ export interface BlobStore {
    */
   inserts(trx: Kysely<Database>, blobs: { id: string; data: Buffer }[]): Compilable[];
   get(id: string): Promise<Buffer | undefined>;
+  /** Several at once, by id; an id that is not there is missing from the answer. */
+  getMany(ids: string[]): Promise<Map<string, Buffer>>;
 }
 
 export class DatabaseBlobStore implements BlobStore {
@@ -28,5 +30,13 @@ export class DatabaseBlobStore implements BlobStore {
   async get(id: string): Promise<Buffer | undefined> {
     const row = await this.db.selectFrom("blobs").select("data").where("id", "=", id).executeTakeFirst();
     return row ? Buffer.from(row.data) : undefined;
+  }
+
+  async getMany(ids: string[]): Promise<Map<string, Buffer>> {
+    const found = new Map<string, Buffer>();
+    for (const part of chunks([...new Set(ids)], 100)) {
+      for (const row of await this.db.selectFrom("blobs").select(["id", "data"]).where("id", "in", part).execute()) found.set(row.id, Buffer.from(row.data));
+    }
+    return found;
   }
 }

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import { MailSendError, type MailSender } from "../connectors/mail-sender.js";
 import type { OutboundConnection } from "../features/mailboxes/mailboxes.service.js";
 import type { OutboxRow } from "../features/outbox/outbox.store.js";
-import type { SendJob } from "../features/outbox/outbox.service.js";
+import type { SendJob, SendOutcome } from "../features/outbox/outbox.service.js";
 import type { Logger } from "../logger.js";
 import type { Clock } from "../shared/clock.js";
 
@@ -10,8 +10,8 @@ import type { Clock } from "../shared/clock.js";
 export interface OutboxQueue {
   connection(): Promise<OutboundConnection | null>;
   claim(token: string, limit: number, leaseMs: number): Promise<OutboxRow[]>;
-  job(row: OutboxRow, connection: OutboundConnection): Promise<SendJob>;
-  finished(job: { row: OutboxRow }, outcome: { sent: true; response: string } | { sent: false; retryAt: Date | null; error: string }): Promise<void>;
+  jobs(rows: OutboxRow[], connection: OutboundConnection): Promise<(SendJob | { row: OutboxRow; error: string })[]>;
+  finished(results: { job: { row: OutboxRow }; outcome: SendOutcome }[]): Promise<void>;
   nextDue(): Promise<string | null>;
 }
 
@@ -25,11 +25,13 @@ export interface OutboxSenderOptions {
   leaseMs: number;
   /** how often to look for due rows when nothing woke the sender */
   pollMs: number;
-  /** rows claimed at once; they are sent concurrently over the sender's pooled connections */
+  /** rows claimed at once; more are claimed while these are sent, so the connections never wait for a claim */
   batch: number;
+  /** emails handed to the connections at once, at most */
+  window: number;
 }
 
-export const defaultOutboxOptions: OutboxSenderOptions = { maxAttempts: 8, retryMs: 30_000, maxRetryMs: 3_600_000, leaseMs: 120_000, pollMs: 5_000, batch: 20 };
+export const defaultOutboxOptions: OutboxSenderOptions = { maxAttempts: 8, retryMs: 30_000, maxRetryMs: 3_600_000, leaseMs: 120_000, pollMs: 5_000, batch: 20, window: 40 };
 
 /**
  * Delivers the outbox: claims due rows, sends each through the outbound mailbox's MailSender and
@@ -75,30 +77,48 @@ export class OutboxSender {
   }
 
   private async run(): Promise<void> {
+    const inFlight = new Set<Promise<void>>();
     while (this.#running) {
-      let waitMs = this.options.pollMs;
+      let waitMs = 0;
       try {
-        waitMs = await this.round();
+        waitMs = await this.round(inFlight);
       } catch (err) {
         this.log.error({ err }, "the outbox sender failed a round; it tries again");
+        waitMs = this.options.pollMs;
       }
-      if (waitMs > 0) await this.sleep(waitMs);
+      // with sends under way, the next claim comes when one finishes (or new rows wake the sender)
+      if (inFlight.size > this.options.window - this.options.batch) await this.whileSending(inFlight);
+      else if (waitMs > 0) await (inFlight.size ? this.whileSending(inFlight, waitMs) : this.sleep(waitMs));
     }
+    await Promise.all(inFlight);
+    await this.#recording;
   }
 
-  /** One round: answers how long to wait before the next (0: at once, more may be due). */
-  private async round(): Promise<number> {
+  /**
+   * One claim, its emails handed to the connections without waiting for them: answers how long to wait
+   * before the next claim (0: at once, more may be due).
+   */
+  private async round(inFlight: Set<Promise<void>>): Promise<number> {
     const connection = await this.queue.connection();
     if (!connection) return this.options.pollMs;
     const sender = this.senderFor(connection);
-    const rows = await this.queue.claim(this.#token, this.options.batch, this.options.leaseMs);
+    const rows = await this.queue.claim(this.#token, Math.min(this.options.batch, this.options.window - inFlight.size), this.options.leaseMs);
     if (rows.length === 0) {
       const next = await this.queue.nextDue();
       if (next === null) return this.options.pollMs;
       return Math.min(this.options.pollMs, Math.max(10, Date.parse(next) - this.clock.now().getTime()));
     }
-    await Promise.all(rows.map((row) => this.deliver(row, connection, sender)));
+    for (const job of await this.queue.jobs(rows, connection)) {
+      const delivery = this.deliver(job, sender).finally(() => inFlight.delete(delivery));
+      inFlight.add(delivery);
+    }
     return 0;
+  }
+
+  /** Until one send under way finishes, new rows arrive, or `ms` pass. */
+  private async whileSending(inFlight: Set<Promise<void>>, ms = this.options.pollMs): Promise<void> {
+    await Promise.race([...inFlight, this.sleep(ms)]);
+    this.#wake?.();
   }
 
   private senderFor(connection: OutboundConnection): MailSender {
@@ -112,23 +132,54 @@ export class OutboxSender {
     return this.#sender.sender;
   }
 
-  private async deliver(row: OutboxRow, connection: OutboundConnection, sender: MailSender): Promise<void> {
-    let job: SendJob;
-    try {
-      job = await this.queue.job(row, connection);
-    } catch (err) {
-      await this.queue.finished({ row }, this.retryOrFail(row, `the message could not be prepared: ${err instanceof Error ? err.message : String(err)}`, true));
+  private async deliver(job: SendJob | { row: OutboxRow; error: string }, sender: MailSender): Promise<void> {
+    if ("error" in job) {
+      await this.record(job, this.retryOrFail(job.row, `the message could not be prepared: ${job.error}`, true)).catch(() => undefined);
       return;
     }
+    let outcome: SendOutcome;
     try {
       const receipt = await sender.send({ raw: job.raw, envelope: job.envelope });
       const refused = receipt.rejected.map((r) => `${r.address}: ${r.reply}`).join("; ");
-      await this.queue.finished(job, { sent: true, response: refused ? `${receipt.response} (refused: ${refused})` : receipt.response });
+      outcome = { sent: true, response: refused ? `${receipt.response} (refused: ${refused})` : receipt.response };
     } catch (err) {
-      if (!(err instanceof MailSendError)) throw err;
-      const words = err.serverText && !err.message.includes(err.serverText) ? `${err.message} (${err.serverText})` : err.message;
-      await this.queue.finished(job, this.retryOrFail(row, words, err.retry));
+      const words = err instanceof MailSendError && err.serverText && !err.message.includes(err.serverText) ? `${err.message} (${err.serverText})` : err instanceof Error ? err.message : String(err);
+      outcome = this.retryOrFail(job.row, words, !(err instanceof MailSendError) || err.retry);
     }
+    // a failure to record is logged where it happens; the claim runs out and the email goes again
+    await this.record(job, outcome).catch(() => undefined);
+  }
+
+  #pending: { job: { row: OutboxRow }; outcome: SendOutcome; done: () => void; failed: (err: unknown) => void }[] = [];
+  #recording: Promise<void> = Promise.resolve();
+  #recordingNow = false;
+
+  /**
+   * Records an outcome together with the others that finished meanwhile: one transaction for many
+   * (one each made the writer the bottleneck between two claims). Resolves once it is committed.
+   */
+  private record(job: { row: OutboxRow }, outcome: SendOutcome): Promise<void> {
+    const recorded = new Promise<void>((done, failed) => this.#pending.push({ job, outcome, done, failed }));
+    if (!this.#recordingNow) {
+      this.#recordingNow = true;
+      this.#recording = this.recordPending();
+    }
+    return recorded;
+  }
+
+  private async recordPending(): Promise<void> {
+    while (this.#pending.length) {
+      const group = this.#pending.splice(0, 100);
+      try {
+        await this.queue.finished(group);
+        for (const item of group) item.done();
+      } catch (err) {
+        // not recorded: the claims run out and the emails are sent again, never lost
+        this.log.error({ err, rows: group.length }, "recording sent emails failed");
+        for (const item of group) item.failed(err);
+      }
+    }
+    this.#recordingNow = false;
   }
 
   private retryOrFail(row: OutboxRow, error: string, retry: boolean): { sent: false; retryAt: Date | null; error: string } {

@@ -56,6 +56,16 @@ export interface SendJob {
 
 const parse = <T>(json: string) => JSON.parse(json) as T;
 
+export type SendOutcome = { sent: true; response: string } | { sent: false; retryAt: Date | null; error: string };
+
+function changeOf(row: OutboxRow, outcome: SendOutcome, at: string) {
+  if (outcome.sent) return { state: "sent" as const, last_error: null, last_response: outcome.response, next_attempt_at: row.next_attempt_at, sent_at: at, updated_at: at };
+  if (outcome.retryAt) {
+    return { state: "queued" as const, last_error: outcome.error, last_response: row.last_response, next_attempt_at: outcome.retryAt.toISOString(), sent_at: null, updated_at: at };
+  }
+  return { state: "failed" as const, last_error: outcome.error, last_response: row.last_response, next_attempt_at: row.next_attempt_at, sent_at: null, updated_at: at };
+}
+
 function originalOf(row: OriginalRow, references: string[]): OriginalMessage {
   return {
     internetMessageId: row.internet_message_id,
@@ -258,13 +268,26 @@ export class OutboxService {
     return this.store.claim(now.toISOString(), new Date(now.getTime() + leaseMs).toISOString(), token, limit);
   }
 
-  /** The bytes and envelope of a claimed row; an auto-acknowledgement is composed now, at its first attempt. */
-  async job(row: OutboxRow, connection: OutboundConnection): Promise<SendJob> {
-    if (row.message_id === null) return this.composeAutoAck(row, connection);
-    const message = await this.store.rawBlobOf(row.message_id);
-    const raw = message ? await this.deps.blobs.get(message.raw_blob_id) : undefined;
-    if (!raw || row.envelope === null) throw new Error(`the message of outbound email ${row.id} is missing from storage`);
-    return { row, raw, envelope: parse<{ from: string; to: string[] }>(row.envelope) };
+  /**
+   * The bytes and envelope of claimed rows, read together; an auto-acknowledgement is composed now, at
+   * its first attempt. A row that cannot be prepared answers its error instead.
+   */
+  async jobs(rows: OutboxRow[], connection: OutboundConnection): Promise<(SendJob | { row: OutboxRow; error: string })[]> {
+    const blobOf = await this.store.rawBlobsOf(rows.flatMap((r) => (r.message_id === null ? [] : [r.message_id])));
+    const raws = await this.deps.blobs.getMany([...blobOf.values()]);
+    return Promise.all(
+      rows.map(async (row) => {
+        try {
+          if (row.message_id === null) return await this.composeAutoAck(row, connection);
+          const blob = blobOf.get(row.message_id);
+          const raw = blob === undefined ? undefined : raws.get(blob);
+          if (!raw || row.envelope === null) return { row, error: "its message is missing from storage" };
+          return { row, raw, envelope: parse<{ from: string; to: string[] }>(row.envelope) };
+        } catch (err) {
+          return { row, error: err instanceof Error ? err.message : String(err) };
+        }
+      }),
+    );
   }
 
   private async composeAutoAck(row: OutboxRow, connection: OutboundConnection): Promise<SendJob> {
@@ -300,24 +323,28 @@ export class OutboxService {
     return { row: { ...row, message_id: messageId, envelope }, raw: composed.raw, envelope: composed.envelope };
   }
 
-  /** Records how an attempt went (fenced by the claim: a sender whose claim ran out changes nothing). */
-  async finished(job: { row: OutboxRow }, outcome: { sent: true; response: string } | { sent: false; retryAt: Date | null; error: string }): Promise<void> {
-    const { row } = job;
+  /**
+   * Records how attempts went, many in one transaction (a transaction per email was most of the time
+   * between two claims); each is fenced by its claim: a sender whose claim ran out changes nothing.
+   */
+  async finished(results: { job: { row: OutboxRow }; outcome: SendOutcome }[]): Promise<void> {
+    if (results.length === 0) return;
     const at = this.now().toISOString();
-    const change = outcome.sent
-      ? { state: "sent" as const, last_error: null, last_response: outcome.response, next_attempt_at: row.next_attempt_at, sent_at: at, updated_at: at }
-      : outcome.retryAt
-        ? { state: "queued" as const, last_error: outcome.error, last_response: row.last_response, next_attempt_at: outcome.retryAt.toISOString(), sent_at: null, updated_at: at }
-        : { state: "failed" as const, last_error: outcome.error, last_response: row.last_response, next_attempt_at: row.next_attempt_at, sent_at: null, updated_at: at };
+    const changes = results.map(({ job: { row }, outcome }) => ({ row, outcome, change: changeOf(row, outcome, at) }));
     const recorded = await this.deps.db.transaction().execute(async (trx) => {
-      if (!(await this.store.finish(trx, row, change))) return false;
-      if (row.interaction_id && change.state !== "queued") {
-        const detail = outcome.sent ? { outboundId: row.id, response: outcome.response } : { outboundId: row.id, error: outcome.error };
-        await this.store.recordHistory(trx, row.interaction_id, at, outcome.sent ? "sent" : "send_failed", detail);
+      const done: typeof changes = [];
+      for (const item of changes) {
+        if (!(await this.store.finish(trx, item.row, item.change))) continue;
+        done.push(item);
+        const { row, outcome, change } = item;
+        if (row.interaction_id && change.state !== "queued") {
+          const detail = outcome.sent ? { outboundId: row.id, response: outcome.response } : { outboundId: row.id, error: outcome.error };
+          await this.store.recordHistory(trx, row.interaction_id, at, outcome.sent ? "sent" : "send_failed", detail);
+        }
       }
-      return true;
+      return done;
     });
-    if (recorded) this.deps.events.publish({ type: "outbound.updated", outboundId: row.id, interactionId: row.interaction_id, state: change.state });
+    for (const { row, change } of recorded) this.deps.events.publish({ type: "outbound.updated", outboundId: row.id, interactionId: row.interaction_id, state: change.state });
   }
 
   nextDue(): Promise<string | null> {

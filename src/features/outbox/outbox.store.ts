@@ -97,8 +97,11 @@ export class OutboxStore {
     return row?.internet_message_id ?? null;
   }
 
-  rawBlobOf(messageId: string): Promise<{ raw_blob_id: string } | undefined> {
-    return this.db.selectFrom("messages").select("raw_blob_id").where("id", "=", messageId).executeTakeFirst();
+  /** The blob of each of these messages' raw bytes, by message id. */
+  async rawBlobsOf(messageIds: string[]): Promise<Map<string, string>> {
+    if (messageIds.length === 0) return new Map();
+    const rows = await this.db.selectFrom("messages").select(["id", "raw_blob_id"]).where("id", "in", messageIds).execute();
+    return new Map(rows.map((r) => [r.id, r.raw_blob_id]));
   }
 
   /**
