@@ -30,6 +30,17 @@ afterEach(async () => {
 });
 
 describe("createParser", () => {
+  it("starts one worker, and another only while messages wait for one", async () => {
+    parser = createParser({ workers: 2 });
+    expect(parser.workerCount()).toBe(1);
+    const html = (i: number) => eml(`From: a${i}@x.example`, `Subject: ${i}`, "Content-Type: text/html", "", `<p>${"word ".repeat(200)}${i}</p>`);
+    await parser.parse(input(html(0)), ctx, { urgent: true });
+    // one message at a time never waits: still one worker
+    expect(parser.workerCount()).toBe(1);
+    await Promise.all(Array.from({ length: 300 }, (_, i) => parser!.parse(input(html(i + 1)), ctx)));
+    expect(parser.workerCount()).toBe(2);
+  });
+
   it("parses in worker processes with results equal to parsing in-process", async () => {
     parser = createParser({ workers: 2 });
     const messages = [
