@@ -175,6 +175,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     ...deps.outboxOptions,
   });
   outbox.onQueued = () => sender.wake();
+  // auto-acknowledgements are written with the messages they answer
+  ingest.onOutboxRows = () => sender.wake();
   // the reference: agents get the From addresses as of sign-in; a new session sees new values
   auth.fromAddressSource = async () => fromAddresses.forAgents(await mailboxes.outboundSender());
   const services: Services = { audit, users, auth, interactions, work, ingest, queues, fromAddresses, mailboxes, applications, routing, outbox };
@@ -267,8 +269,6 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
         onCommitted: (mailboxId, interactionIds) => {
           events.publish({ type: "interaction.created", mailboxId, interactionIds });
           work.offerSoon();
-          // auto-acknowledgements were written with them
-          sender.wake();
         },
       });
       await runners.start();

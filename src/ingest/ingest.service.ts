@@ -40,6 +40,8 @@ export class IngestService {
   readonly store: IngestStore;
   /** the routing rules as last read, with their version: read again when the version in the database differs */
   #rules: RoutingRules | null = null;
+  /** hears of committed outbox rows (auto-acknowledgements), to send them at once */
+  onOutboxRows?: () => void;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -71,6 +73,7 @@ export class IngestService {
   async commit(target: InboundTarget, ref: MaildropRef, batch: BatchCommit, parsed: Map<string, ParsedMail>, wrapAs?: string): Promise<CommitOutcome> {
     const outcome: CommitOutcome = { created: [], duplicates: 0, alreadyStored: 0 };
     const now = this.now();
+    let outboxRows = 0;
     try {
       await this.db.transaction().execute(async (trx) => {
         const mails = batch.messages.map((message) => {
@@ -138,6 +141,7 @@ export class IngestService {
         }
 
         // every write as one request, blobs before the rows that point at them
+        outboxRows = rows.outbox.length;
         const failing = keys.map((k) => k.key).filter((key) => states.get(key) === "failing");
         await executeStatements(trx, [
           ...this.blobs.inserts(trx, rows.blobs),
@@ -153,6 +157,7 @@ export class IngestService {
       }
       throw err;
     }
+    if (outboxRows > 0) this.onOutboxRows?.();
     return outcome;
   }
 
