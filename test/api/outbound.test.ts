@@ -74,6 +74,8 @@ describe.each(testDialects())("replies through the outbox (%s)", (dialect) => {
     agent = await t.tokenFor("agent");
     agentId = (await call("GET", "/api/v1/users", admin)).json().items.find((u: { username: string }) => u.username === "agent1").id;
     await call("PUT", `/api/v1/queues/${queueIdOf}/agents`, admin, { userIds: [agentId] });
+    // every test here has the agent hold a few more interactions
+    await call("PATCH", `/api/v1/users/${agentId}`, admin, { capacity: 50 });
     ingest = new IngestService(t.store.db.kysely, new DatabaseBlobStore(t.store.db.kysely), parseMail, systemClock);
     t.app.startSending();
   });
@@ -125,6 +127,22 @@ describe.each(testDialects())("replies through the outbox (%s)", (dialect) => {
     expect(byId(forward.messageId).to).toEqual(["warehouse@acme.test"]);
     expect((await simpleParser(byId(forward.messageId).raw)).subject).toBe(`Fwd: Parcel ${parcel}`);
     expect(byId(fresh.json().messageId).to).toEqual(["new@customer.test"]);
+  });
+
+  it("sends attachments with a reply, above the 1 MB body limit of other routes, and keeps them on the thread's outbound email", async () => {
+    const id = await accepted();
+    const pdf = Buffer.alloc(1_500_000, 7);
+    const res = await call("POST", `/api/v1/interactions/${id}/reply`, agent, {
+      from: "support@acme.test",
+      text: "The invoice is attached.",
+      attachments: [{ filename: "invoice.pdf", contentType: "application/pdf", contentBase64: pdf.toString("base64") }],
+    });
+    expect(res.statusCode, res.body.slice(0, 200)).toBe(202);
+    expect((await settled(res.json().outboundId)).state).toBe("sent");
+    const mail = await simpleParser(sink.messages.find((m) => m.raw.includes(res.json().messageId))!.raw);
+    expect(mail.attachments.map((a) => [a.filename, a.contentType, a.content.equals(pdf)])).toEqual([["invoice.pdf", "application/pdf", true]]);
+    const out = (await call("GET", `/api/v1/interactions/${id}`, agent)).json().messages.at(-1);
+    expect(out).toMatchObject({ direction: "out", attachments: [{ filename: "invoice.pdf", size: pdf.length }] });
   });
 
   it("refuses a From address that is not the agent's, and a reply to an interaction the agent does not hold", async () => {
