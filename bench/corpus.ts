@@ -28,7 +28,7 @@ export interface CorpusMessage {
 type Random = () => number;
 
 /** mulberry32: small, fast and good enough to shape a corpus; not for anything secret. */
-function seededRandom(seed: number): Random {
+export function seededRandom(seed: number): Random {
   let state = seed >>> 0;
   return () => {
     state = (state + 0x6d2b79f5) >>> 0;

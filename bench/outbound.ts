@@ -9,6 +9,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { progress } from "./lib/clock.js";
+import { gitCommit } from "./lib/git-commit.js";
 import { Cleanup } from "./lib/processes.js";
 import { parseOptions } from "./outbound/options.js";
 import { outboundScenario, type OutboundResult } from "./outbound/scenario.js";
@@ -26,14 +27,6 @@ for (const signal of ["SIGINT", "SIGTERM"] as const) {
     progress(`${signal}: stopping everything this benchmark started`);
     void cleanup.runAll().finally(() => process.exit(130));
   });
-}
-
-function gitCommit(): string | null {
-  try {
-    return execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }).trim();
-  } catch {
-    return null;
-  }
 }
 
 const started = new Date();

@@ -3,6 +3,8 @@
  * signature; every other one also as HTML, as a rich-text editor would send it. Mailroom adds the quote
  * of the customer's message itself (composeMessage), so each reply is the answer plus that quote.
  */
+import { seededRandom } from "../corpus.js";
+
 const sentences = [
   "Thank you for getting in touch with us about this.",
   "I have looked into your order and can confirm that it left our warehouse this morning.",
@@ -18,17 +20,6 @@ const sentences = [
   "A replacement is on its way and you do not need to return the original.",
 ];
 
-/** mulberry32, as bench/corpus.ts */
-function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const escapeHtml = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
