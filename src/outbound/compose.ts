@@ -86,6 +86,8 @@ export interface ComposedMessage {
   to: Address[];
   cc: Address[];
   bcc: Address[];
+  /** the plain-text part as composed (quote included) */
+  text: string;
 }
 
 export async function composeMessage(request: ComposeRequest): Promise<ComposedMessage> {
@@ -229,6 +231,7 @@ async function build(context: MessageContext, message: Decided): Promise<Compose
     to: message.to,
     cc: message.cc,
     bcc: message.bcc,
+    text: message.text,
   };
 }
 

@@ -182,7 +182,7 @@ describe.each(testDialects())("replies through the outbox (%s)", (dialect) => {
 
   it("acknowledges new mail automatically, at most three times per sender in ten minutes, never to automatic mail or no-reply senders", async () => {
     const on = await call("PATCH", `/api/v1/applications/${applicationId}`, admin, {
-      autoAcknowledge: { enabled: true, subject: "We have your message: {{subject}}", text: "Dear {{customerName}}, your reference is {{referenceNumber}}." },
+      autoAcknowledge: { enabled: true, subject: "We have your message: {{subject}}", text: "Dear {{customerName}}, your reference is {{referenceNumber}}. Grüße" },
     });
     expect(on.statusCode, on.body).toBe(200);
     const before = sink.messages.length;
@@ -208,9 +208,12 @@ describe.each(testDialects())("replies through the outbox (%s)", (dialect) => {
     expect(acks).toHaveLength(3);
     const first = await simpleParser(acks.find((m) => m.raw.includes("ack0@customer.test"))!.raw);
     expect(first.subject).toBe("We have your message: Question 0");
-    expect(first.text?.trim()).toBe(`Dear Ann Customer, your reference is ${ids[0]}.`);
+    expect(first.text?.trim()).toBe(`Dear Ann Customer, your reference is ${ids[0]}. Grüße`);
     expect(first.headers.get("auto-submitted")).toBe("auto-replied");
     expect(first.inReplyTo).toBe("<ack0@customer.test>");
+    // the thread keeps the acknowledgement's text as written, not its encoded body (quoted-printable here)
+    const stored = await t.store.db.kysely.selectFrom("messages").select("text").where("internet_message_id", "=", first.messageId!.replace(/^<|>$/g, "")).executeTakeFirstOrThrow();
+    expect(stored.text.trim()).toBe(`Dear Ann Customer, your reference is ${ids[0]}. Grüße`);
     const history = (await call("GET", `/api/v1/interactions/${ids[0]}/history`, admin)).json().items as { action: string }[];
     expect(history.map((h) => h.action)).toEqual(["routed", "auto_acknowledged", "sent"]);
     await call("PATCH", `/api/v1/applications/${applicationId}`, admin, { autoAcknowledge: null });

@@ -56,6 +56,10 @@ export interface SendJob {
 
 const parse = <T>(json: string) => JSON.parse(json) as T;
 
+/** The left side of a generated Message-ID (and the MIME boundaries): letters and digits only. */
+const randomId = () => randomBytes(12).toString("base64url").replace(/[^A-Za-z0-9]/g, "x");
+const domainOf = (address: string) => address.slice(address.lastIndexOf("@") + 1);
+
 export type SendOutcome = { sent: true; response: string } | { sent: false; retryAt: Date | null; error: string };
 
 function changeOf(row: OutboxRow, outcome: SendOutcome, at: string) {
@@ -99,7 +103,7 @@ export class OutboxService {
     return this.deps.clock.now();
   }
 
-  private async outbound(): Promise<OutboundConnection & { fromAddress: string | null }> {
+  private async outbound(): Promise<OutboundConnection> {
     const connection = await this.deps.mailboxes.outboundConnection();
     if (!connection || !connection.enabled) {
       throw new AppError("conflict", "Mailroom has no enabled outbound mailbox: create the smtp-client mailbox and enable an application.");
@@ -128,12 +132,12 @@ export class OutboxService {
   async reply(sender: Sender, interactionId: string, input: ReplyInput): Promise<{ outboundId: string; messageId: string }> {
     const original = await this.answerable(sender, interactionId);
     const kind = input.all ? "replyAll" : "reply";
-    return this.send(sender, kind, input, { original, attachOriginal: false });
+    return this.send(sender, kind, input, original);
   }
 
   async forward(sender: Sender, interactionId: string, input: ForwardInput): Promise<{ outboundId: string; messageId: string }> {
     const original = await this.answerable(sender, interactionId);
-    return this.send(sender, "forward", input, { original, attachOriginal: true });
+    return this.send(sender, "forward", input, original);
   }
 
   async newEmail(sender: Sender, input: NewEmailInput): Promise<{ outboundId: string; messageId: string }> {
@@ -144,7 +148,7 @@ export class OutboxService {
     sender: Sender,
     kind: Exclude<OutboxKind, "autoAck">,
     input: ReplyInput | ForwardInput | NewEmailInput,
-    about: { original: OriginalRow; attachOriginal: boolean } | null,
+    about: OriginalRow | null,
   ): Promise<{ outboundId: string; messageId: string }> {
     const from = this.fromOf(sender, input.from);
     const connection = await this.outbound();
@@ -152,9 +156,9 @@ export class OutboxService {
     const attachments = (input.attachments ?? []).map((a) => ({ filename: a.filename, contentType: a.contentType, content: Buffer.from(a.contentBase64, "base64") }));
     const context = {
       from,
-      messageIdDomain: from.address.slice(from.address.lastIndexOf("@") + 1),
+      messageIdDomain: domainOf(from.address),
       now,
-      randomId: () => randomBytes(12).toString("base64url").replace(/[^A-Za-z0-9]/g, "x"),
+      randomId,
       ownAddresses: await this.deps.mailboxes.ownAddresses(),
       ...(input.to !== undefined ? { to: input.to } : {}),
       ...(input.cc !== undefined ? { cc: input.cc } : {}),
@@ -168,11 +172,11 @@ export class OutboxService {
     if (about === null) {
       composed = await composeMessage({ ...context, kind: "new" });
     } else {
-      const original = originalOf(about.original, await this.store.threadMessageIds(about.original.thread_id));
+      const original = originalOf(about, await this.store.threadMessageIds(about.thread_id));
       if (kind === "forward") {
-        const originalAttachments = await Promise.all(
-          (await this.store.attachmentsOf(about.original.message_id)).map(async (a) => ({ filename: a.filename, contentType: a.content_type, content: (await this.deps.blobs.get(a.blob_id)) ?? Buffer.alloc(0) })),
-        );
+        const parts = await this.store.attachmentsOf(about.message_id);
+        const bytes = await this.deps.blobs.getMany(parts.map((a) => a.blob_id));
+        const originalAttachments = parts.map((a) => ({ filename: a.filename, contentType: a.content_type, content: bytes.get(a.blob_id) ?? Buffer.alloc(0) }));
         composed = await composeMessage({ ...context, kind: "forward", original, originalAttachments });
       } else {
         composed = await composeMessage({ ...context, kind: kind === "replyAll" ? "replyAll" : "reply", original });
@@ -181,16 +185,16 @@ export class OutboxService {
     const outboundId = newId();
     const at = now.toISOString();
     const messageId = newId();
-    const threadId = about?.original.thread_id ?? messageId;
+    const threadId = about?.thread_id ?? messageId;
     const rawBlob = newId();
     const blobs = [{ id: rawBlob, data: composed.raw }];
-    const attachmentRows = [...attachments].map((a, position) => {
+    const attachmentRows = attachments.map((a, position) => {
       const blobId = newId();
       blobs.push({ id: blobId, data: a.content });
       return { id: newId(), message_id: messageId, position, filename: a.filename, content_type: a.contentType, size: a.content.length, inline: 0, content_id: null, blob_id: blobId };
     });
     const outbox: OutboxTable = {
-      id: outboundId, kind, message_id: messageId, interaction_id: about?.original.interaction_id ?? null, state: "queued", attempts: 0, next_attempt_at: at,
+      id: outboundId, kind, message_id: messageId, interaction_id: about?.interaction_id ?? null, state: "queued", attempts: 0, next_attempt_at: at,
       claimed_until: null, claim_token: null, envelope: JSON.stringify(composed.envelope), compose: null, recipient: null, last_error: null, last_response: null,
       created_by: sender.userId, created_at: at, updated_at: at, sent_at: null,
     };
@@ -203,7 +207,7 @@ export class OutboxService {
           attachments: attachmentRows,
           threadKey: this.deps.threadKey(composed.internetMessageId),
           outbox,
-          history: about ? { interactionId: about.original.interaction_id, actorId: sender.userId, action: "replied", detail: { outboundId, kind, to: composed.envelope.to } } : null,
+          history: about ? { interactionId: about.interaction_id, actorId: sender.userId, action: "replied", detail: { outboundId, kind, to: composed.envelope.to } } : null,
         },
         this.deps.blobs.inserts(trx, blobs),
         at,
@@ -302,20 +306,19 @@ export class OutboxService {
       referenceNumber: spec.referenceNumber,
       original: originalOf(original, await this.store.threadMessageIds(original.thread_id)),
       from: { address: spec.fromAddress, displayName: "" },
-      messageIdDomain: spec.fromAddress.slice(spec.fromAddress.lastIndexOf("@") + 1),
+      messageIdDomain: domainOf(spec.fromAddress),
       now,
-      randomId: () => randomBytes(12).toString("base64url").replace(/[^A-Za-z0-9]/g, "x"),
+      randomId,
     });
     const at = now.toISOString();
     const messageId = newId();
     const rawBlob = newId();
     const envelope = JSON.stringify(composed.envelope);
     await this.deps.db.transaction().execute(async (trx) => {
-      const message = this.messageRow(messageId, connection.mailboxId, original.thread_id, composed, { address: spec.fromAddress, displayName: "" }, at, rawBlob, "", undefined);
-      const text = composed.raw.toString("utf8");
+      const message = this.messageRow(messageId, connection.mailboxId, original.thread_id, composed, { address: spec.fromAddress, displayName: "" }, at, rawBlob, composed.text, undefined);
       await this.store.write(trx, [
         ...this.deps.blobs.inserts(trx, [{ id: rawBlob, data: composed.raw }]),
-        trx.insertInto("messages").values({ ...message, flag_auto_reply: 1, text: text.slice(text.indexOf("\r\n\r\n") + 4) }),
+        trx.insertInto("messages").values({ ...message, flag_auto_reply: 1 }),
         trx.insertInto("thread_refs").values({ internet_message_id: this.deps.threadKey(composed.internetMessageId), thread_id: original.thread_id, message_id: messageId }),
         trx.updateTable("outbox").set({ message_id: messageId, envelope }).where("id", "=", row.id),
       ]);

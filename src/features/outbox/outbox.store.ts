@@ -27,6 +27,11 @@ export interface Outgoing {
   history: { interactionId: string; actorId: string | null; action: string; detail: Record<string, unknown> } | null;
 }
 
+/** A line of an interaction's history: what happened, who did it (null: Mailroom), with what. */
+function historyLine(db: Kysely<Database>, interactionId: string, at: string, actorId: string | null, action: string, detail: Record<string, unknown>) {
+  return db.insertInto("interaction_history").values({ id: newId(), interaction_id: interactionId, at, actor_id: actorId, action, detail: JSON.stringify(detail) });
+}
+
 const due = sql.lit<"queued">("queued");
 const sending = sql.lit<"sending">("sending");
 
@@ -75,11 +80,7 @@ export class OutboxStore {
       trx.insertInto("outbox").values(outgoing.outbox),
     );
     const h = outgoing.history;
-    if (h) {
-      statements.push(
-        trx.insertInto("interaction_history").values({ id: newId(), interaction_id: h.interactionId, at, actor_id: h.actorId, action: h.action, detail: JSON.stringify(h.detail) }),
-      );
-    }
+    if (h) statements.push(historyLine(trx, h.interactionId, at, h.actorId, h.action, h.detail));
     return statements;
   }
 
@@ -93,7 +94,7 @@ export class OutboxStore {
 
   async messageIdOf(messageId: string | null): Promise<string | null> {
     if (messageId === null) return null;
-    const row = await this.db.selectFrom("messages").select(["internet_message_id", "raw_blob_id"]).where("id", "=", messageId).executeTakeFirst();
+    const row = await this.db.selectFrom("messages").select("internet_message_id").where("id", "=", messageId).executeTakeFirst();
     return row?.internet_message_id ?? null;
   }
 
@@ -147,7 +148,7 @@ export class OutboxStore {
   }
 
   async recordHistory(db: Kysely<Database>, interactionId: string, at: string, action: string, detail: Record<string, unknown>): Promise<void> {
-    await db.insertInto("interaction_history").values({ id: newId(), interaction_id: interactionId, at, actor_id: null, action, detail: JSON.stringify(detail) }).execute();
+    await historyLine(db, interactionId, at, null, action, detail).execute();
   }
 
   /** The earliest time a queued row becomes due, for the sender's next wake-up. */
