@@ -62,38 +62,44 @@ export class InteractionWorkService {
     return new AppError("at_capacity", "You hold as many interactions as your capacity allows: finish one first.");
   }
 
-  /** The caller takes this queued interaction. */
-  async accept(caller: Caller, id: string): Promise<InteractionView> {
+  /**
+   * Gives a queued interaction to an agent, under the agent's capacity, with its history line, and
+   * announces it; null when it is no longer queued, not in the agent's queues (unless `anyQueue`), or
+   * the agent is at capacity. Accepting, accepting the next one and offering all go through here.
+   */
+  private async take(
+    id: string,
+    agentId: string,
+    anyQueue: boolean,
+    line: { actorId: string | null; action: "accepted" | "offered"; detail: Record<string, unknown> },
+  ): Promise<WorkState | null> {
     const at = this.now();
     const taken = await this.db.transaction().execute(async (trx) => {
-      const capacity = await this.store.capacityOf(trx, caller.userId);
-      if (!(await this.store.claim(trx, id, caller.userId, at, { anyQueue: seesAll(caller), capacity }))) return null;
-      await this.store.record(trx, id, at, caller.userId, "accepted", {});
+      const capacity = await this.store.capacityOf(trx, agentId);
+      if (!(await this.store.claim(trx, id, agentId, at, { anyQueue, capacity }))) return null;
+      await this.store.record(trx, id, at, line.actorId, line.action, line.detail);
       return this.store.state(trx, id);
     });
+    if (taken) this.announce({ ...taken, action: line.action });
+    return taken ?? null;
+  }
+
+  /** The caller takes this queued interaction. */
+  async accept(caller: Caller, id: string): Promise<InteractionView> {
+    const taken = await this.take(id, caller.userId, seesAll(caller), { actorId: caller.userId, action: "accepted", detail: {} });
     if (!taken) throw await this.refusal(caller, id);
-    this.announce({ ...taken, action: "accepted" });
     return this.interactions.one(taken.id);
   }
 
   /** The caller takes the oldest interaction waiting in their queues; null when none waits. */
   async acceptNext(caller: Caller): Promise<InteractionView | null> {
-    const at = this.now();
     // another agent may take a candidate first: then the next one
     for (let round = 0; round < 5; round++) {
       const candidates = await this.store.oldestQueued(caller.userId, seesAll(caller), 10);
       if (candidates.length === 0) return null;
       for (const { id } of candidates) {
-        const taken = await this.db.transaction().execute(async (trx) => {
-          const capacity = await this.store.capacityOf(trx, caller.userId);
-          if (!(await this.store.claim(trx, id, caller.userId, at, { anyQueue: seesAll(caller), capacity }))) return null;
-          await this.store.record(trx, id, at, caller.userId, "accepted", { next: true });
-          return this.store.state(trx, id);
-        });
-        if (taken) {
-          this.announce({ ...taken, action: "accepted" });
-          return this.interactions.one(taken.id);
-        }
+        const taken = await this.take(id, caller.userId, seesAll(caller), { actorId: caller.userId, action: "accepted", detail: { next: true } });
+        if (taken) return this.interactions.one(taken.id);
         const error = await this.refusal(caller, id);
         if (error.code === "at_capacity") throw error;
       }
@@ -207,16 +213,8 @@ export class InteractionWorkService {
       for (const agent of agents) {
         const [next] = await this.store.oldestQueued(agent.id, false, 1);
         if (!next) continue;
-        const at = this.now();
-        const taken = await this.db.transaction().execute(async (trx) => {
-          if (!(await this.store.claim(trx, next.id, agent.id, at, { anyQueue: false, capacity: agent.capacity }))) return null;
-          await this.store.record(trx, next.id, at, null, "offered", { agentId: agent.id, why: `available, holding ${agent.load} of ${agent.capacity}` });
-          return this.store.state(trx, next.id);
-        });
-        if (taken) {
-          offeredThisRound++;
-          this.announce({ ...taken, action: "offered" });
-        }
+        const why = `available, holding ${agent.load} of ${agent.capacity}`;
+        if (await this.take(next.id, agent.id, false, { actorId: null, action: "offered", detail: { agentId: agent.id, why } })) offeredThisRound++;
       }
       offered += offeredThisRound;
       if (offeredThisRound === 0) break;

@@ -48,26 +48,23 @@ export class InteractionWorkStore {
 
   /**
    * Gives a queued interaction to an agent, if it is still queued, in one of the agent's queues (unless
-   * `anyQueue`), and the agent holds fewer than `capacity` (unless null). Answers whether it did.
+   * `anyQueue`), and the agent holds fewer than `capacity`. Answers whether it did.
    */
-  async claim(db: Kysely<Database>, id: string, agentId: string, at: string, rules: { anyQueue: boolean; capacity: number | null }): Promise<boolean> {
+  async claim(db: Kysely<Database>, id: string, agentId: string, at: string, rules: { anyQueue: boolean; capacity: number }): Promise<boolean> {
     let q = db
       .updateTable("interactions")
       .set((eb) => ({ agent_id: agentId, state: "assigned", version: eb("version", "+", 1), updated_at: at }))
       .where("id", "=", id)
-      .where("state", "=", sql.lit("queued"));
-    if (!rules.anyQueue) {
-      q = q.where("queue_id", "in", (eb) => eb.selectFrom("queue_agents").select("queue_id").where("user_id", "=", agentId));
-    }
-    if (rules.capacity !== null) {
-      const capacity = rules.capacity;
-      q = q.where((eb) =>
+      .where("state", "=", sql.lit("queued"))
+      .where((eb) =>
         eb(
           eb.selectFrom("interactions as held").select((e) => e.fn.countAll<number>().as("n")).where("held.agent_id", "=", agentId).where("held.state", "=", sql.lit("assigned")),
           "<",
-          capacity,
+          rules.capacity,
         ),
       );
+    if (!rules.anyQueue) {
+      q = q.where("queue_id", "in", (eb) => eb.selectFrom("queue_agents").select("queue_id").where("user_id", "=", agentId));
     }
     const result = await q.executeTakeFirst();
     return Number(result.numUpdatedRows) === 1;
