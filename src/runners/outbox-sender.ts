@@ -5,6 +5,7 @@ import type { OutboxRow } from "../features/outbox/outbox.store.js";
 import type { SendJob, SendOutcome } from "../features/outbox/outbox.service.js";
 import type { Logger } from "../logger.js";
 import type { Clock } from "../shared/clock.js";
+import { sleep } from "../shared/sleep.js";
 
 /** The outbox as the sender sees it (OutboxService). */
 export interface OutboxQueue {
@@ -44,8 +45,8 @@ export class OutboxSender {
   readonly #token = randomUUID();
   #running = false;
   #loop: Promise<void> | null = null;
-  #wake: (() => void) | null = null;
-  #woken = false;
+  /** aborted by wake(): the wait in progress, or the next one, ends at once */
+  #wake = new AbortController();
   #sender: { key: string; sender: MailSender } | null = null;
 
   constructor(
@@ -64,8 +65,7 @@ export class OutboxSender {
 
   /** New rows were written: look now instead of at the next poll. */
   wake(): void {
-    this.#woken = true;
-    this.#wake?.();
+    this.#wake.abort();
   }
 
   async stop(): Promise<void> {
@@ -117,8 +117,16 @@ export class OutboxSender {
 
   /** Until one send under way finishes, new rows arrive, or `ms` pass. */
   private async whileSending(inFlight: Set<Promise<void>>, ms = this.options.pollMs): Promise<void> {
-    await Promise.race([...inFlight, this.sleep(ms)]);
-    this.#wake?.();
+    const over = new AbortController();
+    await Promise.race([...inFlight, this.sleep(ms, over.signal)]);
+    over.abort();
+  }
+
+  /** Until `ms` pass or the sender is woken (also by a wake that came before the wait). */
+  private async sleep(ms: number, stop?: AbortSignal): Promise<void> {
+    const wake = this.#wake;
+    await sleep(ms, stop ? AbortSignal.any([wake.signal, stop]) : wake.signal);
+    if (wake.signal.aborted) this.#wake = new AbortController();
   }
 
   private senderFor(connection: OutboundConnection): MailSender {
@@ -134,7 +142,7 @@ export class OutboxSender {
 
   private async deliver(job: SendJob | { row: OutboxRow; error: string }, sender: MailSender): Promise<void> {
     if ("error" in job) {
-      await this.record(job, this.retryOrFail(job.row, `the message could not be prepared: ${job.error}`, true)).catch(() => undefined);
+      await this.record(job, this.retryOrFail(job.row, `the message could not be prepared: ${job.error}`, true));
       return;
     }
     let outcome: SendOutcome;
@@ -146,20 +154,20 @@ export class OutboxSender {
       const words = err instanceof MailSendError && err.serverText && !err.message.includes(err.serverText) ? `${err.message} (${err.serverText})` : err instanceof Error ? err.message : String(err);
       outcome = this.retryOrFail(job.row, words, !(err instanceof MailSendError) || err.retry);
     }
-    // a failure to record is logged where it happens; the claim runs out and the email goes again
-    await this.record(job, outcome).catch(() => undefined);
+    await this.record(job, outcome);
   }
 
-  #pending: { job: { row: OutboxRow }; outcome: SendOutcome; done: () => void; failed: (err: unknown) => void }[] = [];
+  #pending: { job: { row: OutboxRow }; outcome: SendOutcome; done: () => void }[] = [];
   #recording: Promise<void> = Promise.resolve();
   #recordingNow = false;
 
   /**
    * Records an outcome together with the others that finished meanwhile: one transaction for many
-   * (one each made the writer the bottleneck between two claims). Resolves once it is committed.
+   * (one each made the writer the bottleneck between two claims). Resolves once that transaction is
+   * over; if it failed, the failure is logged and the claims run out: the emails go again, never lost.
    */
   private record(job: { row: OutboxRow }, outcome: SendOutcome): Promise<void> {
-    const recorded = new Promise<void>((done, failed) => this.#pending.push({ job, outcome, done, failed }));
+    const recorded = new Promise<void>((done) => this.#pending.push({ job, outcome, done }));
     if (!this.#recordingNow) {
       this.#recordingNow = true;
       this.#recording = this.recordPending();
@@ -172,12 +180,11 @@ export class OutboxSender {
       const group = this.#pending.splice(0, 100);
       try {
         await this.queue.finished(group);
-        for (const item of group) item.done();
       } catch (err) {
         // not recorded: the claims run out and the emails are sent again, never lost
         this.log.error({ err, rows: group.length }, "recording sent emails failed");
-        for (const item of group) item.failed(err);
       }
+      for (const item of group) item.done();
     }
     this.#recordingNow = false;
   }
@@ -188,24 +195,5 @@ export class OutboxSender {
     if (attempts >= this.options.maxAttempts) return { sent: false, retryAt: null, error: `${error}; gave up after ${attempts} attempts` };
     const delay = Math.min(this.options.maxRetryMs, this.options.retryMs * 2 ** Math.max(0, attempts - 1));
     return { sent: false, retryAt: new Date(this.clock.now().getTime() + delay), error };
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.#woken) {
-      this.#woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.#wake = () => {
-        this.#wake = null;
-        this.#woken = false;
-        done();
-      };
-    });
   }
 }
