@@ -5,7 +5,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
 import { Registry, collectDefaultMetrics } from "prom-client";
 import type { Config, TrustProxy } from "./config.js";
-import { createMailSource, testMailSource } from "./connectors/index.js";
+import { createMailSender, createMailSource, testMailSource, type MailSender } from "./connectors/index.js";
 import type { MailSourceFactory, MailSourceTester } from "./connectors/mail-source.js";
 import { IngestService, type MailParser } from "./ingest/ingest.service.js";
 import { createParser, type Parser } from "./ingest/parser-pool.js";
@@ -27,8 +27,6 @@ import { InteractionWorkService } from "./features/interactions/interaction-work
 import { outboxRoutes } from "./features/outbox/outbox.routes.js";
 import { OutboxService } from "./features/outbox/outbox.service.js";
 import { defaultOutboxOptions, OutboxSender, type OutboxSenderOptions } from "./runners/outbox-sender.js";
-import { SmtpSender } from "./connectors/smtp/smtp-sender.js";
-import type { MailSender } from "./connectors/mail-sender.js";
 import type { OutboundConnection } from "./features/mailboxes/mailboxes.service.js";
 import { threadKey } from "./ingest/ingest.store.js";
 import { messageFingerprint } from "./ingest/fingerprint.js";
@@ -161,13 +159,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     threadKey,
     fingerprint: (raw) => messageFingerprint({ raw, size: raw.length, truncated: false }),
   });
-  const createMailSender =
-    deps.mailSenders ??
-    ((connection: OutboundConnection): MailSender => {
-      if (connection.type !== "SMTP") throw new Error(`Mailroom cannot send through ${connection.type} mailboxes yet.`);
-      return new SmtpSender(connection.settings);
-    });
-  const sender = new OutboxSender(outbox, createMailSender, clock, deps.log, {
+  const mailSenders = deps.mailSenders ?? ((connection: OutboundConnection) => createMailSender(connection.type, connection.settings));
+  const sender = new OutboxSender(outbox, mailSenders, clock, deps.log, {
     ...defaultOutboxOptions,
     leaseMs: deps.config.outbox.leaseSeconds * 1000,
     retryMs: deps.config.outbox.retrySeconds * 1000,

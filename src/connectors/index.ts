@@ -3,7 +3,8 @@ import { testImap } from "./imap/imap-tester.js";
 import { MailSourceError, type MailSourceFactory, type MailSourceTester } from "./mail-source.js";
 import { Pop3Source } from "./pop3/pop3-source.js";
 import { testPop3 } from "./pop3/pop3-tester.js";
-import { testSmtp } from "./smtp/smtp-sender.js";
+import type { MailSender } from "./mail-sender.js";
+import { SmtpSender, testSmtp, type SmtpSenderSettings } from "./smtp/smtp-sender.js";
 
 export * from "./mail-source.js";
 
@@ -18,6 +19,12 @@ export const createMailSource: MailSourceFactory = (protocol, settings) => {
       throw new MailSourceError("protocol_error", `Mailroom cannot read ${protocol} mailboxes yet.`);
   }
 };
+
+/** Builds the MailSender of the outbound mailbox; Graph and EWS come with their own connectors. */
+export function createMailSender(protocol: string, settings: SmtpSenderSettings): MailSender {
+  if (protocol !== "SMTP") throw new Error(`Mailroom cannot send through ${protocol} mailboxes yet.`);
+  return new SmtpSender(settings);
+}
 
 /** The connection test of a mailbox: one step each for connect, authenticate and open folder (or STAT). */
 export const testMailSource: MailSourceTester = async (protocol, settings) => {
@@ -34,4 +41,4 @@ export const testMailSource: MailSourceTester = async (protocol, settings) => {
 };
 
 export * from "./mail-sender.js";
-export { SmtpSender, testSmtp, type SmtpSenderSettings } from "./smtp/smtp-sender.js";
+export { SmtpSender, testSmtp, type SmtpSenderSettings };
