@@ -90,7 +90,10 @@ export class IngestService {
           this.store.routingVersion(trx),
           this.store.autoAckTemplate(trx, target.mailboxId),
         ]);
-        const ackTo = new Map(mails.map(({ message, mail }) => [message.sourceKey, ackTemplate ? acknowledgedAddress(mail) : null]));
+        const taken = (key: string) => states.get(key) === "stored" || states.get(key) === "skipped";
+        const fresh = mails.filter(({ message }) => !taken(message.sourceKey));
+        // only new messages can be acknowledged: the senders of those are the ones counted
+        const ackTo = new Map(fresh.map(({ message, mail }) => [message.sourceKey, ackTemplate ? acknowledgedAddress(mail) : null]));
         const since = new Date(Date.parse(now) - autoAckLimit.windowMs).toISOString();
         const ackAddresses = [...ackTo.values()].filter((a): a is string => a !== null);
         // the threads replied to that an agent holds, and the rules when the copy here is not current
@@ -102,8 +105,6 @@ export class IngestService {
         ]);
         const rules = read ? compileRules(version, read.multipleDestinations, read.routes) : this.#rules!;
         this.#rules = rules;
-        const taken = (key: string) => states.get(key) === "stored" || states.get(key) === "skipped";
-        const fresh = mails.filter(({ message }) => !taken(message.sourceKey));
         outcome.alreadyStored += mails.length - fresh.length;
         const sameMessage = new Map<string, string>();
         for (const row of sameFingerprint) {

@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { isBlank } from "../shared/bytes.js";
 import { noAddress } from "./addresses.js";
 import { safeFilename } from "./attachment-name.js";
 import { classify } from "./classify.js";
@@ -49,14 +50,6 @@ function threading(header: HeaderBlock): Pick<ParsedMail, "messageId" | "inReply
     references: referenceIds(headerValues(header, "references")),
     deliveredTo: [...deliveredTo],
   };
-}
-
-function isBlank(bytes: Buffer, from = 0): boolean {
-  for (let i = from; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b !== 0x20 && b !== 0x09 && b !== 0x0d && b !== 0x0a) return false;
-  }
-  return true;
 }
 
 /** The header block the MIME parser should see: UTF-8, without an mbox line, ending in a blank line. */

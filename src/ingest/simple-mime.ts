@@ -2,6 +2,7 @@ import libmime from "libmime";
 import libqp from "libqp";
 import addressparser, { type Address as ParsedAddress } from "nodemailer/lib/addressparser";
 import type { AddressObject, EmailAddress } from "mailparser";
+import { isBlank } from "../shared/bytes.js";
 import { addressList, firstAddress } from "./addresses.js";
 import { cleanLine } from "./clean-text.js";
 import { readHeaderBlock, type HeaderBlock } from "./header-block.js";
@@ -164,14 +165,6 @@ const plainContent: Reader = (raw, header, fields) => {
 const LF = 0x0a;
 const CR = 0x0d;
 
-function isBlankFrom(bytes: Buffer, from: number): boolean {
-  for (let i = from; i < bytes.length; i++) {
-    const b = bytes[i];
-    if (b !== 0x20 && b !== 0x09 && b !== CR && b !== LF) return false;
-  }
-  return true;
-}
-
 /** Where a delimiter line that starts at `at` ends (after its line break), or -1 if it is not one. */
 function delimiterLineEnd(body: Buffer, at: number, length: number, closing: boolean): number {
   let i = at + length;
@@ -209,7 +202,7 @@ function twoParts(body: Buffer, boundary: string): [Buffer, Buffer] | null {
     parts.push(body.subarray(start, end));
   }
   const closed = delimiterLineEnd(body, starts[2]!, delimiter.length, true);
-  if (closed === -1 || !isBlankFrom(body, closed)) return null;
+  if (closed === -1 || !isBlank(body, closed)) return null;
   return parts as [Buffer, Buffer];
 }
 
