@@ -4,13 +4,8 @@
  * node, each against a bare baseline measured in the same run. Prints one JSON document on stdout
  * (progress on stderr); a missed target is a figure, not a failure. See bench/README.md.
  */
-import { execFileSync } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
 import { progress } from "./lib/clock.js";
-import { gitCommit } from "./lib/git-commit.js";
-import { Cleanup } from "./lib/processes.js";
+import { startRun, writeReport } from "./lib/run.js";
 import { backlogScenario } from "./ingest/backlog.js";
 import { fairnessScenario } from "./ingest/fairness.js";
 import { latencyScenario } from "./ingest/latency.js";
@@ -19,23 +14,8 @@ import { scaleScenario } from "./ingest/scale.js";
 import { backlogTargets, fairnessTargets, latencyTargets, scaleTargets, type TargetCheck } from "./ingest/targets.js";
 
 const options = parseOptions(process.argv.slice(2), process.env);
-// Mailroom runs as `npm start` runs it, compiled: build what is checked out now (BENCH_FROM_SOURCE=1 runs the sources through tsx)
-if (process.env["BENCH_FROM_SOURCE"] !== "1") {
-  progress("building dist/ (npm run build)");
-  execFileSync("npm", ["run", "-s", "build"], { stdio: ["ignore", "ignore", "inherit"] });
-}
-const cleanup = new Cleanup();
-let interrupted = false;
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.once(signal, () => {
-    interrupted = true;
-    progress(`${signal}: stopping everything this benchmark started`);
-    void cleanup.runAll().finally(() => process.exit(130));
-  });
-}
-
-const started = new Date();
-const loadAverageAtStart = os.loadavg();
+const run = startRun();
+const { cleanup } = run;
 const results: Partial<Record<Scenario, unknown>> = {};
 const errors: Partial<Record<Scenario, string>> = {};
 const targets: TargetCheck[] = [];
@@ -43,7 +23,7 @@ const runners = { backlog: backlogScenario, latency: latencyScenario, fairness: 
 const checks = { backlog: backlogTargets, latency: latencyTargets, fairness: fairnessTargets, scale: scaleTargets } as Record<Scenario, (r: never) => TargetCheck[]>;
 
 for (const scenario of options.scenarios) {
-  if (interrupted) break;
+  if (run.interrupted()) break;
   const t0 = Date.now();
   progress(`${scenario}: starting`);
   try {
@@ -58,22 +38,5 @@ for (const scenario of options.scenarios) {
   if (leftovers.length) progress(`cleanup after ${scenario}: ${leftovers.join("; ")}`);
 }
 
-const document = {
-  benchmark: "mailroom ingest",
-  startedAt: started.toISOString(),
-  seconds: Math.round((Date.now() - started.getTime()) / 1000),
-  commit: gitCommit(),
-  machine: { node: process.version, cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? null, memoryMb: Math.round(os.totalmem() / 1024 / 1024), loadAverageAtStart, loadAverageAtEnd: os.loadavg() },
-  options,
-  targets: { met: targets.filter((t) => t.met).length, missed: targets.filter((t) => !t.met).length, checks: targets },
-  ...results,
-  ...(Object.keys(errors).length ? { errors } : {}),
-};
-/** Indented JSON with each innermost array of numbers on one line, so per-message samples stay readable. */
-const text = `${JSON.stringify(document, null, 2).replace(/\[\s*(-?[\d.]+(?:,\s*-?[\d.]+)*)\s*\]/g, (_all, inner: string) => `[${inner.replace(/\s+/g, "")}]`)}\n`;
-process.stdout.write(text);
-const file = options.out ?? path.join(".bench", `ingest-${started.toISOString().replace(/[:.]/g, "-")}.json`);
-fs.mkdirSync(path.dirname(file), { recursive: true });
-fs.writeFileSync(file, text);
-progress(`written to ${file}`);
+writeReport("ingest", run, { options, targets, results: { ...results, ...(Object.keys(errors).length ? { errors } : {}) } });
 process.exitCode = Object.keys(errors).length ? 1 : 0;

@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { corpusNames, type CorpusName } from "../corpus.js";
+import { optionReaders } from "../lib/options.js";
 
 export const scenarios = ["backlog", "latency", "fairness", "scale"] as const;
 export type Scenario = (typeof scenarios)[number];
@@ -51,31 +52,7 @@ function numberList(text: string, what: string): number[] {
   return list;
 }
 
-/** A comma list of names from `allowed`, in the order of `allowed`; "all" picks every one. */
-function namesFrom<T extends string>(text: string, allowed: readonly T[], what: string): T[] {
-  const chosen = text
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (chosen.includes("all")) return [...allowed];
-  for (const name of chosen) if (!(allowed as readonly string[]).includes(name)) throw new Error(`unknown ${what} ${name}: use ${allowed.join(", ")}\n${usage}`);
-  if (chosen.length === 0) throw new Error(`name at least one ${what}\n${usage}`);
-  return allowed.filter((name) => chosen.includes(name));
-}
-
-function wholeNumber(text: string | undefined, fallback: number, what: string): number {
-  if (text === undefined || text === "") return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n < 0) throw new Error(`${what} must be a whole number\n${usage}`);
-  return n;
-}
-
-function positive(text: string | undefined, fallback: number, what: string): number {
-  if (text === undefined || text === "") return fallback;
-  const n = Number(text);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${what} must be a positive number\n${usage}`);
-  return n;
-}
+const { positive, wholeNumber, namesFrom, helpAndQuick } = optionReaders(usage);
 
 export function parseOptions(argv: string[], env: Record<string, string | undefined>): IngestOptions {
   const { values } = parseArgs({
@@ -102,11 +79,7 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       help: { type: "boolean" },
     },
   });
-  if (values.help) {
-    process.stderr.write(`${usage}\n`);
-    process.exit(0);
-  }
-  const quick = values.quick ?? ["1", "true", "yes"].includes(env.BENCH_QUICK ?? "");
+  const quick = helpAndQuick(values.help, values.quick, env);
   return {
     scenarios: namesFrom(values.scenario?.join(",") ?? env.BENCH_SCENARIO ?? "all", scenarios, "scenario"),
     quick,

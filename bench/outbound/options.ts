@@ -1,5 +1,6 @@
 import { parseArgs } from "node:util";
 import { corpusNames, type CorpusName } from "../corpus.js";
+import { optionReaders } from "../lib/options.js";
 
 export interface OutboundOptions {
   quick: boolean;
@@ -21,23 +22,7 @@ const usage = `Usage: npm run bench:outbound -- [--quick] [--corpus small-text,m
        [--mailroom-node-args="--cpu-prof --cpu-prof-dir=.bench/prof"] [--out FILE]
 Environment: BENCH_CORPUS, BENCH_MESSAGES, BENCH_RUNS, BENCH_QUICK=1 (flags win).`;
 
-function positive(text: string | undefined, fallback: number, what: string): number {
-  if (text === undefined || text === "") return fallback;
-  const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`${what} must be a positive whole number\n${usage}`);
-  return n;
-}
-
-function corporaFrom(text: string): CorpusName[] {
-  const chosen = text
-    .split(",")
-    .map((s) => s.trim())
-    .filter(Boolean);
-  if (chosen.includes("all")) return [...corpusNames];
-  for (const name of chosen) if (!(corpusNames as readonly string[]).includes(name)) throw new Error(`unknown corpus ${name}: use ${corpusNames.join(", ")}\n${usage}`);
-  if (chosen.length === 0) throw new Error(`name at least one corpus\n${usage}`);
-  return corpusNames.filter((name) => chosen.includes(name));
-}
+const { positive, namesFrom, helpAndQuick } = optionReaders(usage);
 
 export function parseOptions(argv: string[], env: Record<string, string | undefined>): OutboundOptions {
   const { values } = parseArgs({
@@ -53,17 +38,13 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       help: { type: "boolean" },
     },
   });
-  if (values.help) {
-    process.stderr.write(`${usage}\n`);
-    process.exit(0);
-  }
-  const quick = values.quick ?? ["1", "true", "yes"].includes(env.BENCH_QUICK ?? "");
+  const quick = helpAndQuick(values.help, values.quick, env);
   return {
     quick,
-    corpora: corporaFrom(values.corpus?.join(",") ?? env.BENCH_CORPUS ?? "all"),
-    count: positive(values.count ?? env.BENCH_MESSAGES, quick ? 500 : 3_000, "--count"),
-    runs: positive(values.runs ?? env.BENCH_RUNS, quick ? 1 : 3, "--runs"),
-    queueConcurrency: positive(values["queue-concurrency"], 8, "--queue-concurrency"),
+    corpora: namesFrom(values.corpus?.join(",") ?? env.BENCH_CORPUS ?? "all", corpusNames, "corpus"),
+    count: positive(values.count ?? env.BENCH_MESSAGES, quick ? 500 : 3_000, "--count", true),
+    runs: positive(values.runs ?? env.BENCH_RUNS, quick ? 1 : 3, "--runs", true),
+    queueConcurrency: positive(values["queue-concurrency"], 8, "--queue-concurrency", true),
     mailroomNodeArgs: (values["mailroom-node-args"] ?? "").split(/\s+/).filter(Boolean),
     out: values.out,
   };
