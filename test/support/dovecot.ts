@@ -25,6 +25,8 @@ export interface DovecotOptions {
    * (it must answer 200 with `{"active": true, "email": "<user>"}`, or `{"active": false}`).
    */
   oauth2IntrospectionUrl?: string;
+  /** more lines for dovecot-oauth2.conf.ext (tls_ca_cert_file, username_format, send_auth_headers) */
+  oauth2Settings?: string[];
 }
 
 export interface Dovecot {
@@ -180,6 +182,7 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
       `active_attribute = active`,
       `active_value = true`,
       `force_introspection = yes`,
+      ...(opts.oauth2Settings ?? []),
     ];
     fs.writeFileSync(path.join(dir, "dovecot-oauth2.conf.ext"), oauth2.join("\n") + "\n", { mode: 0o644 });
   }

@@ -1,0 +1,73 @@
+import type { EventEmitter } from "node:events";
+import type { IncomingHttpHeaders } from "node:http";
+import type { EmulatorState } from "./state.js";
+import type { TokenSigner } from "./tokens.js";
+
+export interface EmulatorRequest {
+  method: string;
+  /** the path without the query, percent-decoded per segment by the router */
+  path: string;
+  query: URLSearchParams;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+  /** the values of a route pattern's :name segments */
+  params: Record<string, string>;
+}
+
+export interface EmulatorResponse {
+  status: number;
+  headers?: Record<string, string>;
+  /** an object is sent as JSON; a string or Buffer as it is */
+  body?: unknown;
+}
+
+export type Handler = (req: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
+
+export interface Route {
+  method: "GET" | "POST" | "PATCH" | "DELETE" | "PUT";
+  /** segments separated by "/"; ":name" matches one segment, anything else matches exactly (case-insensitive) */
+  pattern: string;
+  /** which fault switches apply: Graph's, Entra's, or none (the emulator's own control routes) */
+  kind: "graph" | "token" | "control";
+  handler: Handler;
+}
+
+/** A change to a message, published so that subscriptions can notify. */
+export interface MailChange {
+  userId: string;
+  folder: string;
+  messageId: string;
+  changeType: "created" | "updated" | "deleted";
+}
+
+export interface EmulatorContext {
+  state: EmulatorState;
+  signer: TokenSigner;
+  /** https://127.0.0.1:PORT, no trailing slash */
+  url: string;
+  /** true: only https notification URLs are accepted, as Graph does */
+  strict: boolean;
+  changes: EventEmitter<{ change: [MailChange] }>;
+  /** trusts the emulator's CA: for the emulator's own outgoing calls (notifications to https URLs) */
+  caPem: string;
+}
+
+export function json(status: number, body: unknown, headers: Record<string, string> = {}): EmulatorResponse {
+  return { status, headers: { "content-type": "application/json; charset=utf-8", ...headers }, body };
+}
+
+export function readJson(req: EmulatorRequest): unknown {
+  if (req.body.length === 0) return undefined;
+  return JSON.parse(req.body.toString("utf8")) as unknown;
+}
+
+/** Graph's error body (https://learn.microsoft.com/graph/errors). */
+export function graphError(status: number, code: string, message: string, headers: Record<string, string> = {}): EmulatorResponse {
+  const date = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");
+  const requestId = crypto.randomUUID();
+  return json(
+    status,
+    { error: { code, message, innerError: { date, "request-id": requestId, "client-request-id": requestId } } },
+    { "request-id": requestId, ...headers },
+  );
+}
