@@ -3,9 +3,12 @@ import rateLimit from "@fastify/rate-limit";
 import swagger from "@fastify/swagger";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fastify-type-provider-zod";
-import { Registry, collectDefaultMetrics } from "prom-client";
+import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Config, TrustProxy } from "./config.js";
-import { createMailSender, createMailSource, testMailSource, type MailSender } from "./connectors/index.js";
+import { TokenService } from "./oauth/token-service.js";
+import { GraphNotificationHub, mailSenderFactory, mailSourceFactory, mailSourceTester, type ConnectorOptions, type MailSender } from "./connectors/index.js";
+import { graphWebhookRoutes } from "./features/graph-webhooks/graph-webhooks.routes.js";
+import { trustedCa } from "./shared/https-request.js";
 import type { MailSourceFactory, MailSourceTester } from "./connectors/mail-source.js";
 import { IngestService, type MailParser } from "./ingest/ingest.service.js";
 import { createParser, type Parser } from "./ingest/parser-pool.js";
@@ -73,6 +76,8 @@ export interface AppDeps {
   outboxOptions?: Partial<OutboxSenderOptions>;
   /** the MailSender of the outbound mailbox; SMTP through nodemailer by default */
   mailSenders?: (connection: OutboundConnection) => MailSender;
+  /** OAuth 2.0 tokens (MSAL against Entra ID, or the Microsoft emulator); built from config by default */
+  tokens?: TokenService;
 }
 
 export interface Services {
@@ -141,7 +146,23 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const ingest = new IngestService(k, blobs, parse, clock);
   const queues = new QueuesService(k, audit, clock, users);
   const fromAddresses = new FromAddressesService(k, audit, clock);
-  const mailboxes = new MailboxesService(k, audit, clock, deps.secretBox, fromAddresses, deps.log, deps.mailSourceTester ?? testMailSource);
+  const publicUrl = deps.config.microsoft.publicUrl;
+  const graphHub = new GraphNotificationHub(publicUrl && `${publicUrl}/api/v1/graph/notifications`, publicUrl && `${publicUrl}/api/v1/graph/lifecycle`);
+  const connectorOptions: ConnectorOptions = { graph: { hub: graphHub, ca: trustedCa(deps.config.microsoft.trustedCaPem), timeoutMs: 30_000 } };
+  const tokens =
+    deps.tokens ??
+    new TokenService({ timeoutMs: deps.config.microsoft.tokenTimeoutMs, extraCa: deps.config.microsoft.trustedCaPem, log: deps.log.child({ component: "oauth" }) });
+  const mailboxes = new MailboxesService(k, audit, clock, deps.secretBox, fromAddresses, deps.log, deps.mailSourceTester ?? mailSourceTester(connectorOptions), tokens);
+  new Gauge({
+    name: "mailroom_oauth_client_secret_days_left",
+    help: "Days until the client secret of an OAuth 2.0 mailbox expires (0 when it has); Mailroom warns from 30 days",
+    labelNames: ["mailbox"],
+    registers: [metrics],
+    async collect() {
+      this.reset();
+      for (const m of await mailboxes.secretExpiries()) this.set({ mailbox: m.name }, m.daysLeft);
+    },
+  });
   const applications = new ApplicationsService(k, audit, clock, mailboxes, queues);
   const routing = new RoutingService(k, queues, audit, clock);
   const work = new InteractionWorkService(k, interactions, queues, users, events, clock);
@@ -159,6 +180,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     threadKey,
     fingerprint: (raw) => messageFingerprint({ raw, size: raw.length, truncated: false }),
   });
+  const createMailSender = mailSenderFactory(connectorOptions);
   const mailSenders = deps.mailSenders ?? ((connection: OutboundConnection) => createMailSender(connection.type, connection.settings));
   const sender = new OutboxSender(outbox, mailSenders, clock, deps.log, {
     ...defaultOutboxOptions,
@@ -214,6 +236,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   await http.register(routingRoutes(routing));
   await http.register(outboxRoutes(outbox, auth));
   await http.register(fromAddressesRoutes(fromAddresses, auth));
+  await http.register(graphWebhookRoutes(graphHub));
   await http.register(mailboxesRoutes(mailboxes));
   await http.register(applicationsRoutes(applications));
   http.get("/api/openapi.json", { schema: { hide: true } }, () => http.swagger());
@@ -257,13 +280,15 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
             events.publish({ type: "mailbox.status", mailboxId, state: status.state, code: status.code ?? null, message: status.message ?? null });
           },
         },
-        createSource: deps.mailSources ?? createMailSource,
+        createSource: deps.mailSources ?? mailSourceFactory(connectorOptions),
         ingest,
         onCommitted: (mailboxId, interactionIds) => {
           events.publish({ type: "interaction.created", mailboxId, interactionIds });
           work.offerSoon();
         },
       });
+      const started = runners;
+      graphHub.setWake((mailboxId) => started.wake(mailboxId));
       await runners.start();
       sender.start();
     },

@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -31,6 +32,13 @@ const configSchema = z.object({
   MAILROOM_OUTBOX_LEASE_SECONDS: z.coerce.number().positive().max(3600).default(120),
   MAILROOM_OUTBOX_RETRY_SECONDS: z.coerce.number().positive().max(3600).default(30),
   MAILROOM_OUTBOX_MAX_ATTEMPTS: z.coerce.number().int().min(1).max(50).default(8),
+  MAILROOM_TRUSTED_CA_FILE: z.string().optional(),
+  MAILROOM_OAUTH_TIMEOUT_SECONDS: z.coerce.number().positive().max(300).default(15),
+  MAILROOM_PUBLIC_URL: z
+    .string()
+    .refine((v) => /^https?:\/\/[^/]+/.test(v), "must be the URL Microsoft Graph reaches this Mailroom at, such as https://mailroom.example.com")
+    .optional(),
+  MAILROOM_GRAPH_CATCHUP_SECONDS: z.coerce.number().positive().default(300),
   MAILROOM_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters (e.g. openssl rand -hex 24)").optional(),
   MAILROOM_TRUST_PROXY: z
     .string()
@@ -88,6 +96,13 @@ export interface Config {
   trustProxy: TrustProxy;
   /** only for `mailroom users create` in scripts */
   newUserPassword: string | undefined;
+  /**
+   * Microsoft 365: PEM certificates trusted besides the system's for Entra ID and Graph (a TLS-inspecting
+   * proxy's CA, the Microsoft emulator's), the deadline of every token request, the URL Graph sends its
+   * change notifications to (no URL: Graph mailboxes poll), and how often a Graph mailbox catches up
+   * with a delta query even when notifications arrive.
+   */
+  microsoft: { trustedCaPem: string | null; tokenTimeoutMs: number; publicUrl: string | null; catchUpSeconds: number };
 }
 
 export class ConfigError extends Error {}
@@ -131,5 +146,22 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     outbox: { leaseSeconds: c.MAILROOM_OUTBOX_LEASE_SECONDS, retrySeconds: c.MAILROOM_OUTBOX_RETRY_SECONDS, maxAttempts: c.MAILROOM_OUTBOX_MAX_ATTEMPTS },
     trustProxy: c.MAILROOM_TRUST_PROXY ?? false,
     newUserPassword: c.MAILROOM_NEW_USER_PASSWORD,
+    microsoft: {
+      trustedCaPem: c.MAILROOM_TRUSTED_CA_FILE === undefined ? null : readCaFile(c.MAILROOM_TRUSTED_CA_FILE),
+      tokenTimeoutMs: c.MAILROOM_OAUTH_TIMEOUT_SECONDS * 1000,
+      publicUrl: c.MAILROOM_PUBLIC_URL?.replace(/\/+$/, "") ?? null,
+      catchUpSeconds: c.MAILROOM_GRAPH_CATCHUP_SECONDS,
+    },
   };
+}
+
+function readCaFile(file: string): string {
+  let pem: string;
+  try {
+    pem = fs.readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigError(`Invalid configuration:\n  MAILROOM_TRUSTED_CA_FILE: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+  if (!pem.includes("-----BEGIN CERTIFICATE-----")) throw new ConfigError(`Invalid configuration:\n  MAILROOM_TRUSTED_CA_FILE: ${file} holds no PEM certificate`);
+  return pem;
 }

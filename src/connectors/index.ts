@@ -1,3 +1,7 @@
+import { GraphNotificationHub } from "./graph/graph-notifications.js";
+import { GraphSender } from "./graph/graph-sender.js";
+import { GraphSource } from "./graph/graph-source.js";
+import { testGraph } from "./graph/graph-tester.js";
 import { ImapSource } from "./imap/imap-source.js";
 import { testImap } from "./imap/imap-tester.js";
 import { MailSourceError, type MailSourceFactory, type MailSourceTester } from "./mail-source.js";
@@ -8,37 +12,63 @@ import { SmtpSender, testSmtp, type SmtpSenderSettings } from "./smtp/smtp-sende
 
 export * from "./mail-source.js";
 
-/** Builds the MailSource of a mailbox; Graph and EWS come with their own connectors. */
-export const createMailSource: MailSourceFactory = (protocol, settings) => {
-  switch (protocol) {
-    case "IMAP":
-      return new ImapSource(settings);
-    case "POP3":
-      return new Pop3Source(settings);
-    default:
-      throw new MailSourceError("protocol_error", `Mailroom cannot read ${protocol} mailboxes yet.`);
-  }
-};
+/** What the connectors need beyond a mailbox's own settings. */
+export interface ConnectorOptions {
+  /** Microsoft Graph: where its notifications arrive (null: delta polling only), certificates trusted besides Node's, the deadline of each request */
+  graph?: { hub: GraphNotificationHub | null; ca: string[] | undefined; timeoutMs: number };
+}
 
-/** Builds the MailSender of the outbound mailbox; Graph and EWS come with their own connectors. */
-export function createMailSender(protocol: string, settings: SmtpSenderSettings): MailSender {
-  if (protocol !== "SMTP") throw new Error(`Mailroom cannot send through ${protocol} mailboxes yet.`);
-  return new SmtpSender(settings);
+const graphDefaults = { hub: null, ca: undefined, timeoutMs: 30_000 };
+
+/** Builds the MailSource of a mailbox; EWS comes with its own connector. */
+export function mailSourceFactory(options: ConnectorOptions = {}): MailSourceFactory {
+  const graph = options.graph ?? graphDefaults;
+  return (protocol, settings) => {
+    switch (protocol) {
+      case "IMAP":
+        return new ImapSource(settings);
+      case "POP3":
+        return new Pop3Source(settings);
+      case "GRAPH":
+        return new GraphSource(settings, graph);
+      default:
+        throw new MailSourceError("protocol_error", `Mailroom cannot read ${protocol} mailboxes yet.`);
+    }
+  };
+}
+
+/** Builds the MailSender of the outbound mailbox; EWS comes with its own connector. */
+export function mailSenderFactory(options: ConnectorOptions = {}): (protocol: string, settings: SmtpSenderSettings) => MailSender {
+  const graph = options.graph ?? graphDefaults;
+  return (protocol, settings) => {
+    if (protocol === "SMTP") return new SmtpSender(settings);
+    if (protocol === "GRAPH") return new GraphSender({ host: settings.host, port: settings.port, login: settings.login, credentials: settings.credentials, ca: graph.ca, timeoutMs: graph.timeoutMs });
+    throw new Error(`Mailroom cannot send through ${protocol} mailboxes yet.`);
+  };
 }
 
 /** The connection test of a mailbox: one step each for connect, authenticate and open folder (or STAT). */
-export const testMailSource: MailSourceTester = async (protocol, settings) => {
-  switch (protocol) {
-    case "IMAP":
-      return testImap(settings);
-    case "POP3":
-      return testPop3(settings);
-    case "SMTP":
-      return testSmtp(settings);
-    default:
-      return [{ step: "connect", ok: false, ms: 0, message: `Mailroom cannot test ${protocol} mailboxes yet.` }];
-  }
-};
+export function mailSourceTester(options: ConnectorOptions = {}): MailSourceTester {
+  const graph = options.graph ?? graphDefaults;
+  return async (protocol, settings, context) => {
+    switch (protocol) {
+      case "IMAP":
+        return testImap(settings);
+      case "POP3":
+        return testPop3(settings);
+      case "SMTP":
+        return testSmtp(settings);
+      case "GRAPH":
+        return testGraph(settings, { ca: graph.ca, timeoutMs: graph.timeoutMs, outbound: context?.direction === "outbound" });
+      default:
+        return [{ step: "connect", ok: false, ms: 0, message: `Mailroom cannot test ${protocol} mailboxes yet.` }];
+    }
+  };
+}
+
+export const createMailSource = mailSourceFactory();
+export const createMailSender = mailSenderFactory();
+export const testMailSource = mailSourceTester();
 
 export * from "./mail-sender.js";
-export { SmtpSender, testSmtp, type SmtpSenderSettings };
+export { GraphNotificationHub, SmtpSender, testSmtp, type SmtpSenderSettings };

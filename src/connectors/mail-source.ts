@@ -18,7 +18,19 @@ export type SourceErrorCode =
   | "folder_missing"
   | "protocol_error"
   | "throttled"
-  | "closed";
+  | "closed"
+  // OAuth 2.0: what the sign-in service (Entra ID) answered instead of an access token
+  | "secret_expired"
+  | "invalid_client"
+  | "unauthorized_client"
+  | "tenant_not_found"
+  | "consent_required"
+  | "mfa_required"
+  | "user_locked"
+  | "invalid_credentials"
+  | "invalid_scope"
+  | "token_unavailable"
+  | "token_error";
 
 /** The connection (or the login) failed: the session is unusable and the runner retries with backoff. */
 export class MailSourceError extends Error {
@@ -168,6 +180,11 @@ export interface MailSource {
    */
   waitForChange(timeoutMs: number, signal: AbortSignal): Promise<"changed" | "timeout" | "aborted">;
   close(): Promise<void>;
+  /**
+   * What went wrong beside the mail itself since the last call (a Graph subscription Graph would not
+   * create): the runner records it as a warning on the mailbox; the mail still flows.
+   */
+  takeWarnings?(): { code: "notifications_unavailable"; message: string }[];
 }
 
 export interface TestStep {
@@ -202,7 +219,7 @@ export interface MailSourceSettings {
 export type MailSourceFactory = (protocol: MailProtocol, settings: MailSourceSettings) => MailSource;
 
 /** Runs the connection test of POST /api/v1/mailboxes/:id/test (inbound, or SMTP outbound); never changes or sends mail. */
-export type MailSourceTester = (protocol: MailProtocol | "SMTP", settings: MailSourceSettings) => Promise<TestStep[]>;
+export type MailSourceTester = (protocol: MailProtocol | "SMTP", settings: MailSourceSettings, context?: { direction: "inbound" | "outbound" }) => Promise<TestStep[]>;
 
 /**
  * The identity of a maildrop: the same server name in any case, the same login and folder is the same

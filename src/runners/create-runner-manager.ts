@@ -32,7 +32,7 @@ export interface RunnerWiring {
   onCommitted?: (mailboxId: string, interactionIds: string[]) => void;
 }
 
-const supported = new Set(["IMAP", "POP3"]);
+const supported = new Set(["IMAP", "POP3", "GRAPH"]);
 
 export function createRunnerManager(w: RunnerWiring): RunnerManager {
   const metrics = createRunnerMetrics(w.registry);
@@ -65,7 +65,9 @@ export function createRunnerManager(w: RunnerWiring): RunnerManager {
     clock: w.clock,
     log,
     metrics,
-    waitMs: (protocol: string) => (protocol === "POP3" ? w.config.pop3PollSeconds : w.config.imapResyncSeconds) * 1000,
+    // Graph mailboxes are woken by notifications; the wait is their catch-up, for notifications Graph never sent
+    waitMs: (protocol: string) =>
+      (protocol === "POP3" ? w.config.pop3PollSeconds : protocol === "GRAPH" ? w.config.microsoft.catchUpSeconds : w.config.imapResyncSeconds) * 1000,
     backoff: { initialMs: 1000, maxMs: 5 * 60_000 },
     ...(w.onCommitted ? { onCommitted: w.onCommitted } : {}),
   };

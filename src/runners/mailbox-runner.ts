@@ -137,6 +137,10 @@ export class MailboxRunner {
     );
     const report = await sync.run();
     end();
+    for (const w of source.takeWarnings?.() ?? []) {
+      this.#log.warn({ code: w.code, warning: w.message }, "mailbox warning");
+      await this.deps.recordWarning(id, w.code, w.message).catch((err: unknown) => this.#log.error({ err }, "could not record a mailbox warning"));
+    }
     const { metrics } = this.deps;
     if (report.created) metrics.ingested.inc({ mailbox: label, outcome: "created" }, report.created);
     if (report.duplicates) metrics.ingested.inc({ mailbox: label, outcome: "duplicate" }, report.duplicates);

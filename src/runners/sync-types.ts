@@ -16,7 +16,7 @@ export interface SyncLimits {
 
 export const defaultSyncLimits: Omit<SyncLimits, "maxMessageBytes"> = { ...defaultBatchLimits, window: 1000, maxAttempts: 3, prefetch: 2 };
 
-export type WarningCode = "message_skipped" | "message_unstorable" | "ack_refused" | "key_reused";
+export type WarningCode = "message_skipped" | "message_unstorable" | "ack_refused" | "key_reused" | "notifications_unavailable";
 
 /** Urgent syncs (a few new messages) go before bulk ones (a backlog) wherever they share something. */
 export type Lane = "urgent" | "bulk";

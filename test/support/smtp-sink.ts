@@ -30,7 +30,13 @@ export interface SmtpSinkOptions {
    * Without it the server offers no AUTH and takes mail from anyone. With it every transaction needs a
    * login as `user`: PLAIN and LOGIN with `password`, XOAUTH2 with one of `accessTokens`.
    */
-  auth?: { user: string; password?: string; accessTokens?: Iterable<string> };
+  auth?: {
+    user: string;
+    password?: string;
+    accessTokens?: Iterable<string>;
+    /** XOAUTH2 tokens not in accessTokens are accepted when this says yes (an issuer's introspection) */
+    verifyToken?: (user: string, token: string) => Promise<boolean>;
+  };
   /** offer STARTTLS with smtp-server's built-in self-signed certificate (clients must not verify it) */
   starttls?: boolean;
 }
@@ -94,18 +100,23 @@ export async function startSmtpSink(opts: SmtpSinkOptions = {}): Promise<SmtpSin
 
   const methods: string[] = [];
   if (opts.auth?.password !== undefined) methods.push("PLAIN", "LOGIN");
-  if (opts.auth?.accessTokens !== undefined) methods.push("XOAUTH2");
+  if (opts.auth?.accessTokens !== undefined || opts.auth?.verifyToken !== undefined) methods.push("XOAUTH2");
 
   const onAuth = (auth: SMTPServerAuthentication, session: SMTPServerSession, callback: (err: Error | null | undefined, response?: { user?: string; data?: object }) => void) => {
     const user = auth.username ?? "";
     const xoauth2 = auth.method === "XOAUTH2";
     const secret = (xoauth2 ? auth.accessToken : auth.password) ?? "";
-    const accepted = user === opts.auth?.user && (xoauth2 ? accessTokens.has(secret) : secret === opts.auth.password);
-    logins.push({ connectionId: session.id, method: auth.method, user, secret, accepted });
-    if (accepted) return callback(null, { user });
-    // XOAUTH2 is refused with a 334 challenge carrying this JSON, as Microsoft 365 and Gmail do; the client answers it with an empty line
-    if (xoauth2) return callback(null, { data: { status: "401", schemes: "bearer", scope: "https://outlook.office365.com/.default" } });
-    return callback(replyError(535, "5.7.8 Authentication credentials invalid"));
+    const decide = (accepted: boolean) => {
+      logins.push({ connectionId: session.id, method: auth.method, user, secret, accepted });
+      if (accepted) return callback(null, { user });
+      // XOAUTH2 is refused with a 334 challenge carrying this JSON, as Microsoft 365 and Gmail do; the client answers it with an empty line
+      if (xoauth2) return callback(null, { data: { status: "401", schemes: "bearer", scope: "https://outlook.office365.com/.default" } });
+      return callback(replyError(535, "5.7.8 Authentication credentials invalid"));
+    };
+    if (user !== opts.auth?.user) return decide(false);
+    if (!xoauth2) return decide(secret === opts.auth.password);
+    if (accessTokens.has(secret) || !opts.auth.verifyToken) return decide(accessTokens.has(secret));
+    opts.auth.verifyToken(user, secret).then(decide, () => decide(false));
   };
 
   const server = new SMTPServer({

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { afterEach, describe, expect, it } from "vitest";
-import { adminApi, createMailbox, createQueue, inboundGraph, inboundImap, inboundPop3, outboundSmtp, type AdminApi } from "../../../test/support/admin-api.js";
+import { adminApi, createMailbox, createQueue, inboundImap, inboundPop3, outboundSmtp, type AdminApi } from "../../../test/support/admin-api.js";
 import { testDialects } from "../../../test/support/dialects.js";
 import { createTestApp, type TestApp } from "../../../test/support/test-app.js";
 import { freePort } from "../../../test/support/net.js";
@@ -78,24 +78,26 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
     expect((await api.get(`/api/v1/mailboxes/${imap}`)).json()).toMatchObject({ enabled: false, status: { state: "disabled" } });
   });
 
-  it("says which protocols it cannot test yet without calling the tester, and tests the outbound SMTP mailbox", async () => {
+  it("says which protocols it cannot test yet, stops an OAuth mailbox's test at the token step when Entra ID cannot be reached, and tests the outbound SMTP mailbox", async () => {
     const { tester, calls } = standInTester(() => [{ step: "connect", ok: true, ms: 1 }]);
     await start(tester);
     const smtp = await createMailbox(api, outboundSmtp());
-    const graph = await createMailbox(api, inboundGraph());
+    const ews = await createMailbox(api, inboundImap({ name: "ews", type: "EWS", host: "exchange.acme.test", port: 443, security: "tls" }));
+    // nothing listens there: the token request fails at once, offline
+    const closed = await freePort();
     const oauth = await createMailbox(
       api,
-      inboundImap({ name: "oauth", auth: { method: "oauth2", grant: "password", clientId: "c-1", directoryId: "d-1" } }),
+      inboundImap({ name: "oauth", auth: { method: "oauth2", grant: "password", clientId: "c-1", directoryId: "d-1", tenantAuthority: `https://127.0.0.1:${closed}/` } }),
     );
-    for (const [id, pattern] of [
-      [graph, /cannot test GRAPH mailboxes yet/],
-      [oauth, /cannot test OAuth 2.0 mailboxes yet/],
+    for (const [id, step, pattern] of [
+      [ews, "connect", /cannot test EWS mailboxes yet/],
+      [oauth, "acquire_token", /The sign-in service could not be reached.*127\.0\.0\.1/],
     ] as const) {
       const res = await api.post(`/api/v1/mailboxes/${id}/test`);
       expect(res.statusCode).toBe(200);
       expect(res.json().ok).toBe(false);
       expect(res.json().steps).toHaveLength(1);
-      expect(res.json().steps[0]).toMatchObject({ ok: false, message: expect.stringMatching(pattern) });
+      expect(res.json().steps[0]).toMatchObject({ step, ok: false, message: expect.stringMatching(pattern) });
     }
     expect(calls).toEqual([]);
     // the outbound SMTP mailbox is tested (connect and sign in, nothing sent) with its own settings

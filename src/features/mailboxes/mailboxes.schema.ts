@@ -163,6 +163,10 @@ const authView = z.union([
     directoryId: z.string(),
     tenantAuthority: z.string(),
     secretExpiresAt: z.string().optional(),
+    secretExpiry: z
+      .object({ state: z.enum(["ok", "expiring", "expired"]), daysLeft: z.number() })
+      .optional()
+      .describe("From secretExpiresAt: expiring within 30 days, or expired (Entra ID then refuses every new token and mail stops)"),
   }),
 ]);
 
@@ -174,7 +178,7 @@ export const mailboxStatusView = z.object({
   warnings: z
     .array(z.object({ code: z.string(), message: z.string(), at: z.string() }))
     .describe(
-      "What the mailbox's runner set aside or could not do, newest first (at most 20): message_skipped, message_unstorable, ack_refused, key_reused. " +
+      "What the mailbox's runner set aside or could not do, newest first (at most 20): message_skipped, message_unstorable, ack_refused, key_reused, notifications_unavailable. " +
         "Cleared with DELETE /api/v1/mailboxes/{id}/warnings.",
     ),
 });

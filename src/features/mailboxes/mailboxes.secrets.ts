@@ -22,11 +22,17 @@ export function sealSecret(secretBox: SecretBox, mailboxId: string, secret: Mail
 
 /** The stored password of `row`, opened; an error that says what to do when it does not open. */
 export function openPassword(row: MailboxRow, sealed: string, secretBox: SecretBox): string {
+  return openSecret(row, "password", sealed, secretBox);
+}
+
+/** A stored secret of `row`, opened; an error that says what to do when it does not open. */
+export function openSecret(row: MailboxRow, secret: MailboxSecret, sealed: string, secretBox: SecretBox): string {
+  const what = secret === "password" ? "password" : "client secret";
   try {
-    return secretBox.open(sealed, secretContext(row.id, "password"));
+    return secretBox.open(sealed, secretContext(row.id, secret));
   } catch (err) {
     throw new Error(
-      `The stored password of mailbox ${row.name} cannot be read with this server's secret key (was the key changed, or the sealed password copied from elsewhere?); type the password again.`,
+      `The stored ${what} of mailbox ${row.name} cannot be read with this server's secret key (was the key changed, or the sealed ${what} copied from elsewhere?); type the ${what} again.`,
       { cause: err },
     );
   }

@@ -1,5 +1,6 @@
 import type { Kysely } from "kysely";
 import {
+  MailSourceError,
   fixedCredential,
   type CredentialProvider,
   type MailProtocol,
@@ -29,6 +30,7 @@ import {
   type AuthSettings,
   type MailboxDraft,
 } from "./mailboxes.draft.js";
+import { oauthAccount, type OAuthCredentials } from "./mailboxes.oauth.js";
 import { parseOptions } from "./mailboxes.options.js";
 import { openPassword, resealLegacySecrets, sealSecret } from "./mailboxes.secrets.js";
 import { outboundName, type CreateMailboxInput, type MailboxView, type PatchMailboxInput } from "./mailboxes.schema.js";
@@ -57,7 +59,7 @@ export interface MailboxStatusUpdate {
   lastSyncAt?: string | null | undefined;
 }
 
-const testableProtocols: readonly string[] = ["IMAP", "POP3", "SMTP"];
+const testableProtocols: readonly string[] = ["IMAP", "POP3", "SMTP", "GRAPH"];
 
 /**
  * The settings a connector needs for the mailbox in `row`, with its password opened. OAuth 2.0
@@ -120,6 +122,8 @@ export class MailboxesService {
     private readonly fromAddresses: FromAddressesService,
     private readonly log: Logger,
     private readonly tester: MailSourceTester | undefined,
+    /** the token service: OAuth 2.0 mailboxes sign in with its tokens */
+    private readonly oauth: OAuthCredentials | undefined = undefined,
   ) {
     this.store = new MailboxesStore(db);
   }
@@ -142,13 +146,19 @@ export class MailboxesService {
   }
 
   async list(filter: { clientType: "inbound" | "outbound" | "all"; q?: string | undefined }): Promise<MailboxView[]> {
-    return (await this.store.list(filter)).map(toMailboxView);
+    return (await this.store.list(filter)).map((r) => toMailboxView(r, this.clock.now()));
+  }
+
+  /** Every OAuth 2.0 mailbox with a client secret expiry date, and where it stands: for the metric and the supervisor's view. */
+  async secretExpiries(): Promise<{ name: string; daysLeft: number; state: "ok" | "expiring" | "expired" }[]> {
+    const all = await this.list({ clientType: "all" });
+    return all.flatMap((m) => (m.auth.method === "oauth2" && m.auth.secretExpiry ? [{ name: m.name, ...m.auth.secretExpiry }] : []));
   }
 
   async get(id: string): Promise<MailboxView> {
     const record = await this.store.byId(this.db, id);
     if (!record) throw AppError.notFound("The mailbox");
-    return toMailboxView(record);
+    return toMailboxView(record, this.clock.now());
   }
 
   async create(actor: Actor, input: CreateMailboxInput): Promise<MailboxView> {
@@ -263,16 +273,32 @@ export class MailboxesService {
       return cannot("connect", `Mailroom cannot test ${record.type} mailboxes yet.`);
     }
     if (!this.tester) return cannot("connect", `This Mailroom server has no ${record.type} connection test yet.`);
-    if (record.auth_method === "oauth2") return cannot("acquire_token", "Mailroom cannot test OAuth 2.0 mailboxes yet.");
     const started = performance.now();
     try {
-      const steps = await this.tester(record.type, toSourceSettings(record, this.secretBox));
+      const steps: TestStep[] = [];
+      let credentials: CredentialProvider | undefined;
+      const account = oauthAccount(record, this.secretBox);
+      if (account) {
+        if (!this.oauth) return cannot("acquire_token", "This Mailroom server has no token service for OAuth 2.0 mailboxes.");
+        const step = await tokenStep(this.oauth, account);
+        steps.push(step.step);
+        if (!step.credentials) return { ok: false, steps };
+        credentials = step.credentials;
+      }
+      steps.push(...(await this.tester(record.type, toSourceSettings(record, this.secretBox, credentials ? { credentials } : {}), { direction: record.client_type })));
       return { ok: steps.length > 0 && steps.every((s) => s.ok), steps };
     } catch (err) {
       this.log.warn({ mailboxId: id, err }, "mailbox test failed unexpectedly");
       const message = err instanceof Error ? err.message : "The test failed.";
       return { ok: false, steps: [{ step: "connect", ok: false, ms: Math.round(performance.now() - started), message }] };
     }
+  }
+
+  /** The connectors' credential provider for an OAuth 2.0 mailbox (the token service), or nothing for a password mailbox. */
+  private credentialsOf(row: MailboxRow): { credentials?: CredentialProvider } {
+    const account = oauthAccount(row, this.secretBox);
+    if (!account || !this.oauth) return {};
+    return { credentials: this.oauth.credentials(account) };
   }
 
   /** Binds secrets sealed before v2 to their mailbox; run at start, before anything opens them. */
@@ -293,7 +319,7 @@ export class MailboxesService {
     for (const row of await this.store.enabledInbound()) {
       let settings: MailSourceSettings;
       try {
-        settings = toSourceSettings(row, this.secretBox, { connectTimeoutMs: 15_000, allowInvalidCertificates: false });
+        settings = toSourceSettings(row, this.secretBox, { connectTimeoutMs: 15_000, allowInvalidCertificates: false, ...this.credentialsOf(row) });
       } catch (err) {
         // one unreadable secret must not keep every other mailbox from running: this one shows why it does not
         const message = err instanceof Error ? err.message : "The mailbox settings cannot be read.";
@@ -371,7 +397,7 @@ export class MailboxesService {
     const row = await this.store.outbound();
     if (!row) return null;
     const enabled = (await this.store.enabledIds(this.db)).has(row.id);
-    const settings = toSourceSettings(row, this.secretBox, {});
+    const settings = toSourceSettings(row, this.secretBox, this.credentialsOf(row));
     return {
       mailboxId: row.id,
       type: row.type,
@@ -425,5 +451,32 @@ export class MailboxesService {
       return new AppError("outbound_mailbox_exists", "There is already an outbound mailbox; Mailroom has one. Edit it instead.");
     }
     return new AppError("name_taken", `A mailbox named "${draft.name}" already exists.`, [{ path: "name", message: "is taken" }]);
+  }
+}
+
+/**
+ * The test's first step for an OAuth 2.0 mailbox: get a token, and say which permissions it carries and
+ * which the mailbox's protocol needs but it lacks. A token that lacks them fails the step: the login would.
+ */
+export async function tokenStep(
+  oauth: OAuthCredentials,
+  account: NonNullable<ReturnType<typeof oauthAccount>>,
+): Promise<{ step: TestStep; credentials: CredentialProvider | null }> {
+  const started = performance.now();
+  const ms = () => Math.round(performance.now() - started);
+  try {
+    const token = await oauth.acquire(account, { fresh: true });
+    const d = oauth.diagnose(token, account);
+    const carried = d.permissions.length > 0 ? d.permissions.join(", ") : "none";
+    const problems: string[] = [];
+    if (!d.audience.ok) problems.push(`the token is for ${d.audience.actual ?? "?"}, not ${d.audience.expected}`);
+    if (d.missing.length > 0) problems.push(`it lacks ${d.missing.join(", ")}: grant ${d.missing.length > 1 ? "them" : "it"} with admin consent in Entra ID`);
+    const kind = account.grant === "client_credentials" ? "application permissions" : "delegated permissions";
+    const message = `Token for ${account.username} with ${kind}: ${carried}${problems.length > 0 ? `; ${problems.join("; ")}` : ""}`;
+    const step: TestStep = { step: "acquire_token", ok: problems.length === 0, ms: ms(), message };
+    return { step, credentials: { get: () => Promise.resolve({ method: "xoauth2", accessToken: token.accessToken }), refused: () => undefined } };
+  } catch (err) {
+    const message = err instanceof Error ? err.message + (err instanceof MailSourceError && err.serverText ? ` (${err.serverText})` : "") : String(err);
+    return { step: { step: "acquire_token", ok: false, ms: ms(), message }, credentials: null };
   }
 }

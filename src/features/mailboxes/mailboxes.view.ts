@@ -14,8 +14,23 @@ function statusOf(r: MailboxRecord): MailboxView["status"] {
   return view;
 }
 
+/** A client secret warns this long before it expires: time to create a new one in Entra ID and enter it here. */
+export const secretWarningDays = 30;
+
+/**
+ * Where the client secret stands against its expiry date. Entra ID keeps honouring tokens bought before
+ * the secret expired, so without this the first sign of an expired secret is mail that stops an hour later.
+ */
+export function secretExpiry(expiresAt: string, now: Date): { state: "ok" | "expiring" | "expired"; daysLeft: number } {
+  // a date without a time is the end of that day (UTC): Entra's portal shows expiry as a date
+  const end = /^\d{4}-\d{2}-\d{2}$/.test(expiresAt) ? Date.parse(`${expiresAt}T23:59:59Z`) : Date.parse(expiresAt);
+  const daysLeft = Math.floor((end - now.getTime()) / 86_400_000);
+  const state = end <= now.getTime() ? "expired" : daysLeft < secretWarningDays ? "expiring" : "ok";
+  return { state, daysLeft: Math.max(daysLeft, 0) };
+}
+
 /** What the API shows of a mailbox: never a secret, only whether one is set. */
-export function toMailboxView(r: MailboxRecord): MailboxView {
+export function toMailboxView(r: MailboxRecord, now: Date): MailboxView {
   const d = draftFromRow(r);
   const auth: MailboxView["auth"] =
     d.auth.method === "oauth2"
@@ -25,7 +40,7 @@ export function toMailboxView(r: MailboxRecord): MailboxView {
           clientId: d.auth.clientId,
           directoryId: d.auth.directoryId,
           tenantAuthority: d.auth.tenantAuthority,
-          ...(d.auth.secretExpiresAt === null ? {} : { secretExpiresAt: d.auth.secretExpiresAt }),
+          ...(d.auth.secretExpiresAt === null ? {} : { secretExpiresAt: d.auth.secretExpiresAt, secretExpiry: secretExpiry(d.auth.secretExpiresAt, now) }),
         }
       : { method: "password" };
   return {

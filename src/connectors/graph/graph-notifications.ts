@@ -1,0 +1,111 @@
+import { randomBytes, timingSafeEqual } from "node:crypto";
+
+/** The subscription a Graph mailbox holds, as Mailroom remembers it. */
+export interface HeldSubscription {
+  id: string;
+  /** sent by Graph with every notification; a notification without it is not Graph's */
+  clientState: string;
+  expiresAt: Date;
+  /** Graph asked for a reauthorization: renew it on the next sync */
+  renew: boolean;
+  /** Graph removed it (or it could not be renewed): create a new one on the next sync */
+  recreate: boolean;
+}
+
+export interface NotificationOutcome {
+  /** mailboxes woken */
+  woke: number;
+  /** items with an unknown subscription or the wrong clientState: ignored */
+  ignored: number;
+}
+
+interface NotificationItem {
+  subscriptionId?: unknown;
+  clientState?: unknown;
+  lifecycleEvent?: unknown;
+}
+
+/**
+ * Where Graph's change and lifecycle notifications meet the mailboxes' runners. The HTTP side hands
+ * every notification here and answers at once (Graph wants 2xx within 3 s); the work is the runner's,
+ * woken to run a delta query. Subscriptions are kept per mailbox, not per connection, so a runner that
+ * reconnects after an error keeps its subscription.
+ */
+export class GraphNotificationHub {
+  readonly #byMailbox = new Map<string, HeldSubscription>();
+  readonly #mailboxOf = new Map<string, string>();
+  #wake: (mailboxId: string) => void = () => undefined;
+
+  constructor(
+    /** where Graph posts change notifications and lifecycle notifications; null: Graph mailboxes poll */
+    readonly notificationUrl: string | null,
+    readonly lifecycleUrl: string | null,
+  ) {}
+
+  /** Set once the runners exist: how a notification wakes the mailbox's runner. */
+  setWake(wake: (mailboxId: string) => void): void {
+    this.#wake = wake;
+  }
+
+  static newClientState(): string {
+    return randomBytes(24).toString("base64url");
+  }
+
+  held(mailboxId: string): HeldSubscription | undefined {
+    return this.#byMailbox.get(mailboxId);
+  }
+
+  hold(mailboxId: string, subscription: HeldSubscription): void {
+    this.release(mailboxId);
+    this.#byMailbox.set(mailboxId, subscription);
+    this.#mailboxOf.set(subscription.id, mailboxId);
+  }
+
+  release(mailboxId: string): void {
+    const old = this.#byMailbox.get(mailboxId);
+    if (old) this.#mailboxOf.delete(old.id);
+    this.#byMailbox.delete(mailboxId);
+  }
+
+  /** Change notifications ({"value": [...]}): wakes each mailbox named by a known subscription with its clientState. */
+  changes(body: unknown): NotificationOutcome {
+    return this.#each(body, (mailboxId) => mailboxId);
+  }
+
+  /**
+   * Lifecycle notifications (https://learn.microsoft.com/graph/change-notifications-lifecycle-events):
+   * reauthorizationRequired → renew; subscriptionRemoved → create anew; missed → catch up with delta.
+   * Each wakes the mailbox, whose next sync does it.
+   */
+  lifecycle(body: unknown): NotificationOutcome {
+    return this.#each(body, (mailboxId, item) => {
+      const held = this.#byMailbox.get(mailboxId);
+      if (held && item.lifecycleEvent === "reauthorizationRequired") held.renew = true;
+      if (held && item.lifecycleEvent === "subscriptionRemoved") held.recreate = true;
+      return mailboxId;
+    });
+  }
+
+  #each(body: unknown, onItem: (mailboxId: string, item: NotificationItem) => string): NotificationOutcome {
+    const items = body && typeof body === "object" && Array.isArray((body as { value?: unknown }).value) ? ((body as { value: unknown[] }).value as NotificationItem[]) : [];
+    const woken = new Set<string>();
+    let ignored = 0;
+    for (const item of items) {
+      const mailboxId = typeof item.subscriptionId === "string" ? this.#mailboxOf.get(item.subscriptionId) : undefined;
+      const held = mailboxId === undefined ? undefined : this.#byMailbox.get(mailboxId);
+      if (mailboxId === undefined || !held || typeof item.clientState !== "string" || !sameText(item.clientState, held.clientState)) {
+        ignored++;
+        continue;
+      }
+      woken.add(onItem(mailboxId, item));
+    }
+    for (const id of woken) this.#wake(id);
+    return { woke: woken.size, ignored };
+  }
+}
+
+function sameText(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}

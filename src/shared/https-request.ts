@@ -1,0 +1,50 @@
+import https from "node:https";
+import tls from "node:tls";
+
+/** Node's roots plus `extraCa`: giving `ca` alone would replace the roots and break the real Entra. */
+export function trustedCa(extraCa: string | null): string[] | undefined {
+  return extraCa === null ? undefined : [...tls.rootCertificates, extraCa];
+}
+
+export interface HttpsAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: Buffer;
+}
+
+/** One HTTPS request with a deadline covering the whole exchange; rejects with a message naming the host. */
+export function httpsRequest(
+  url: string,
+  init: { method: string; headers?: Record<string, string>; body?: string | Buffer; timeoutMs: number; ca?: string[] | undefined; agent?: https.Agent },
+): Promise<HttpsAnswer> {
+  return new Promise((resolve, reject) => {
+    const target = new URL(url);
+    if (target.protocol !== "https:") {
+      reject(new Error(`Mailroom only talks to ${target.host} over https, not ${target.protocol}`));
+      return;
+    }
+    const req = https.request(
+      target,
+      { method: init.method, headers: init.headers ?? {}, ...(init.ca ? { ca: init.ca } : {}), ...(init.agent ? { agent: init.agent } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => {
+          clearTimeout(timer);
+          const headers: Record<string, string> = {};
+          for (const [name, value] of Object.entries(res.headers)) if (value !== undefined) headers[name.toLowerCase()] = Array.isArray(value) ? value.join(", ") : value;
+          resolve({ status: res.statusCode ?? 0, headers, body: Buffer.concat(chunks) });
+        });
+        res.on("error", fail);
+      },
+    );
+    const timer = setTimeout(() => req.destroy(new Error(`${target.host} did not answer within ${Math.round(init.timeoutMs / 1000)} s`)), init.timeoutMs);
+    function fail(err: Error) {
+      clearTimeout(timer);
+      reject(err);
+    }
+    req.on("error", fail);
+    req.end(init.body);
+  });
+}
+
