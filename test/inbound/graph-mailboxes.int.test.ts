@@ -69,7 +69,8 @@ const subjects = async (s: Started, mailboxId: string) =>
   ((await s.api.get(`/api/v1/interactions?mailboxId=${mailboxId}&limit=100`)).json().items as { subject: string }[]).map((i) => i.subject).sort();
 const status = async (s: Started, mailboxId: string) => (await s.api.get(`/api/v1/mailboxes/${mailboxId}`)).json().status as { state: string; code?: string; message?: string; warnings: { code: string }[] };
 const inbox = async (user: string) => (await ms.get(`/_emulator/messages?user=${encodeURIComponent(user)}`)) as { id: string; subject: string; isRead: boolean }[];
-const subscriptionOf = async (user: string) => ((await ms.get("/_emulator/subscriptions")) as { id: string; resource: string }[]).filter((x) => x.resource.includes(user));
+const subscriptionOf = async (user: string) =>
+  ((await ms.get("/_emulator/subscriptions")) as { id: string; resource: string; expirationDateTime: string }[]).filter((x) => x.resource.includes(user));
 
 describe("Graph mailboxes woken by change notifications", () => {
   let s: Started;
@@ -94,10 +95,15 @@ describe("Graph mailboxes woken by change notifications", () => {
     await eventually(async () => (await inbox(box.user)).every((m) => m.isRead), 10_000);
   });
 
-  it("makes a new subscription when Graph removes one, and catches up when Graph says it missed notifications", async () => {
+  it("renews its subscription when Graph asks for reauthorization, makes a new one when Graph removes it, and catches up when Graph missed notifications", async () => {
     const box = await graphMailbox(s);
     await eventually(async () => (await subscriptionOf(box.user)).length === 1, 20_000);
     const [first] = await subscriptionOf(box.user);
+    await ms.control("/_emulator/lifecycle", { subscriptionId: first!.id, event: "reauthorizationRequired" });
+    await eventually(async () => {
+      const [now] = await subscriptionOf(box.user);
+      return now?.id === first!.id && now.expirationDateTime > first!.expirationDateTime;
+    }, 20_000);
     await ms.control("/_emulator/lifecycle", { subscriptionId: first!.id, event: "subscriptionRemoved" });
     await eventually(async () => (await subscriptionOf(box.user)).some((x) => x.id !== first!.id), 20_000);
 
