@@ -24,20 +24,7 @@ afterAll(async () => {
   await ms?.stop();
 });
 
-function account(overrides: Partial<OAuthAccount> = {}): OAuthAccount {
-  return {
-    protocol: "IMAP",
-    direction: "inbound",
-    grant: "client_credentials",
-    clientId: ms.clientId,
-    directoryId: ms.tenantId,
-    tenantAuthority: ms.authority,
-    clientSecret: ms.clientSecret,
-    username: "support@acme.test",
-    password: null,
-    ...overrides,
-  };
-}
+const account = (overrides: Partial<OAuthAccount> = {}) => ms.account(overrides);
 
 const tokenRequests = async () => ((await ms.get("/_emulator/stats")) as { token: number }).token;
 

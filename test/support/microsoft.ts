@@ -3,7 +3,7 @@ import os from "node:os";
 import path from "node:path";
 import { allApplicationPermissions, allDelegatedPermissions, startEmulator, type Seed, type StartedEmulator } from "../../emulators/microsoft/index.js";
 import { createLogger } from "../../src/logger.js";
-import { TokenService } from "../../src/oauth/token-service.js";
+import { TokenService, type OAuthAccount } from "../../src/oauth/token-service.js";
 import { startDovecot, type Dovecot, type DovecotOptions } from "./dovecot.js";
 
 /** The Microsoft emulator for a test: in-process, its certificates in a temp dir. */
@@ -17,6 +17,8 @@ export interface Microsoft {
   clientSecret: string;
   /** a token service that trusts the emulator's CA, as Mailroom's does with MAILROOM_TRUSTED_CA_FILE */
   tokens(): TokenService;
+  /** the token service's account for the first app with client credentials: IMAP inbound unless overridden */
+  account(overrides?: Partial<OAuthAccount>): OAuthAccount;
   /** POST to one of the emulator's /_emulator routes */
   control(route: string, body: unknown): Promise<unknown>;
   get(route: string): Promise<unknown>;
@@ -67,6 +69,18 @@ export async function startMicrosoft(options: { seed?: Seed; strict?: boolean } 
     clientId: client.clientId,
     clientSecret: client.clientSecret,
     tokens: () => new TokenService({ timeoutMs: 10_000, extraCa: emulator.caPem, log: createLogger("silent") }),
+    account: (overrides = {}) => ({
+      protocol: "IMAP",
+      direction: "inbound",
+      grant: "client_credentials",
+      clientId: client.clientId,
+      directoryId: tenant.id,
+      tenantAuthority: `${emulator.url}/`,
+      clientSecret: client.clientSecret,
+      username: "support@acme.test",
+      password: null,
+      ...overrides,
+    }),
     control: (route, body) => call("POST", route, body),
     get: (route) => call("GET", route),
     addUser: async (mail, password) => (await call("POST", "/_emulator/users", { tenantId: tenant.id, mail, ...(password ? { password } : {}) })) as { id: string; mail: string },

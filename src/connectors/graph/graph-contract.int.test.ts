@@ -20,17 +20,7 @@ describeMailSourceContract("Microsoft Graph", async () => {
     async newMailbox() {
       const user = uniqueUser("graph");
       await ms.addUser(user);
-      const credentials = tokens.credentials({
-        protocol: "GRAPH",
-        direction: "inbound",
-        grant: "client_credentials",
-        clientId: ms.clientId,
-        directoryId: ms.tenantId,
-        tenantAuthority: ms.authority,
-        clientSecret: ms.clientSecret,
-        username: user,
-        password: null,
-      });
+      const credentials = tokens.credentials(ms.account({ protocol: "GRAPH", username: user }));
       const settings: MailSourceSettings = {
         mailboxId: `mb-${user}`,
         host: "127.0.0.1",
