@@ -57,6 +57,11 @@ export interface MailboxesTable {
   test_mailbox: Flag;
   /** JSON of MailboxOptions (folder, acknowledge mode, import mode). */
   options: string;
+  /**
+   * JSON {method: "password", destination, at} when the OAuth migration assistant moved the mailbox from its
+   * password: where the kept password went then (see passwordDestination), so a revert knows it may reuse it.
+   */
+  oauth_migrated_from: string | null;
   created_at: Iso;
   updated_at: Iso;
 }
@@ -295,6 +300,22 @@ export interface OutboxTable {
   sent_at: Iso | null;
 }
 
+/** One dry run of OAuth 2.0 settings against a mailbox (the migration assistant): what was tried and how it went. */
+export interface OAuthVerificationsTable {
+  id: string;
+  mailbox_id: string;
+  oauth_grant: "client_credentials" | "password";
+  client_id: string;
+  directory_id: string;
+  tenant_authority: string;
+  ok: Flag;
+  /** JSON: the steps as the connection test reports them */
+  steps: string;
+  verified_at: Iso;
+  /** whether the mailbox was a test mailbox then: only those open the way for migrating others */
+  test_mailbox: Flag;
+}
+
 export interface Database {
   users: UsersTable;
   sessions: SessionsTable;
@@ -319,4 +340,5 @@ export interface Database {
   queue_agents: QueueAgentsTable;
   settings: SettingsTable;
   outbox: OutboxTable;
+  oauth_verifications: OAuthVerificationsTable;
 }

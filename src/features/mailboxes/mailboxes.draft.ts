@@ -44,7 +44,7 @@ export interface MailboxDraft {
   options: MailboxOptions | null;
 }
 
-type Columns = Omit<MailboxesTable, "id" | "password_sealed" | "client_secret_sealed" | "created_at" | "updated_at">;
+type Columns = Omit<MailboxesTable, "id" | "password_sealed" | "client_secret_sealed" | "oauth_migrated_from" | "created_at" | "updated_at">;
 
 function toAuthSettings(input: AuthInput): AuthSettings {
   if (input.method === "password") return { method: "password" };

@@ -58,22 +58,20 @@ export const optionsInput = strictBody({
 });
 export type OptionsInput = z.infer<typeof optionsInput>;
 
+const oauthFields = {
+  grant: z.enum(oauthGrants, { error: "Grant must be client_credentials or password" }),
+  clientId: displayText("Client ID", { max: 200, required: "Enter the Application (client) ID of the Azure app" }),
+  directoryId: displayText("Directory ID", { max: 200, required: "Enter the Directory (tenant) ID of the Azure app" }),
+  tenantAuthority: z.string({ error: messages.tenantAuthority }).trim().refine(isHttpsUrl, messages.tenantAuthority).optional(),
+  secretExpiresAt: z
+    .union([z.iso.date(), z.iso.datetime({ offset: true })], { error: "Secret expiry must be an ISO date such as 2026-12-31" })
+    .nullable()
+    .optional(),
+};
+
 export const authInput = z.discriminatedUnion(
   "method",
-  [
-    strictBody({ method: z.literal("password") }),
-    strictBody({
-      method: z.literal("oauth2"),
-      grant: z.enum(oauthGrants, { error: "Grant must be client_credentials or password" }),
-      clientId: displayText("Client ID", { max: 200, required: "Enter the Application (client) ID of the Azure app" }),
-      directoryId: displayText("Directory ID", { max: 200, required: "Enter the Directory (tenant) ID of the Azure app" }),
-      tenantAuthority: z.string({ error: messages.tenantAuthority }).trim().refine(isHttpsUrl, messages.tenantAuthority).optional(),
-      secretExpiresAt: z
-        .union([z.iso.date(), z.iso.datetime({ offset: true })], { error: "Secret expiry must be an ISO date such as 2026-12-31" })
-        .nullable()
-        .optional(),
-    }),
-  ],
+  [strictBody({ method: z.literal("password") }), strictBody({ method: z.literal("oauth2"), ...oauthFields })],
   { error: "Auth method must be password or oauth2" },
 );
 export type AuthInput = z.infer<typeof authInput>;
@@ -142,6 +140,23 @@ export const patchMailboxBody = strictBody({
 });
 export type PatchMailboxInput = z.infer<typeof patchMailboxBody>;
 
+/** The OAuth settings the migration assistant tries (verify) and switches a mailbox to (migrate). */
+export const oauthAuthInput = strictBody({
+  method: z.literal("oauth2", { error: "The migration assistant moves a mailbox to OAuth 2.0: auth.method must be oauth2" }),
+  ...oauthFields,
+});
+export type OAuthAuthInput = z.infer<typeof oauthAuthInput>;
+
+export const oauthMigrationBody = strictBody({
+  auth: oauthAuthInput,
+  clientSecret: common.clientSecret.optional(),
+  password: common.password.optional(),
+});
+export type OAuthMigrationInput = z.infer<typeof oauthMigrationBody>;
+
+export const oauthRevertBody = strictBody({ password: common.password.optional() });
+export type OAuthRevertInput = z.infer<typeof oauthRevertBody>;
+
 export const listMailboxesQuery = z.object({
   clientType: z.enum(["inbound", "outbound", "all"], { error: "clientType must be inbound, outbound or all" }).default("all"),
   q: z.string().trim().max(200, "Search text may have at most 200 characters").optional(),
@@ -200,6 +215,14 @@ export const mailboxView = z.object({
   passwordSet: z.boolean(),
   clientSecretSet: z.boolean(),
   testMailbox: z.boolean(),
+  oauthMigration: z
+    .object({ migratedAt: z.string(), canRevertWithoutPassword: z.boolean() })
+    .optional()
+    .describe(
+      "Set while the mailbox signs in with OAuth 2.0 because the migration assistant moved it from its password. " +
+        "canRevertWithoutPassword: its kept password would go where it went before (same type, host, port, security and login), " +
+        "so POST /api/v1/mailboxes/{id}/oauth/revert needs no password.",
+    ),
   enabled: z.boolean(),
   status: mailboxStatusView,
   createdAt: z.string(),
@@ -207,7 +230,26 @@ export const mailboxView = z.object({
 });
 export type MailboxView = z.infer<typeof mailboxView>;
 
+const testStepView = z.object({ step: z.string(), ok: z.boolean(), ms: z.number(), message: z.string().optional() });
+
 export const testResultView = z.object({
   ok: z.boolean(),
-  steps: z.array(z.object({ step: z.string(), ok: z.boolean(), ms: z.number(), message: z.string().optional() })),
+  steps: z.array(testStepView),
 });
+
+export const oauthVerifyResultView = testResultView.extend({ verificationId: z.string() });
+
+export const oauthMigrateResultView = oauthVerifyResultView.extend({ mailbox: mailboxView });
+
+export const oauthVerificationView = z.object({
+  id: z.string(),
+  grant: z.enum(oauthGrants),
+  clientId: z.string(),
+  directoryId: z.string(),
+  tenantAuthority: z.string(),
+  ok: z.boolean(),
+  steps: z.array(testStepView),
+  verifiedAt: z.string(),
+  testMailbox: z.boolean().describe("whether the mailbox was a test mailbox when it was verified"),
+});
+export type OAuthVerificationView = z.infer<typeof oauthVerificationView>;

@@ -1,13 +1,5 @@
 import type { Kysely } from "kysely";
-import {
-  MailSourceError,
-  fixedCredential,
-  type CredentialProvider,
-  type MailProtocol,
-  type MailSourceSettings,
-  type MailSourceTester,
-  type TestStep,
-} from "../../connectors/mail-source.js";
+import type { CredentialProvider, MailProtocol, MailSourceSettings, MailSourceTester, TestStep } from "../../connectors/mail-source.js";
 import type { SecretBox } from "../../crypto/secret-box.js";
 import { isForeignKeyViolation, uniqueViolation } from "../../db/constraint-errors.js";
 import type { Database, MailboxStatusTable } from "../../db/schema.js";
@@ -30,12 +22,16 @@ import {
   type AuthSettings,
   type MailboxDraft,
 } from "./mailboxes.draft.js";
+import { testConnection, toSourceSettings } from "./mailboxes.connection.js";
+import { OAuthMigration } from "./mailboxes.migration.js";
 import { oauthAccount, type OAuthCredentials } from "./mailboxes.oauth.js";
-import { parseOptions } from "./mailboxes.options.js";
-import { openPassword, resealLegacySecrets, sealSecret } from "./mailboxes.secrets.js";
+import { resealLegacySecrets, sealSecret } from "./mailboxes.secrets.js";
 import { outboundName, type CreateMailboxInput, type MailboxView, type PatchMailboxInput } from "./mailboxes.schema.js";
 import { MailboxesStore, type MailboxRow } from "./mailboxes.store.js";
 import { toMailboxView } from "./mailboxes.view.js";
+
+// they lived here before the migration assistant shared them
+export { toSourceSettings, tokenStep } from "./mailboxes.connection.js";
 
 /** An inbound mailbox that an enabled application lists: what its runner needs. */
 export interface EnabledInboundMailbox {
@@ -59,44 +55,6 @@ export interface MailboxStatusUpdate {
   lastSyncAt?: string | null | undefined;
 }
 
-const testableProtocols: readonly string[] = ["IMAP", "POP3", "SMTP", "GRAPH"];
-
-/**
- * The settings a connector needs for the mailbox in `row`, with its password opened. OAuth 2.0
- * mailboxes get their credentials from `extra.credentials` (the token service); without one, an
- * `xoauth2` credential with an empty token, which the server refuses in words.
- */
-export function toSourceSettings(
-  row: MailboxRow,
-  secretBox: SecretBox,
-  extra: { credentials?: CredentialProvider; connectTimeoutMs?: number; allowInvalidCertificates?: boolean } = {},
-): MailSourceSettings {
-  let credentials: CredentialProvider;
-  if (row.auth_method === "oauth2") {
-    credentials = extra.credentials ?? fixedCredential({ method: "xoauth2", accessToken: "" });
-  } else {
-    if (row.password_sealed === null) throw new Error(`Mailbox ${row.name} has no stored password; type the password again.`);
-    credentials = fixedCredential({ method: "password", password: openPassword(row, row.password_sealed, secretBox) });
-  }
-  const options = parseOptions(row.options, row.type);
-  let acknowledge: MailSourceSettings["acknowledge"] = { mode: "seen" };
-  if (row.type === "POP3") acknowledge = { mode: options.acknowledge === "keep" ? "keep" : "delete" };
-  else if (options.acknowledge === "move" && options.processedFolder) acknowledge = { mode: "move", folder: options.processedFolder };
-  return {
-    mailboxId: row.id,
-    host: row.host,
-    port: row.port,
-    security: row.security,
-    login: row.login,
-    credentials,
-    folder: options.folder ?? "INBOX",
-    acknowledge,
-    initialImport: options.initialImport,
-    connectTimeoutMs: extra.connectTimeoutMs ?? 15_000,
-    allowInvalidCertificates: extra.allowInvalidCertificates ?? false,
-  };
-}
-
 function problemsError(problems: FieldProblem[]): AppError {
   return new AppError("invalid_input", problems.map((p) => p.message).join("; "), problems);
 }
@@ -112,6 +70,8 @@ export interface OutboundConnection {
 
 export class MailboxesService {
   readonly store: MailboxesStore;
+  /** the OAuth migration assistant: verify, migrate, revert */
+  readonly oauthMigration: OAuthMigration;
   readonly #listeners = new Set<() => void>();
 
   constructor(
@@ -126,6 +86,18 @@ export class MailboxesService {
     private readonly oauth: OAuthCredentials | undefined = undefined,
   ) {
     this.store = new MailboxesStore(db);
+    this.oauthMigration = new OAuthMigration({
+      db,
+      audit,
+      clock,
+      secretBox,
+      log,
+      tester,
+      oauth,
+      mailboxes: this.store,
+      view: (id) => this.get(id),
+      notifyChanged: () => this.notifyChanged(),
+    });
   }
 
   /** Called after every commit that can change which inbound mailboxes are enabled, or any mailbox's settings. */
@@ -179,6 +151,7 @@ export class MailboxesService {
       ...draftToColumns(draft),
       password_sealed: input.password === undefined ? null : sealSecret(this.secretBox, id, "password", input.password),
       client_secret_sealed: input.clientSecret === undefined ? null : sealSecret(this.secretBox, id, "client_secret", input.clientSecret),
+      oauth_migrated_from: null,
       created_at: now,
       updated_at: now,
     };
@@ -228,6 +201,8 @@ export class MailboxesService {
           ...draftToColumns(next),
           ...(patch.password === undefined ? {} : { password_sealed: sealSecret(this.secretBox, id, "password", patch.password) }),
           ...(patch.clientSecret === undefined ? {} : { client_secret_sealed: sealSecret(this.secretBox, id, "client_secret", patch.clientSecret) }),
+          // back on a password typed here: nothing is left for the migration assistant to revert
+          ...(next.auth.method === "password" ? { oauth_migrated_from: null } : {}),
           updated_at: this.clock.now().toISOString(),
         });
         await this.audit.record(trx, actor, "mailbox.update", { type: "mailbox", id }, { ...patch });
@@ -268,30 +243,8 @@ export class MailboxesService {
   async test(id: string): Promise<{ ok: boolean; steps: TestStep[] }> {
     const record = await this.store.byId(this.db, id);
     if (!record) throw AppError.notFound("The mailbox");
-    const cannot = (step: TestStep["step"], message: string) => ({ ok: false, steps: [{ step, ok: false, ms: 0, message }] });
-    if (!testableProtocols.includes(record.type)) {
-      return cannot("connect", `Mailroom cannot test ${record.type} mailboxes yet.`);
-    }
-    if (!this.tester) return cannot("connect", `This Mailroom server has no ${record.type} connection test yet.`);
-    const started = performance.now();
-    try {
-      const steps: TestStep[] = [];
-      let credentials: CredentialProvider | undefined;
-      const account = oauthAccount(record, this.secretBox);
-      if (account) {
-        if (!this.oauth) return cannot("acquire_token", "This Mailroom server has no token service for OAuth 2.0 mailboxes.");
-        const step = await tokenStep(this.oauth, account);
-        steps.push(step.step);
-        if (!step.credentials) return { ok: false, steps };
-        credentials = step.credentials;
-      }
-      steps.push(...(await this.tester(record.type, toSourceSettings(record, this.secretBox, credentials ? { credentials } : {}), { direction: record.client_type })));
-      return { ok: steps.length > 0 && steps.every((s) => s.ok), steps };
-    } catch (err) {
-      this.log.warn({ mailboxId: id, err }, "mailbox test failed unexpectedly");
-      const message = err instanceof Error ? err.message : "The test failed.";
-      return { ok: false, steps: [{ step: "connect", ok: false, ms: Math.round(performance.now() - started), message }] };
-    }
+    const deps = { tester: this.tester, oauth: this.oauth, secretBox: this.secretBox, log: this.log };
+    return testConnection(deps, record, () => oauthAccount(record, this.secretBox));
   }
 
   /** The connectors' credential provider for an OAuth 2.0 mailbox (the token service), or nothing for a password mailbox. */
@@ -451,32 +404,5 @@ export class MailboxesService {
       return new AppError("outbound_mailbox_exists", "There is already an outbound mailbox; Mailroom has one. Edit it instead.");
     }
     return new AppError("name_taken", `A mailbox named "${draft.name}" already exists.`, [{ path: "name", message: "is taken" }]);
-  }
-}
-
-/**
- * The test's first step for an OAuth 2.0 mailbox: get a token, and say which permissions it carries and
- * which the mailbox's protocol needs but it lacks. A token that lacks them fails the step: the login would.
- */
-export async function tokenStep(
-  oauth: OAuthCredentials,
-  account: NonNullable<ReturnType<typeof oauthAccount>>,
-): Promise<{ step: TestStep; credentials: CredentialProvider | null }> {
-  const started = performance.now();
-  const ms = () => Math.round(performance.now() - started);
-  try {
-    const token = await oauth.acquire(account, { fresh: true });
-    const d = oauth.diagnose(token, account);
-    const carried = d.permissions.length > 0 ? d.permissions.join(", ") : "none";
-    const problems: string[] = [];
-    if (!d.audience.ok) problems.push(`the token is for ${d.audience.actual ?? "?"}, not ${d.audience.expected}`);
-    if (d.missing.length > 0) problems.push(`it lacks ${d.missing.join(", ")}: grant ${d.missing.length > 1 ? "them" : "it"} with admin consent in Entra ID`);
-    const kind = account.grant === "client_credentials" ? "application permissions" : "delegated permissions";
-    const message = `Token for ${account.username} with ${kind}: ${carried}${problems.length > 0 ? `; ${problems.join("; ")}` : ""}`;
-    const step: TestStep = { step: "acquire_token", ok: problems.length === 0, ms: ms(), message };
-    return { step, credentials: { get: () => Promise.resolve({ method: "xoauth2", accessToken: token.accessToken }), refused: () => undefined } };
-  } catch (err) {
-    const message = err instanceof Error ? err.message + (err instanceof MailSourceError && err.serverText ? ` (${err.serverText})` : "") : String(err);
-    return { step: { step: "acquire_token", ok: false, ms: ms(), message }, credentials: null };
   }
 }

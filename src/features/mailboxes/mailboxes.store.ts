@@ -136,6 +136,12 @@ export class MailboxesStore {
     await trx.updateTable("mailboxes").set(changes).where("id", "=", id).execute();
   }
 
+  /** Updates the mailbox only while it is as it was read (`updatedAt`): false when someone changed it meanwhile. */
+  async updateIfUnchanged(trx: Kysely<Database>, id: string, updatedAt: string, changes: Partial<Omit<MailboxRow, "id">>): Promise<boolean> {
+    const result = await trx.updateTable("mailboxes").set(changes).where("id", "=", id).where("updated_at", "=", updatedAt).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
   /** Mailboxes with a secret sealed in the v1 format, which is bound to no mailbox. */
   withLegacySecrets(trx: Kysely<Database>): Promise<MailboxRow[]> {
     return trx

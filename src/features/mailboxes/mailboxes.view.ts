@@ -1,4 +1,5 @@
 import { draftFromRow } from "./mailboxes.draft.js";
+import { oauthMigrationOf } from "./mailboxes.migration.js";
 import type { MailboxView } from "./mailboxes.schema.js";
 import type { MailboxRecord } from "./mailboxes.store.js";
 
@@ -32,6 +33,7 @@ export function secretExpiry(expiresAt: string, now: Date): { state: "ok" | "exp
 /** What the API shows of a mailbox: never a secret, only whether one is set. */
 export function toMailboxView(r: MailboxRecord, now: Date): MailboxView {
   const d = draftFromRow(r);
+  const oauthMigration = oauthMigrationOf(r);
   const auth: MailboxView["auth"] =
     d.auth.method === "oauth2"
       ? {
@@ -60,6 +62,7 @@ export function toMailboxView(r: MailboxRecord, now: Date): MailboxView {
     passwordSet: r.password_sealed !== null,
     clientSecretSet: r.client_secret_sealed !== null,
     testMailbox: d.testMailbox,
+    ...(oauthMigration ? { oauthMigration } : {}),
     enabled: r.enabled,
     status: statusOf(r),
     createdAt: r.created_at,
