@@ -97,13 +97,18 @@ export function graphMailRoutes(ctx: EmulatorContext): Route[] {
     const skip = intOption(req.query.get("$skip"), "$skip", 0);
     if (!skip.ok) return skip.response;
     const pageSize = Math.min(top.value, MAX_TOP);
+    const expand = req.query.get("$expand");
+    if (expand !== null) {
+      const checked = expandSize(expand, null);
+      if (checked && "status" in checked) return checked;
+    }
 
     const all = [...state.messages.values()].filter((m) => m.userId === user.id && !m.deleted && (folder === null || m.folder === folder));
     const found = sortMessages(all.filter((m) => matches(m, filter.value)), order.value);
     const page = found.slice(skip.value, skip.value + pageSize);
     const body: Record<string, unknown> = {
       "@odata.context": `${ctx.url}/v1.0/$metadata#users('${user.id}')/messages${select.value ? `(${select.value.join(",")})` : ""}`,
-      value: page.map((m) => messageJson(m, select.value, preferText(req))),
+      value: page.map((m) => ({ ...messageJson(m, select.value, preferText(req)), ...(expand === null ? {} : expandSize(expand, m)) })),
     };
     if (skip.value + pageSize < found.length) {
       // Graph pages messages with $skip and keeps the other options in the link
@@ -266,10 +271,10 @@ const sizePropertyId = "Integer 0x0E08";
  * $expand=singleValueExtendedProperties($filter=id eq 'Integer 0x0E08'): the one extended property the
  * emulator knows, the message's size (https://learn.microsoft.com/graph/api/singlevaluelegacyextendedproperty-get).
  */
-function expandSize(expand: string | null, m: StoredMessage): { singleValueExtendedProperties: { id: string; value: string }[] } | EmulatorResponse | null {
+function expandSize(expand: string | null, m: StoredMessage | null): { singleValueExtendedProperties: { id: string; value: string }[] } | EmulatorResponse | null {
   if (expand === null) return null;
   const match = /^singleValueExtendedProperties\(\$filter=id eq '([^']+)'\)$/i.exec(expand.trim());
   if (!match) return graphError(400, "BadRequest", `Parsing OData Select and Expand failed: the emulator expands only singleValueExtendedProperties($filter=id eq '${sizePropertyId}').`);
   const wanted = (match[1] ?? "").toLowerCase() === sizePropertyId.toLowerCase();
-  return { singleValueExtendedProperties: wanted ? [{ id: "Integer 0xe08", value: String(m.mime.length) }] : [] };
+  return { singleValueExtendedProperties: wanted && m ? [{ id: "Integer 0xe08", value: String(m.mime.length) }] : [] };
 }

@@ -1,3 +1,4 @@
+import { setMaxListeners } from "node:events";
 import https from "node:https";
 import { httpsRequest, type HttpsAnswer } from "../../shared/https-request.js";
 import { Semaphore } from "../../shared/semaphore.js";
@@ -15,8 +16,11 @@ export interface GraphClientOptions {
   timeoutMs: number;
   /** Microsoft allows 4 concurrent requests per mailbox (https://learn.microsoft.com/graph/throttling-limits#outlook-service-limits) */
   maxConcurrent?: number;
-  /** how often a throttled or unavailable request is tried before the error reaches the runner */
-  maxAttempts?: number;
+  /**
+   * How long a request keeps being retried while Graph throttles it or is unavailable, before the error
+   * reaches the runner. Throttling is Graph asking to slow down, not a failure: the default waits it out.
+   */
+  retryBudgetMs?: number;
   signal?: AbortSignal;
 }
 
@@ -50,6 +54,8 @@ export class GraphClient {
   readonly #agent: https.Agent;
   readonly #host: string;
   readonly #port: number;
+  /** Graph said Retry-After: no request of this mailbox goes out before then */
+  #pausedUntil = 0;
 
   constructor(options: GraphClientOptions) {
     this.#options = options;
@@ -58,6 +64,8 @@ export class GraphClient {
     const url = new URL(options.baseUrl);
     this.#host = url.hostname;
     this.#port = Number(url.port || 443);
+    // every waiting request listens on the signal: more than Node's default 10 is normal here
+    if (options.signal) setMaxListeners(1000, options.signal);
   }
 
   /** `/users/{login}` + rest, with the login escaped */
@@ -73,9 +81,12 @@ export class GraphClient {
   /** One Graph call; throws GraphRequestError for an answer Graph gave, MailSourceError when there was none worth retrying. */
   async request(method: string, pathOrUrl: string, init: { body?: string | Buffer; headers?: Record<string, string> } = {}): Promise<HttpsAnswer> {
     const url = pathOrUrl.startsWith("https://") ? pathOrUrl : `${this.#options.baseUrl}${pathOrUrl}`;
-    const maxAttempts = this.#options.maxAttempts ?? 6;
+    const giveUpAt = Date.now() + (this.#options.retryBudgetMs ?? 120_000);
     let refreshed = false;
     for (let attempt = 1; ; attempt++) {
+      const paused = this.#pausedUntil - Date.now();
+      if (paused > 0) await sleep(paused, this.#options.signal);
+      if (this.#options.signal?.aborted) throw new MailSourceError("closed", "The mailbox was stopped.");
       const answer = await this.#slots.run(async () => {
         const credential = await this.#options.credentials.get();
         const token = credential.method === "xoauth2" ? credential.accessToken : "";
@@ -103,9 +114,12 @@ export class GraphClient {
         refreshed = true;
         continue;
       }
-      if (retryable.has(answer.status) && attempt < maxAttempts) {
-        await sleep(retryDelayMs(answer, attempt), this.#options.signal);
-        if (this.#options.signal?.aborted) throw new MailSourceError("closed", "The mailbox was stopped.");
+      if (retryable.has(answer.status) && Date.now() < giveUpAt) {
+        const delay = retryDelayMs(answer, attempt);
+        // Microsoft: after a 429, wait Retry-After before sending more requests — all of this mailbox's, not just this one
+        // (https://learn.microsoft.com/graph/throttling#best-practices-to-handle-throttling)
+        if (answer.headers["retry-after"] !== undefined) this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + delay);
+        else await sleep(delay, this.#options.signal);
         continue;
       }
       throw toError(answer.status, graph, this.#options.login, method, url);

@@ -32,6 +32,11 @@ interface DeltaPage {
   "@odata.deltaLink"?: string;
 }
 
+interface SizedPage {
+  value?: { id: string; singleValueExtendedProperties?: { id: string; value: string }[] }[];
+  "@odata.nextLink"?: string;
+}
+
 /** Graph's message size, PidTagMessageSize (https://learn.microsoft.com/office/client-developer/outlook/mapi/pidtagmessagesize-canonical-property) */
 const sizeProperty = "Integer 0x0E08";
 /** Outlook messages allow at most 10,070 minutes (https://learn.microsoft.com/graph/api/resources/subscription#subscription-lifetime) */
@@ -139,6 +144,8 @@ export class GraphSource implements MailSource {
 
 class GraphSession implements MailSession {
   readonly traits: SessionTraits = { keysMayBeReused: false, ackRemoves: false };
+  /** receivedDateTime of each listed key: sizes are asked for a window's time range in one listing */
+  readonly #received = new Map<string, string>();
 
   constructor(
     private readonly client: GraphClient,
@@ -170,6 +177,7 @@ class GraphSession implements MailSession {
       else if (page["@odata.nextLink"]) url = page["@odata.nextLink"];
       else throw new MailSourceError("protocol_error", "Microsoft Graph ended a delta query without a next or delta link.");
     }
+    for (const [id, m] of found) if (m.receivedDateTime) this.#received.set(id, m.receivedDateTime);
     const candidates = [...found.entries()]
       .filter(([, m]) => unseenSince === null || !m.isRead || m.receivedDateTime >= unseenSince)
       .sort((a, b) => a[1].receivedDateTime.localeCompare(b[1].receivedDateTime))
@@ -184,16 +192,39 @@ class GraphSession implements MailSession {
     };
   }
 
+  /**
+   * One listing of the Inbox over the keys' time range with each message's size, rather than a request
+   * per message: under throttling every request counts. Keys not listed are gone.
+   */
   async sizes(keys: string[]): Promise<Map<string, number>> {
     const sizes = new Map<string, number>();
+    const times = keys.map((k) => this.#received.get(k)).filter((t): t is string => t !== undefined).sort();
+    const wanted = new Set(keys);
+    if (times.length > 0) {
+      const range = `receivedDateTime ge ${times[0]} and receivedDateTime le ${times.at(-1)}`;
+      let url: string | undefined = this.client.userPath(
+        `/mailFolders/inbox/messages?$select=id&$top=1000&$filter=${range}&$expand=singleValueExtendedProperties($filter=id eq '${sizeProperty}')`,
+      );
+      while (url !== undefined) {
+        let page: SizedPage;
+        try {
+          page = await this.client.json<SizedPage>("GET", url);
+        } catch (err) {
+          throw mapped(err, this.settings.login);
+        }
+        // no size (a property Graph did not return): 0, so the message is fetched whole
+        for (const m of page.value ?? []) if (wanted.has(m.id)) sizes.set(m.id, sizeOf(m.singleValueExtendedProperties) ?? 0);
+        url = page["@odata.nextLink"];
+      }
+    }
+    // keys listed without a time (none in practice): one request each
+    const untimed = keys.filter((k) => !this.#received.has(k));
     await Promise.all(
-      keys.map(async (key) => {
+      untimed.map(async (key) => {
         const path = this.client.userPath(`/messages/${encodeURIComponent(key)}?$select=id&$expand=singleValueExtendedProperties($filter=id eq '${sizeProperty}')`);
         try {
           const message = await this.client.json<{ singleValueExtendedProperties?: { id: string; value: string }[] }>("GET", path);
-          const value = sizeOf(message.singleValueExtendedProperties);
-          // no size (a property Graph did not return): 0, so the message is fetched whole
-          sizes.set(key, value ?? 0);
+          sizes.set(key, sizeOf(message.singleValueExtendedProperties) ?? 0);
         } catch (err) {
           if (isGone(err)) return;
           throw mapped(err, this.settings.login);

@@ -8,7 +8,7 @@ import { GraphClient } from "./graph-client.js";
  */
 export async function testGraph(settings: MailSourceSettings, options: { ca: string[] | undefined; timeoutMs: number; outbound: boolean }): Promise<TestStep[]> {
   const port = settings.port === 443 ? "" : `:${settings.port}`;
-  const client = new GraphClient({ baseUrl: `https://${settings.host}${port}`, login: settings.login, credentials: settings.credentials, ca: options.ca, timeoutMs: options.timeoutMs, maxAttempts: 2 });
+  const client = new GraphClient({ baseUrl: `https://${settings.host}${port}`, login: settings.login, credentials: settings.credentials, ca: options.ca, timeoutMs: options.timeoutMs, retryBudgetMs: 5_000 });
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   try {
