@@ -87,7 +87,7 @@ describe("Graph mailboxes woken by change notifications", () => {
     await ms.deliver(box.user, testMessage("waiting before enable"));
     await eventually(async () => (await subscriptionOf(box.user)).length === 1, 20_000);
     await eventually(async () => (await subjects(s, box.id)).length === 1, 20_000);
-    expect((await status(s, box.id)).state).toBe("ok");
+    await eventually(async () => (await status(s, box.id)).state === "ok", 10_000);
 
     await ms.deliver(box.user, testMessage("arrives while subscribed"));
     await eventually(async () => (await subjects(s, box.id)).length === 2, 20_000);
