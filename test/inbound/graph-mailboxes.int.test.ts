@@ -25,13 +25,16 @@ interface Started {
   queueId: string;
 }
 
-/** A Mailroom listening on 127.0.0.1, with Graph's notifications sent to it and the catch-up every `catchUpSeconds`. */
-async function startMailroom(catchUpSeconds: number): Promise<Started> {
+/**
+ * A Mailroom listening on 127.0.0.1, with Graph's notifications sent to it (or to `publicUrl`, where
+ * nothing may answer) and the catch-up every `catchUpSeconds`.
+ */
+async function startMailroom(catchUpSeconds: number, publicUrl?: string): Promise<Started> {
   const port = await freePort();
   const t = await createTestApp("sqlite", {
     runnersEnabled: true,
     parseWorkers: 1,
-    microsoft: { trustedCaPem: ms.emulator.caPem, tokenTimeoutMs: 10_000, publicUrl: `http://127.0.0.1:${port}`, catchUpSeconds },
+    microsoft: { trustedCaPem: ms.emulator.caPem, tokenTimeoutMs: 10_000, publicUrl: publicUrl ?? `http://127.0.0.1:${port}`, catchUpSeconds },
   });
   await t.app.http.listen({ port, host: "127.0.0.1" });
   await t.app.start();
@@ -67,7 +70,7 @@ async function graphMailbox(s: Started, extra: Record<string, unknown> = {}): Pr
 
 const subjects = async (s: Started, mailboxId: string) =>
   ((await s.api.get(`/api/v1/interactions?mailboxId=${mailboxId}&limit=100`)).json().items as { subject: string }[]).map((i) => i.subject).sort();
-const status = async (s: Started, mailboxId: string) => (await s.api.get(`/api/v1/mailboxes/${mailboxId}`)).json().status as { state: string; code?: string; message?: string; warnings: { code: string }[] };
+const status = async (s: Started, mailboxId: string) => (await s.api.get(`/api/v1/mailboxes/${mailboxId}`)).json().status as { state: string; code?: string; message?: string; warnings: { code: string; message: string }[] };
 const inbox = async (user: string) => (await ms.get(`/_emulator/messages?user=${encodeURIComponent(user)}`)) as { id: string; subject: string; isRead: boolean }[];
 const subscriptionOf = async (user: string) =>
   ((await ms.get("/_emulator/subscriptions")) as { id: string; resource: string; expirationDateTime: string }[]).filter((x) => x.resource.includes(user));
@@ -196,6 +199,29 @@ describe("Graph mailboxes when notifications never come", () => {
       await ms.control("/_emulator/faults", { clear: true });
     }
     await eventually(async () => (await inbox(box.user)).every((m) => m.isRead), 10_000);
+  });
+});
+
+describe("Graph mailboxes when Graph cannot reach Mailroom", () => {
+  it("say once that notifications are unavailable, and take the mail with the catch-up", async () => {
+    // nothing answers Graph's validation request there
+    const s = await startMailroom(0.5, `http://127.0.0.1:${await freePort()}`);
+    try {
+      const box = await graphMailbox(s);
+      await ms.deliver(box.user, testMessage("found by the catch-up"));
+      await eventually(async () => (await subjects(s, box.id)).length === 1, 20_000);
+      await eventually(async () => (await status(s, box.id)).warnings.length > 0, 10_000);
+      // several catch-ups later: still the one warning, with Graph's reason
+      await ms.deliver(box.user, testMessage("found later"));
+      await eventually(async () => (await subjects(s, box.id)).length === 2, 20_000);
+      const { warnings, state } = await status(s, box.id);
+      expect(state).toBe("ok");
+      expect(warnings.map((w) => w.code)).toEqual(["notifications_unavailable"]);
+      expect(warnings[0]!.message).toMatch(/change subscription .* periodic catch-up only: .*validation/i);
+      expect(await subscriptionOf(box.user)).toEqual([]);
+    } finally {
+      await s.t.close();
+    }
   });
 });
 

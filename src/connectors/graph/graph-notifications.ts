@@ -34,6 +34,8 @@ interface NotificationItem {
 export class GraphNotificationHub {
   readonly #byMailbox = new Map<string, HeldSubscription>();
   readonly #mailboxOf = new Map<string, string>();
+  /** mailboxes whose subscription could not be made: their warning is given once, not at every sync */
+  readonly #failing = new Set<string>();
   #wake: (mailboxId: string) => void = () => undefined;
 
   constructor(
@@ -57,8 +59,16 @@ export class GraphNotificationHub {
 
   hold(mailboxId: string, subscription: HeldSubscription): void {
     this.release(mailboxId);
+    this.#failing.delete(mailboxId);
     this.#byMailbox.set(mailboxId, subscription);
     this.#mailboxOf.set(subscription.id, mailboxId);
+  }
+
+  /** Notes that the mailbox has no subscription; true the first time since it last had one (the time to warn). */
+  failed(mailboxId: string): boolean {
+    if (this.#failing.has(mailboxId)) return false;
+    this.#failing.add(mailboxId);
+    return true;
   }
 
   release(mailboxId: string): void {

@@ -137,7 +137,7 @@ export class GraphSource implements MailSource {
       // no notifications: the mailbox still takes its mail with delta queries on the catch-up timer
       if (err instanceof MailSourceError && err.code !== "throttled" && err.code !== "timeout") throw err;
       const reason = err instanceof Error ? err.message : String(err);
-      this.#warnings.push({ code: "notifications_unavailable", message: `Microsoft Graph would not keep a change subscription for ${this.#settings.login}, so new mail is found by the periodic catch-up only: ${reason}` });
+      if (hub.failed(mailboxId)) this.#warnings.push({ code: "notifications_unavailable", message: `Microsoft Graph would not keep a change subscription for ${this.#settings.login}, so new mail is found by the periodic catch-up only: ${reason}` });
     }
   }
 }
