@@ -1,6 +1,7 @@
 import type { ApiClient } from "../../test/support/mailroom-process.js";
-import { nowMs, sleep } from "../lib/clock.js";
+import { sleep } from "../lib/clock.js";
 import { MailroomEventStream, type InteractionsCreated } from "../lib/event-stream.js";
+import { InteractionReader } from "../lib/interaction-reader.js";
 
 /** When a message became visible to a user of Mailroom. */
 export interface Shown {
@@ -9,9 +10,6 @@ export interface Shown {
   /** GET /api/v1/interactions/:id answered 200 with it */
   apiAt: number;
 }
-
-const apiRetryMs = 5;
-const apiGiveUpMs = 10_000;
 
 /**
  * What a user of Mailroom sees of one mailbox: one `GET /api/v1/events` stream held open with a bearer
@@ -23,16 +21,17 @@ export class MailroomProbe {
   readonly #shown = new Map<string, Shown>();
   readonly #interactionsPerMessage = new Map<string, number>();
   readonly #confirming = new Set<Promise<void>>();
-  readonly #apiErrors: string[] = [];
+  readonly #reader: InteractionReader;
   /** eventAt of every interaction of the mailbox, in arrival order */
   readonly eventTimes: number[] = [];
-  #apiRetries = 0;
   #stream: MailroomEventStream | undefined;
 
   private constructor(
-    private readonly api: ApiClient,
+    api: ApiClient,
     private readonly mailboxId: string,
-  ) {}
+  ) {
+    this.#reader = new InteractionReader(api);
+  }
 
   static async start(api: ApiClient, mailboxId: string): Promise<MailroomProbe> {
     const probe = new MailroomProbe(api, mailboxId);
@@ -50,32 +49,12 @@ export class MailroomProbe {
   }
 
   private async confirm(interactionId: string, eventAt: number): Promise<void> {
-    const url = `${this.api.base}/api/v1/interactions/${encodeURIComponent(interactionId)}`;
-    const headers = { authorization: `Bearer ${this.api.token}` };
-    const until = nowMs() + apiGiveUpMs;
-    for (;;) {
-      try {
-        const res = await fetch(url, { headers });
-        const text = await res.text();
-        const apiAt = nowMs();
-        if (res.ok) {
-          const messageId = ((JSON.parse(text) as { messageId: string | null }).messageId ?? "").replace(/^<|>$/g, "");
-          this.#interactionsPerMessage.set(messageId, (this.#interactionsPerMessage.get(messageId) ?? 0) + 1);
-          const seen = this.#shown.get(messageId);
-          if (!seen || seen.eventAt > eventAt) this.#shown.set(messageId, { eventAt, apiAt });
-          return;
-        }
-        if (res.status !== 404 || apiAt > until) {
-          this.#apiErrors.push(`GET /api/v1/interactions/${interactionId} → ${res.status}`);
-          return;
-        }
-        this.#apiRetries++;
-      } catch (err) {
-        this.#apiErrors.push(`GET /api/v1/interactions/${interactionId}: ${err instanceof Error ? err.message : String(err)}`);
-        return;
-      }
-      await sleep(apiRetryMs);
-    }
+    const read = await this.#reader.messageIdOf(interactionId);
+    if (!read) return;
+    const { messageId, apiAt } = read;
+    this.#interactionsPerMessage.set(messageId, (this.#interactionsPerMessage.get(messageId) ?? 0) + 1);
+    const seen = this.#shown.get(messageId);
+    if (!seen || seen.eventAt > eventAt) this.#shown.set(messageId, { eventAt, apiAt });
   }
 
   shown(messageId: string): Shown | undefined {
@@ -104,11 +83,11 @@ export class MailroomProbe {
   }
 
   get apiRetries(): number {
-    return this.#apiRetries;
+    return this.#reader.retries;
   }
 
   get apiErrors(): string[] {
-    return this.#apiErrors.slice(0, 10);
+    return this.#reader.errors;
   }
 
   get streamEnded(): string | null {

@@ -3,6 +3,7 @@ import type { ImapFlow } from "imapflow";
 import type { ApiClient } from "../../test/support/mailroom-process.js";
 import { nowMs, sleep } from "../lib/clock.js";
 import { MailroomEventStream, type InteractionsCreated } from "../lib/event-stream.js";
+import { InteractionReader } from "../lib/interaction-reader.js";
 import type { MailroomDbReader } from "../lib/mailroom.js";
 import { round1, summarize, type Summary } from "../lib/stats.js";
 import type { BareIdleProcess } from "./bare-idle.js";
@@ -64,8 +65,6 @@ export interface LatencyFigures {
 }
 
 export const commitPollMs = 2;
-const apiRetryMs = 5;
-const apiGiveUpMs = 10_000;
 
 function probeMessage(messageId: string, subject: string): string {
   return [
@@ -95,8 +94,7 @@ export class LatencyProbe {
   readonly #twinCounts = new Map<string, number>();
   readonly #created = new Map<string, { count: number; lastAt: number }>();
   readonly #confirming = new Set<Promise<void>>();
-  readonly #apiErrors: string[] = [];
-  #apiRetries = 0;
+  readonly #reader: InteractionReader;
   #stream: MailroomEventStream | undefined;
   #timer: NodeJS.Timeout | undefined;
   #polls = 0;
@@ -107,7 +105,9 @@ export class LatencyProbe {
     private readonly bare: BareIdleProcess,
     private readonly probed: ReadonlySet<string>,
     private readonly db: MailroomDbReader | undefined,
-  ) {}
+  ) {
+    this.#reader = new InteractionReader(api);
+  }
 
   /**
    * Opens the event stream and, with `db`, the secondary poll of the SQLite file. Only the interactions
@@ -170,32 +170,10 @@ export class LatencyProbe {
     }
   }
 
-  /** Reads the interaction an event named, as the web UI would to show it; a 404 is tried again. */
+  /** Reads the interaction an event named, as the web UI would to show it. */
   private async confirm(interactionId: string, eventAt: number): Promise<void> {
-    const url = `${this.api.base}/api/v1/interactions/${encodeURIComponent(interactionId)}`;
-    const headers = { authorization: `Bearer ${this.api.token}` };
-    const until = nowMs() + apiGiveUpMs;
-    for (;;) {
-      try {
-        const res = await fetch(url, { headers });
-        const text = await res.text();
-        const apiAt = nowMs();
-        if (res.ok) {
-          const messageId = ((JSON.parse(text) as { messageId: string | null }).messageId ?? "").replace(/^<|>$/g, "");
-          this.#arrivals.set(messageId, { eventAt, apiAt });
-          return;
-        }
-        if (res.status !== 404 || apiAt > until) {
-          this.#apiErrors.push(`GET /api/v1/interactions/${interactionId} → ${res.status}`);
-          return;
-        }
-        this.#apiRetries++;
-      } catch (err) {
-        this.#apiErrors.push(`GET /api/v1/interactions/${interactionId}: ${err instanceof Error ? err.message : String(err)}`);
-        return;
-      }
-      await sleep(apiRetryMs);
-    }
+    const read = await this.#reader.messageIdOf(interactionId);
+    if (read) this.#arrivals.set(read.messageId, { eventAt, apiAt: read.apiAt });
   }
 
   /** APPENDs one message to both inboxes at once; resolves when both APPENDs completed. */
@@ -265,8 +243,8 @@ export class LatencyProbe {
       apiConfirmMs: summarize(column(2)),
       commitSeenMs: summarize(column(3)),
       differenceMs: { p50: round1(mailroom.p50 - bare.p50), p99: round1(mailroom.p99 - bare.p99) },
-      apiRetries: this.#apiRetries,
-      apiErrors: this.#apiErrors.slice(0, 10),
+      apiRetries: this.#reader.retries,
+      apiErrors: this.#reader.errors,
       eventStreamEnded: this.#stream?.ended ?? null,
       sampleColumns,
       // a commit the poll missed stays out of its column; -1 marks it in the row
