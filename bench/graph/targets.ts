@@ -1,16 +1,8 @@
+import { targetCheck, type TargetCheck } from "../lib/run.js";
 import type { LatencyResult } from "./latency.js";
 import type { StormResult } from "./storm.js";
 
-export interface TargetCheck {
-  scenario: string;
-  what: string;
-  target: string;
-  /** null in the JSON when there is no figure (e.g. Mailroom never recovered) */
-  value: number;
-  met: boolean;
-}
-
-const check = (scenario: string, what: string, target: string, value: number, met: boolean): TargetCheck => ({ scenario, what, target, value, met });
+const check = targetCheck;
 
 /** Notification → interaction committed (as the event stream shows it) p99 ≤ 500 ms, every message shown, none twice. */
 export function latencyTargets(r: LatencyResult): TargetCheck[] {

@@ -1,18 +1,11 @@
+import { targetCheck, type TargetCheck } from "../lib/run.js";
 import type { BacklogResult } from "./backlog.js";
 import type { FairnessResult } from "./fairness.js";
 import type { LatencyFigures } from "./latency-probe.js";
 import type { LatencyResult } from "./latency.js";
 import type { ScaleResult } from "./scale.js";
 
-export interface TargetCheck {
-  scenario: string;
-  what: string;
-  target: string;
-  value: number;
-  met: boolean;
-}
-
-const check = (scenario: string, what: string, target: string, value: number, met: boolean): TargetCheck => ({ scenario, what, target, value, met });
+const check = targetCheck;
 
 /** Mailroom's event time against the bare client's EXISTS: +30 ms at p50, +150 ms at p99. */
 function latencyChecks(scenario: string, phase: string, f: LatencyFigures): TargetCheck[] {

@@ -6,6 +6,18 @@ import { progress } from "./clock.js";
 import { gitCommit } from "./git-commit.js";
 import { Cleanup } from "./processes.js";
 
+/** One target of a report: what was measured, the bound, the figure, and whether it was met. */
+export interface TargetCheck {
+  scenario: string;
+  what: string;
+  target: string;
+  /** null in the JSON when there is no figure (e.g. Mailroom never recovered) */
+  value: number;
+  met: boolean;
+}
+
+export const targetCheck = (scenario: string, what: string, target: string, value: number, met: boolean): TargetCheck => ({ scenario, what, target, value, met });
+
 /** What a benchmark's run starts with and its report ends with. */
 export interface BenchRun {
   cleanup: Cleanup;
@@ -70,4 +82,43 @@ export function writeReport(
   fs.mkdirSync(path.dirname(file), { recursive: true });
   fs.writeFileSync(file, text);
   progress(`written to ${file}`);
+}
+
+/** A scenario of a benchmark: how it runs, and which targets its result is held to. */
+export interface ScenarioRun<Options> {
+  run(options: Options, cleanup: Cleanup, interrupted: () => boolean): Promise<object>;
+  targets(result: never): TargetCheck[];
+}
+
+/**
+ * Runs the chosen scenarios one after another, each cleaned up before the next; a scenario that throws
+ * is reported under `errors` and the others still run. Then writes the report (see writeReport) and
+ * sets the exit code: 1 when a scenario broke (a missed target is a figure, not a failure).
+ */
+export async function runScenarios<Name extends string, Options extends { out: string | undefined }>(
+  name: string,
+  run: BenchRun,
+  options: Options & { scenarios: readonly Name[] },
+  scenarios: Record<Name, ScenarioRun<Options>>,
+): Promise<void> {
+  const results: Partial<Record<Name, unknown>> = {};
+  const errors: Partial<Record<Name, string>> = {};
+  const targets: TargetCheck[] = [];
+  for (const scenario of options.scenarios) {
+    if (run.interrupted()) break;
+    const t0 = Date.now();
+    progress(`${scenario}: starting`);
+    try {
+      const result = await scenarios[scenario].run(options, run.cleanup, () => run.interrupted());
+      results[scenario] = { ...result, seconds: Math.round((Date.now() - t0) / 1000) };
+      targets.push(...scenarios[scenario].targets(result as never));
+    } catch (err) {
+      errors[scenario] = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      progress(`${scenario}: broke: ${errors[scenario]}`);
+    }
+    const leftovers = await run.cleanup.runAll();
+    if (leftovers.length) progress(`cleanup after ${scenario}: ${leftovers.join("; ")}`);
+  }
+  writeReport(name, run, { options, targets, results: { ...results, ...(Object.keys(errors).length ? { errors } : {}) } });
+  process.exitCode = Object.keys(errors).length ? 1 : 0;
 }

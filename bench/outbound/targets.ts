@@ -1,7 +1,7 @@
-import type { TargetCheck } from "../ingest/targets.js";
+import { targetCheck, type TargetCheck } from "../lib/run.js";
 import type { OutboundResult } from "./scenario.js";
 
-const check = (what: string, target: string, value: number, met: boolean): TargetCheck => ({ scenario: "outbound", what, target, value, met });
+const check = (what: string, target: string, value: number, met: boolean): TargetCheck => targetCheck("outbound", what, target, value, met);
 
 /**
  * Per corpus, on the medians over the runs: ≥ 200 msg/s to the sink and until every reply shows as
