@@ -16,6 +16,7 @@ import {
   type OAuthRevertInput,
   type OAuthVerificationView,
 } from "./mailboxes.schema.js";
+import { accountOf } from "./mailboxes.oauth.js";
 import { openSecret, sealSecret } from "./mailboxes.secrets.js";
 import type { MailboxesStore, MailboxRow } from "./mailboxes.store.js";
 
@@ -263,17 +264,11 @@ export class OAuthMigration {
     return {
       auth,
       row: trialRow,
-      account: () => ({
-        protocol: row.type,
-        direction: row.client_type,
-        grant: auth.grant,
-        clientId: auth.clientId,
-        directoryId: auth.directoryId,
-        tenantAuthority: auth.tenantAuthority,
-        clientSecret: input.clientSecret ?? (storedClientSecret === null ? null : openSecret(row, "client_secret", storedClientSecret, secretBox)),
-        username: row.login,
-        password: input.password ?? (storedPassword === null ? null : openSecret(row, "password", storedPassword, secretBox)),
-      }),
+      account: () =>
+        accountOf(row, auth, {
+          clientSecret: input.clientSecret ?? (storedClientSecret === null ? null : openSecret(row, "client_secret", storedClientSecret, secretBox)),
+          password: input.password ?? (storedPassword === null ? null : openSecret(row, "password", storedPassword, secretBox)),
+        }),
     };
   }
 

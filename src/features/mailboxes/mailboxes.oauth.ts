@@ -1,6 +1,6 @@
 import type { SecretBox } from "../../crypto/secret-box.js";
 import type { OAuthAccount, TokenService } from "../../oauth/token-service.js";
-import { draftFromRow } from "./mailboxes.draft.js";
+import { draftFromRow, type AuthSettings } from "./mailboxes.draft.js";
 import { openSecret } from "./mailboxes.secrets.js";
 import type { MailboxRow } from "./mailboxes.store.js";
 
@@ -11,6 +11,18 @@ export type OAuthCredentials = Pick<TokenService, "credentials" | "acquire" | "d
 export function oauthAccount(row: MailboxRow, secretBox: SecretBox): OAuthAccount | null {
   const { auth } = draftFromRow(row);
   if (auth.method !== "oauth2") return null;
+  return accountOf(row, auth, {
+    clientSecret: row.client_secret_sealed === null ? null : openSecret(row, "client_secret", row.client_secret_sealed, secretBox),
+    password: auth.grant === "password" && row.password_sealed !== null ? openSecret(row, "password", row.password_sealed, secretBox) : null,
+  });
+}
+
+/** The token service's view of the mailbox `row` signing in with `auth` and these secrets (stored or typed). */
+export function accountOf(
+  row: MailboxRow,
+  auth: Extract<AuthSettings, { method: "oauth2" }>,
+  secrets: { clientSecret: string | null; password: string | null },
+): OAuthAccount {
   return {
     protocol: row.type,
     direction: row.client_type,
@@ -18,8 +30,7 @@ export function oauthAccount(row: MailboxRow, secretBox: SecretBox): OAuthAccoun
     clientId: auth.clientId,
     directoryId: auth.directoryId,
     tenantAuthority: auth.tenantAuthority,
-    clientSecret: row.client_secret_sealed === null ? null : openSecret(row, "client_secret", row.client_secret_sealed, secretBox),
     username: row.login,
-    password: auth.grant === "password" && row.password_sealed !== null ? openSecret(row, "password", row.password_sealed, secretBox) : null,
+    ...secrets,
   };
 }
