@@ -1,5 +1,5 @@
 import type { Kysely, Selectable } from "kysely";
-import type { AttachmentsTable, Database, InteractionState, MessagesTable } from "../../db/schema.js";
+import type { AttachmentsTable, Database, InteractionState, InteractionsTable, MessagesTable } from "../../db/schema.js";
 
 export type AttachmentRow = Selectable<AttachmentsTable>;
 
@@ -24,16 +24,9 @@ const messageColumns = [
 export type MessageFields = Pick<Selectable<MessagesTable>, (typeof messageColumns)[number] extends `m.${infer C}` ? C : never>;
 
 /** An interaction with the email it is about. */
-export interface InteractionRow extends MessageFields {
-  id: string;
-  message_id: string;
-  mailbox_id: string;
-  thread_id: string;
-  queue_id: string | null;
-  agent_id: string | null;
-  state: InteractionState;
-  version: number;
-}
+export interface InteractionRow
+  extends MessageFields,
+    Pick<Selectable<InteractionsTable>, "id" | "message_id" | "mailbox_id" | "thread_id" | "queue_id" | "agent_id" | "state" | "version"> {}
 
 export interface ThreadMessageRow extends MessageFields {
   id: string;
