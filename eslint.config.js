@@ -1,5 +1,6 @@
 // @ts-check
 import js from "@eslint/js";
+import reactHooks from "eslint-plugin-react-hooks";
 import tseslint from "typescript-eslint";
 
 /**
@@ -71,8 +72,19 @@ export default tseslint.config(
       "@typescript-eslint/no-non-null-assertion": "off",
     },
   },
+  // the web app talks to Mailroom through its HTTP API only, like any other client
+  {
+    files: ["web/**/*.{ts,tsx}"],
+    ...reactHooks.configs.flat.recommended,
+  },
+  {
+    files: ["web/src/**/*.{ts,tsx}"],
+    rules: {
+      "no-restricted-imports": ["error", { patterns: [{ group: ["**/src/**", "../../src/**"], message: "The web app knows Mailroom through its HTTP API only (web/src/api)." }] }],
+    },
+  },
   ...layers,
   // tool config files are loaded by their default export
-  { files: ["vitest.config.ts", "eslint.config.js"], rules: { "no-restricted-syntax": "off" } },
+  { files: ["vitest.config.ts", "eslint.config.js", "web/vite.config.ts"], rules: { "no-restricted-syntax": "off" } },
   { files: ["**/*.js", "**/*.mjs"], ...tseslint.configs.disableTypeChecked },
 );

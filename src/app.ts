@@ -49,6 +49,7 @@ import { QueuesService } from "./features/queues/queues.service.js";
 import { usersRoutes } from "./features/users/users.routes.js";
 import { UsersService } from "./features/users/users.service.js";
 import { installAccessControl, type RouteEntry } from "./http/access.js";
+import { webAppPages } from "./http/web-app.js";
 import { installErrorHandler } from "./http/error-handler.js";
 import { clientErrorHandler, defaultBodyLimit, frameworkErrors, installInputGuards } from "./http/input-guards.js";
 import type { Logger } from "./logger.js";
@@ -206,7 +207,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   });
   http.setValidatorCompiler(validatorCompiler);
   http.setSerializerCompiler(serializerCompiler);
-  installErrorHandler(http);
+  installErrorHandler(http, webAppPages(deps.config.webDir));
   // before sign-in is checked: a NUL is refused for everyone, everywhere
   installInputGuards(http);
   await http.register(cookie);

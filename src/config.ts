@@ -2,6 +2,7 @@ import fs from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 const bool = z
@@ -39,6 +40,7 @@ const configSchema = z.object({
     .refine((v) => /^https?:\/\/[^/]+/.test(v), "must be the URL Microsoft Graph reaches this Mailroom at, such as https://mailroom.example.com")
     .optional(),
   MAILROOM_GRAPH_CATCHUP_SECONDS: z.coerce.number().positive().default(300),
+  MAILROOM_WEB_DIR: z.string().optional(),
   MAILROOM_METRICS_TOKEN: z.string().min(16, "must be at least 16 characters (e.g. openssl rand -hex 24)").optional(),
   MAILROOM_TRUST_PROXY: z
     .string()
@@ -103,6 +105,15 @@ export interface Config {
    * with a delta query even when notifications arrive.
    */
   microsoft: { trustedCaPem: string | null; tokenTimeoutMs: number; publicUrl: string | null; catchUpSeconds: number };
+  /** the built web app (`npm run build` writes it to dist/web) that Mailroom serves at / */
+  webDir: string;
+}
+
+/** dist/web beside the compiled server (dist/config.js), or, running the sources, the build's dist/web. */
+function defaultWebDir(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const besideCompiled = path.join(here, "web");
+  return fs.existsSync(besideCompiled) ? besideCompiled : path.resolve(here, "..", "dist", "web");
 }
 
 export class ConfigError extends Error {}
@@ -152,6 +163,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       publicUrl: c.MAILROOM_PUBLIC_URL?.replace(/\/+$/, "") ?? null,
       catchUpSeconds: c.MAILROOM_GRAPH_CATCHUP_SECONDS,
     },
+    webDir: c.MAILROOM_WEB_DIR === undefined ? defaultWebDir() : path.resolve(c.MAILROOM_WEB_DIR),
   };
 }
 

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance } from "fastify";
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import { hasZodFastifySchemaValidationErrors, isResponseSerializationError } from "fastify-type-provider-zod";
 import { AppError, type FieldProblem } from "../errors.js";
 
@@ -13,7 +13,12 @@ function problemsFromValidation(
 }
 
 /** The one way errors leave Mailroom: `{error: {code, message, details?}}`, no stack, no secret. */
-export function installErrorHandler(app: FastifyInstance): void {
+/**
+ * `pages` answers GET and HEAD requests outside /api that no route matched (the web app's pages); it is
+ * a not-found handler rather than a wildcard route so that a path under /api that matches no route,
+ * or whose id is too long, keeps the API's own answer.
+ */
+export function installErrorHandler(app: FastifyInstance, pages?: (request: FastifyRequest, reply: FastifyReply) => FastifyReply): void {
   app.setErrorHandler((err: FastifyError | AppError | Error, request, reply) => {
     if (err instanceof AppError) {
       const body: { code: string; message: string; details?: FieldProblem[] } = { code: err.code, message: err.message };
@@ -47,7 +52,10 @@ export function installErrorHandler(app: FastifyInstance): void {
     return reply.status(500).send({ error: { code: "internal", message: "Something went wrong on the server; the log has the details." } });
   });
 
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: "not_found", message: `No route ${request.method} ${request.url.split("?")[0]}.` } }),
-  );
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split("?")[0] ?? "/";
+    const isApi = path === "/api" || path.startsWith("/api/");
+    if (pages && !isApi && (request.method === "GET" || request.method === "HEAD")) return pages(request, reply);
+    return reply.status(404).send({ error: { code: "not_found", message: `No route ${request.method} ${path}.` } });
+  });
 }

@@ -1,16 +1,21 @@
 import type { TestProject } from "vitest/node";
 import { startPostgres, type PostgresServer } from "./postgres.js";
 import { ensureDovecot } from "./dovecot-install.js";
+import { ensureChromium } from "./chromium.js";
+import { buildWebApp } from "./web-build.js";
 
 declare module "vitest" {
   export interface ProvidedContext {
     pgUrl: string;
     /** set by this setup: the run promises both dialects, so a missing `pgUrl` is an error, not a reason to skip */
     requirePostgres: boolean;
+    /** the web app, built from web/ for this run */
+    webDir: string;
   }
 }
 
 let pg: PostgresServer | null = null;
+let web: { dir: string; remove: () => void } | null = null;
 
 function stopPostgres(): void {
   pg?.stop();
@@ -21,6 +26,10 @@ const exitSignals = ["SIGINT", "SIGTERM"] as const;
 
 export async function setup(project: TestProject): Promise<void> {
   ensureDovecot();
+  // the browser tests need both; a missing Chromium fails the run here, before any test
+  ensureChromium();
+  web = await buildWebApp();
+  project.provide("webDir", web.dir);
   // throws when PostgreSQL cannot be installed or started, which fails the run before any test
   pg = await startPostgres();
   // vitest exits on SIGINT/SIGTERM without calling teardown; stopping here keeps the cluster from
@@ -36,4 +45,6 @@ export function teardown(): void {
   for (const signal of exitSignals) process.off(signal, stopPostgres);
   process.off("exit", stopPostgres);
   stopPostgres();
+  web?.remove();
+  web = null;
 }

@@ -1,0 +1,7 @@
+export function AccountPage() {
+  return (
+    <section>
+      <h1>Account</h1>
+    </section>
+  );
+}

@@ -1,0 +1,7 @@
+export function ApplicationsPage() {
+  return (
+    <section>
+      <h1>Applications</h1>
+    </section>
+  );
+}

@@ -1,0 +1,7 @@
+export function SupervisorPage() {
+  return (
+    <section>
+      <h1>Supervisor</h1>
+    </section>
+  );
+}

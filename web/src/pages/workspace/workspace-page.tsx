@@ -1,0 +1,7 @@
+export function WorkspacePage() {
+  return (
+    <section>
+      <h1>Workspace</h1>
+    </section>
+  );
+}
