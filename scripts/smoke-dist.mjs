@@ -115,6 +115,17 @@ async function smokeServer() {
     await wrong.text();
     if (wrong.status !== 401) fail(`signing in with a wrong password answered ${wrong.status}, not 401`);
 
+    // the web app `npm run build` put in dist/web: the page, and the script it names
+    const page = await fetch(`${base}/mailboxes`, { signal: AbortSignal.timeout(15_000) });
+    const html = await page.text();
+    if (page.status !== 200 || !html.includes('<div id="root">')) fail(`GET /mailboxes did not serve the web app (${page.status}): ${html.slice(0, 300)}`);
+    const script = /<script type="module" crossorigin src="([^"]+)"/.exec(html)?.[1];
+    if (!script) fail(`the web app's index.html names no script: ${html.slice(0, 300)}`);
+    const js = await fetch(`${base}${script}`, { signal: AbortSignal.timeout(15_000) });
+    await js.arrayBuffer();
+    if (js.status !== 200 || !js.headers.get("content-type")?.startsWith("text/javascript")) fail(`GET ${script} answered ${js.status} ${js.headers.get("content-type")}`);
+    if (!output.includes("Mailroom is ready: open http://")) fail("dist/main.js start did not print the address to open");
+
     process.kill(server.pid, "SIGTERM");
     const stopped = await Promise.race([exited, sleep(stopDeadlineMs, null, { ref: false })]);
     if (!stopped) fail(`dist/main.js did not stop within ${stopDeadlineMs / 1000} s of SIGTERM`);
@@ -164,7 +175,7 @@ async function smokeParseWorker() {
 
 try {
   await smokeServer();
-  process.stdout.write("smoke-dist: dist/main.js started, answered /readyz, signed admin in and stopped cleanly on SIGTERM\n");
+  process.stdout.write("smoke-dist: dist/main.js started, answered /readyz, signed admin in, served the web app and stopped cleanly on SIGTERM\n");
   await smokeParseWorker();
   process.stdout.write("smoke-dist: a compiled parse worker parsed a message\n");
 } catch (err) {

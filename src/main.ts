@@ -1,4 +1,6 @@
 import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
 import { parseArgs } from "node:util";
 import { createApp, type Services } from "./app.js";
 import { ConfigError, loadConfig, type Config } from "./config.js";
@@ -51,6 +53,11 @@ async function start(config: Config, log: Logger): Promise<void> {
   }
   await app.start();
   await app.http.listen({ port: config.port, host: config.host });
+  const shownHost = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(config.host) ? "localhost" : config.host;
+  process.stdout.write(`Mailroom is ready: open http://${shownHost}:${config.port}/ in a browser and sign in.\n`);
+  if (!fs.existsSync(path.join(config.webDir, "index.html"))) {
+    log.warn({ webDir: config.webDir }, "the web app is not built, so / shows how to build it: run `npm run build`");
+  }
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
