@@ -13,6 +13,7 @@ import { MailroomEventStream } from "../bench/lib/event-stream.js";
 import { startDovecot } from "../test/support/dovecot.js";
 import { ApiClient, startMailroomProcess, type MailroomProcess } from "../test/support/mailroom-process.js";
 import { freePort } from "../test/support/net.js";
+import { buildWebApp } from "../test/support/web-build.js";
 
 const { values } = parseArgs({ options: { port: { type: "string", default: "8025" }, exit: { type: "boolean", default: false } } });
 const requestedPort = Number(values.port);
@@ -64,6 +65,10 @@ async function main(): Promise<void> {
   const imapUser = "orders@acme.test";
   dovecot.addUser(imapUser, "Orders-Password-1");
 
+  say("Building the web app ...");
+  const web = await buildWebApp();
+  cleanups.push(async () => web.remove());
+
   const port = requestedPort === 0 ? await freePort() : requestedPort;
   say(`Starting Mailroom on http://127.0.0.1:${port} ...`);
   const adminPassword = "demo-admin-password";
@@ -77,6 +82,7 @@ async function main(): Promise<void> {
         MAILROOM_TRUSTED_CA_FILE: emulator.caFile,
         MAILROOM_PUBLIC_URL: `http://127.0.0.1:${port}`,
         MAILROOM_LOG_LEVEL: "warn",
+        MAILROOM_WEB_DIR: web.dir,
       },
     });
   } catch (err) {
@@ -158,7 +164,9 @@ async function main(): Promise<void> {
   if (values.exit) return stop(0);
 
   say("");
-  say(`Mailroom:  ${mailroom.base}   (admin / ${adminPassword})`);
+  say(`Mailroom:  open ${mailroom.base}/ in a browser and sign in as admin / ${adminPassword}`);
+  say(`  (the Workspace page shows the emails; Mailboxes, Applications and Supervisor show how they got there)`);
+  say(`  or through the API:`);
   say(`  curl -s -X POST ${mailroom.base}/api/v1/auth/login -H 'content-type: application/json' -d '{"username":"admin","password":"${adminPassword}"}'`);
   say(`  then: curl -s ${mailroom.base}/api/v1/interactions -H "authorization: Bearer <token>"`);
   say(`Send another email to the Graph mailbox:`);
