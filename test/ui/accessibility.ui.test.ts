@@ -17,23 +17,24 @@ interface AxeViolation {
 /** axe-core's serious and critical findings on the page as it is now (evaluated over CDP, so the app's CSP stays on). */
 async function accessibilityProblems(page: Page): Promise<string[]> {
   await page.evaluate(axeSource);
-  const violations = await page.evaluate(async () => {
-    const axe = (window as unknown as { axe: { run: (ctx: Document, opts: object) => Promise<{ violations: AxeViolation[] }> } }).axe;
-    return (await axe.run(document, { resultTypes: ["violations"] })).violations;
-  });
+  // page code as text: this project's TypeScript knows Node, not the DOM
+  const violations = await page.evaluate<AxeViolation[]>("axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)");
   return violations
     .filter((v) => v.impact === "serious" || v.impact === "critical")
     .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
 }
 
-/** Sums the page's unexpected layout shifts (Chromium's Layout Instability API), from before its first script ran. */
+/**
+ * Sums each document's unexpected layout shifts (Chromium's Layout Instability API) in
+ * `window.__shift`, from before its first script runs. Installed once per page: it runs on every
+ * document the page opens.
+ */
 async function watchLayoutShift(page: Page): Promise<void> {
-  await page.addInitScript(() => {
-    const w = window as unknown as { __shift: number };
-    w.__shift = 0;
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries() as unknown as { value: number; hadRecentInput: boolean }[]) if (!entry.hadRecentInput) w.__shift += entry.value;
-    }).observe({ type: "layout-shift", buffered: true });
+  await page.addInitScript({
+    content: `window.__shift = 0;
+      new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.__shift += entry.value;
+      }).observe({ type: "layout-shift", buffered: true });`,
   });
 }
 
@@ -71,18 +72,18 @@ describe("every page: accessible, usable on a narrow screen, no layout shift whe
   ]) {
     it(`at ${viewport.name}: no serious accessibility problem, no sideways scrolling, no layout shift`, async () => {
       const page = await ui.newPage({ width: viewport.width, height: viewport.height });
+      await watchLayoutShift(page);
       await ui.signIn(page, "admin", adminPassword);
       const problems: string[] = [];
       for (const path of pagePaths) {
-        await watchLayoutShift(page);
         await page.goto(ui.base + path);
         await page.getByRole("heading", { level: 1 }).first().waitFor();
         // data has arrived when nothing is marked busy any more
         await expect.poll(() => page.locator("[aria-busy='true']").count()).toBe(0);
         for (const p of await accessibilityProblems(page)) problems.push(`${path}: ${p}`);
-        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
         if (overflow > 0) problems.push(`${path}: the page scrolls sideways by ${overflow}px`);
-        const shift = await page.evaluate(() => (window as unknown as { __shift: number }).__shift);
+        const shift = await page.evaluate<number>("window.__shift");
         // 0.1 is the bound the Layout Instability API's authors call good
         if (shift >= 0.1) problems.push(`${path}: layout shift ${shift.toFixed(3)} while loading`);
         if (viewport.width === 1280) await ui.screenshot(page, `page${path.replace(/\//g, "-")}`);
@@ -101,9 +102,9 @@ describe("every page: accessible, usable on a narrow screen, no layout shift whe
     await page.keyboard.press("Enter");
     await page.getByRole("navigation", { name: "Main" }).waitFor();
     await page.keyboard.press("Tab");
-    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe("Skip to content");
+    expect(await page.evaluate("document.activeElement?.textContent")).toBe("Skip to content");
     await page.keyboard.press("Enter");
-    expect(await page.evaluate(() => document.activeElement?.id)).toBe("main");
+    expect(await page.evaluate("document.activeElement?.id")).toBe("main");
     // the navigation's links are reachable and followed with Enter
     const routing = page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Routing" });
     await routing.focus();
