@@ -179,4 +179,21 @@ describe.each(testDialects())("the agent's work on interactions (%s)", (dialect)
     expect(stats.find((s) => s.queueId === queue.billing)).toMatchObject({ waiting: 0, oldestWaitingSeconds: null });
     expect((await call("GET", "/api/v1/queues/stats", agents.ann.token)).statusCode).toBe(403);
   });
+
+  it("shows each agent the queues they work, with what waits in each, and no other", async () => {
+    const mine = async (token: string) => (await call("GET", "/api/v1/me/queues", token)).json().items as { queueId: string; waiting: number }[];
+    const support = (await call("GET", "/api/v1/queues/stats", supervisor)).json().items.find((s: { queueId: string }) => s.queueId === queue.support);
+    expect(await mine(agents.ann.token)).toEqual([support]);
+    expect((await mine(agents.cy.token)).map((q) => q.queueId)).toEqual([queue.billing]);
+    // a supervisor works no queue here: an empty list, which the workspace explains
+    expect(await mine(supervisor)).toEqual([]);
+  });
+
+  it("reads back the agent's availability as it was last set", async () => {
+    const read = async () => (await call("GET", "/api/v1/me/availability", agents.bob.token)).json();
+    expect((await call("PUT", "/api/v1/me/availability", agents.bob.token, { available: true })).statusCode).toBe(200);
+    expect(await read()).toMatchObject({ available: true, capacity: expect.any(Number) });
+    await call("PUT", "/api/v1/me/availability", agents.bob.token, { available: false });
+    expect(await read()).toMatchObject({ available: false });
+  });
 });

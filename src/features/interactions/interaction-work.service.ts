@@ -169,6 +169,12 @@ export class InteractionWorkService {
     }));
   }
 
+  /** The queues an agent works, with what waits in each: the workspace's "my queues", empty ones too. */
+  async queueStatsOf(userId: string): Promise<QueueStatsView[]> {
+    const mine = new Set(await this.queues.queuesOf(userId));
+    return (await this.queueStats()).filter((q) => mine.has(q.queueId));
+  }
+
   /**
    * Offers waiting interactions to available agents, the least loaded first, one at a time each round,
    * until no agent under capacity has waiting work in a queue of theirs. Answers how many it offered.

@@ -143,5 +143,13 @@ export function interactionsRoutes(interactions: InteractionsService, work: Inte
       },
       async () => ({ items: await work.queueStats() }),
     );
+    app.get(
+      "/api/v1/me/queues",
+      {
+        config: { access: anyRole },
+        schema: { tags: ["queues"], summary: "The queues you work, with what waits in each (empty: you are in no queue yet)", response: { 200: z.object({ items: z.array(queueStatsView) }) } },
+      },
+      async (req) => ({ items: await work.queueStatsOf(callerOf(req).userId) }),
+    );
   };
 }

@@ -6,6 +6,7 @@ import { actorOf } from "../auth/auth.service.js";
 import {
   createMailboxBody,
   listMailboxesQuery,
+  mailboxHealthView,
   mailboxView,
   oauthMigrateResultView,
   oauthMigrationBody,
@@ -33,6 +34,18 @@ export function mailboxesRoutes(mailboxes: MailboxesService): FastifyPluginAsync
         },
       },
       async (req) => ({ items: await mailboxes.list(req.query) }),
+    );
+    app.get(
+      "/api/v1/mailboxes/health",
+      {
+        config: { access: adminOrSupervisor },
+        schema: {
+          tags,
+          summary: "Every mailbox's state, last error in the server's words, warnings and client-secret expiry (for supervisors; no connection settings)",
+          response: { 200: z.object({ items: z.array(mailboxHealthView) }) },
+        },
+      },
+      async () => ({ items: await mailboxes.health() }),
     );
     app.post(
       "/api/v1/mailboxes",

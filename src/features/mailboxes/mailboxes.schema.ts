@@ -230,6 +230,21 @@ export const mailboxView = z.object({
 });
 export type MailboxView = z.infer<typeof mailboxView>;
 
+/** What a supervisor sees of a mailbox: whether mail flows, and why not; no server, login or OAuth settings. */
+export const mailboxHealthView = z.object({
+  id: z.string(),
+  name: z.string(),
+  clientType: z.enum(clientTypes),
+  type: z.enum(mailboxTypes),
+  enabled: z.boolean(),
+  status: mailboxStatusView,
+  secretExpiry: z
+    .object({ state: z.enum(["ok", "expiring", "expired"]), daysLeft: z.number() })
+    .nullable()
+    .describe("OAuth 2.0 mailboxes with a client secret expiry date: expiring within 30 days, or expired"),
+});
+export type MailboxHealthView = z.infer<typeof mailboxHealthView>;
+
 const testStepView = z.object({ step: z.string(), ok: z.boolean(), ms: z.number(), message: z.string().optional() });
 
 export const testResultView = z.object({

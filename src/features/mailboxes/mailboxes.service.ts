@@ -26,7 +26,7 @@ import { testConnection, toSourceSettings } from "./mailboxes.connection.js";
 import { OAuthMigration } from "./mailboxes.migration.js";
 import { oauthAccount, type OAuthCredentials } from "./mailboxes.oauth.js";
 import { resealLegacySecrets, sealSecret } from "./mailboxes.secrets.js";
-import { outboundName, type CreateMailboxInput, type MailboxView, type PatchMailboxInput } from "./mailboxes.schema.js";
+import { outboundName, type CreateMailboxInput, type MailboxHealthView, type MailboxView, type PatchMailboxInput } from "./mailboxes.schema.js";
 import { MailboxesStore, type MailboxRow } from "./mailboxes.store.js";
 import { toMailboxView } from "./mailboxes.view.js";
 
@@ -119,6 +119,19 @@ export class MailboxesService {
 
   async list(filter: { clientType: "inbound" | "outbound" | "all"; q?: string | undefined }): Promise<MailboxView[]> {
     return (await this.store.list(filter)).map((r) => toMailboxView(r, this.clock.now()));
+  }
+
+  /** Every mailbox's state, its last error and warnings, and its secret's expiry: the supervisor's view of mail flow. */
+  async health(): Promise<MailboxHealthView[]> {
+    return (await this.list({ clientType: "all" })).map((m) => ({
+      id: m.id,
+      name: m.name,
+      clientType: m.clientType,
+      type: m.type,
+      enabled: m.enabled,
+      status: m.status,
+      secretExpiry: m.auth.method === "oauth2" ? (m.auth.secretExpiry ?? null) : null,
+    }));
   }
 
   /** Every OAuth 2.0 mailbox with a client secret expiry date, and where it stands: for the metric and the supervisor's view. */

@@ -56,6 +56,15 @@ export function usersRoutes(users: UsersService): FastifyPluginAsyncZod {
         return reply.status(204).send(null);
       },
     );
+    app.get(
+      "/api/v1/me/availability",
+      { config: { access: anyRole }, schema: { tags: ["users"], summary: "Whether you take offered work now, and up to how many interactions", response: { 200: availabilityView } } },
+      async (req) => {
+        const p = req.principal;
+        if (!p) throw new AppError("unauthenticated", "Sign in first.");
+        return users.availability(p.userId);
+      },
+    );
     app.put(
       "/api/v1/me/availability",
       {

@@ -189,6 +189,12 @@ export class UsersService {
   }
 
   /** Whether the user takes work now; answers the user's availability and capacity. */
+  async availability(userId: string): Promise<{ available: boolean; capacity: number }> {
+    const row = await this.store.byId(userId);
+    if (!row) throw AppError.notFound("The user");
+    return { available: Boolean(row.available), capacity: Number(row.capacity) };
+  }
+
   async setAvailability(userId: string, available: boolean): Promise<{ available: boolean; capacity: number }> {
     const now = this.clock.now().toISOString();
     await this.store.update(this.db, userId, { available: available ? 1 : 0, updated_at: now });
