@@ -145,7 +145,7 @@ export function CheckboxField({ label, checked, onChange, hint, error }: Omit<Co
   const id = useId();
   return (
     <div className={`field field-checkbox${error ? " field-invalid" : ""}`}>
-      <input id={id} type="checkbox" checked={checked} aria-describedby={describedBy(id, hint, error)} onChange={(e) => onChange(e.target.checked)} />
+      <input id={id} type="checkbox" checked={checked} aria-invalid={error ? true : undefined} aria-describedby={describedBy(id, hint, error)} onChange={(e) => onChange(e.target.checked)} />
       <label htmlFor={id}>{label}</label>
       <Described id={id} hint={hint} error={error} />
     </div>

@@ -23,7 +23,9 @@ export function Time({ iso }: { iso: string | null | undefined }) {
   const now = useNow();
   if (!iso) return <span>—</span>;
   const at = new Date(iso);
-  const seconds = Math.round((at.getTime() - now) / 1000);
+  const ahead = at.getTime() - now;
+  // \`now\` ticks every 30 s, so a moment that looks up to a minute ahead has passed already: "now"
+  const seconds = ahead > 0 && ahead < 60_000 ? 0 : Math.round(ahead / 1000);
   const [unit, size] = units.find(([, s]) => Math.abs(seconds) >= s) ?? ["second", 1];
   return (
     <time dateTime={iso} title={at.toLocaleString()}>
