@@ -72,6 +72,17 @@ export interface Mailbox {
   updatedAt: string;
 }
 
+/** What supervisors see of a mailbox (GET /api/v1/mailboxes/health): whether mail flows, and why not. */
+export interface MailboxHealth {
+  id: string;
+  name: string;
+  clientType: ClientType;
+  type: MailboxType;
+  enabled: boolean;
+  status: MailboxStatus;
+  secretExpiry: { state: "ok" | "expiring" | "expired"; daysLeft: number } | null;
+}
+
 export interface TestStep {
   step: string;
   ok: boolean;
