@@ -154,6 +154,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     deps.tokens ??
     new TokenService({ timeoutMs: deps.config.microsoft.tokenTimeoutMs, extraCa: deps.config.microsoft.trustedCaPem, log: deps.log.child({ component: "oauth" }) });
   const mailboxes = new MailboxesService(k, audit, clock, deps.secretBox, fromAddresses, deps.log, deps.mailSourceTester ?? mailSourceTester(connectorOptions), tokens);
+  // the web UI reloads what it shows of mailboxes: an application enabled elsewhere turns a box red at once
+  mailboxes.onChange(() => events.publish({ type: "mailboxes.changed" }));
   new Gauge({
     name: "mailroom_oauth_client_secret_days_left",
     help: "Days until the client secret of an OAuth 2.0 mailbox expires (0 when it has); Mailroom warns from 30 days",

@@ -394,8 +394,7 @@ describe("Email Mailboxes page", () => {
     const queue = await api<{ id: string }>("POST", "/api/v1/queues", { name: "Support" });
     await api("POST", "/api/v1/applications", { name: "Support mail", enabled: true, mailboxIds: [support.id], queueId: queue.id });
     expect((await mailboxNamed("support"))!.enabled).toBe(true);
-    // the mailbox's runner reports as it starts; the page hears it on the event stream and reads the mailboxes again
-    ui.t.app.events.publish({ type: "mailbox.status", mailboxId: support.id, state: "connecting", code: null, message: null });
+    // no runner runs here: the page hears mailboxes.changed, which the application's change published, and reads the mailboxes again
 
     const enabledBox = page.getByRole("checkbox", { name: "Select support, enabled" });
     await enabledBox.waitFor();

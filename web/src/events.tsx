@@ -11,7 +11,7 @@ interface EventHub {
 }
 
 const EventsContext = createContext<EventHub | null>(null);
-const eventTypes = ["interaction.created", "interaction.updated", "outbound.updated", "mailbox.status"] as const;
+const eventTypes = ["interaction.created", "interaction.updated", "outbound.updated", "mailbox.status", "mailboxes.changed"] as const;
 const retryMs = 5_000;
 
 /**

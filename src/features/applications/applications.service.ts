@@ -144,7 +144,7 @@ export class ApplicationsService {
       if (violated === null) throw err;
       if (/mailbox_id/.test(violated)) throw await this.assignedError(mailboxIds, applicationId);
       throw new AppError("name_taken", "An application with this name already exists; choose another name.", [
-        { path: "name", message: "is taken" },
+        { path: "name", message: "An application with this name already exists; choose another name." },
       ]);
     }
     this.mailboxes.notifyChanged();

@@ -51,7 +51,7 @@ export class FromAddressesService {
       });
     } catch (err) {
       if (uniqueViolation(err) !== null) {
-        throw new AppError("name_taken", `A folder named "${input.name}" already exists.`, [{ path: "name", message: "is taken" }]);
+        throw new AppError("name_taken", `A folder named "${input.name}" already exists.`, [{ path: "name", message: `A folder named "${input.name}" already exists; choose another name.` }]);
       }
       throw err;
     }

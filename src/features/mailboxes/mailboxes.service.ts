@@ -416,6 +416,6 @@ export class MailboxesService {
     if (draft.clientType === "outbound") {
       return new AppError("outbound_mailbox_exists", "There is already an outbound mailbox; Mailroom has one. Edit it instead.");
     }
-    return new AppError("name_taken", `A mailbox named "${draft.name}" already exists.`, [{ path: "name", message: "is taken" }]);
+    return new AppError("name_taken", `A mailbox named "${draft.name}" already exists.`, [{ path: "name", message: `A mailbox named "${draft.name}" already exists; choose another name.` }]);
   }
 }

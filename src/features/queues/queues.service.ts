@@ -63,7 +63,7 @@ export class QueuesService {
       });
     } catch (err) {
       if (uniqueViolation(err) !== null) {
-        throw new AppError("name_taken", `A queue named "${input.name}" already exists.`, [{ path: "name", message: "is taken" }]);
+        throw new AppError("name_taken", `A queue named "${input.name}" already exists.`, [{ path: "name", message: `A queue named "${input.name}" already exists; choose another name.` }]);
       }
       throw err;
     }

@@ -52,7 +52,7 @@ export class UsersService {
   async create(actor: Actor, input: { username: string; password: string; role: Role; displayName?: string | undefined }): Promise<UserView> {
     if (await this.store.byUsername(input.username)) {
       throw new AppError("name_taken", `A user named "${input.username}" already exists.`, [
-        { path: "username", message: "is taken" },
+        { path: "username", message: `A user named "${input.username}" already exists; choose another username.` },
       ]);
     }
     const now = this.clock.now().toISOString();

@@ -120,6 +120,7 @@ export type MailroomEvent =
   | { type: "interaction.updated"; interactionId: string; state: string; queueId: string | null; agentId: string | null; action: string }
   | { type: "outbound.updated"; outboundId: string; interactionId: string | null; state: string }
   | { type: "mailbox.status"; mailboxId: string; state: string; code: string | null; message: string | null }
+  | { type: "mailboxes.changed" }
   | { type: "reconnected" };
 
 export type List<T> = { items: T[] };

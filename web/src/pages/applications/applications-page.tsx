@@ -17,7 +17,7 @@ const applicationPath = (id: string) => `/api/v1/applications/${encodeURICompone
 export function ApplicationsPage() {
   const applications = useResource("applications", () => get<List<Application>>("/api/v1/applications"));
   // reloaded after every change here, and when a mailbox's connection changes, since enabling is what starts them
-  const mailboxes = useResource("application-mailboxes", () => get<List<Mailbox>>("/api/v1/mailboxes?clientType=all"), (e) => e.type === "mailbox.status");
+  const mailboxes = useResource("application-mailboxes", () => get<List<Mailbox>>("/api/v1/mailboxes?clientType=all"), (e) => e.type === "mailbox.status" || e.type === "mailboxes.changed");
   const queues = useResource("queues", () => get<List<Queue>>("/api/v1/queues"));
   const [open, setOpen] = useState<Open>(null);
   const [notice, setNotice] = useState<string | null>(null);

@@ -48,7 +48,7 @@ export function MailboxesPage() {
   const returnFocus = useRef<HTMLElement | null>(null);
   const hadModal = useRef(false);
 
-  const statusEvent = (e: { type: string }) => e.type === "mailbox.status";
+  const statusEvent = (e: { type: string }) => e.type === "mailbox.status" || e.type === "mailboxes.changed";
   const list = useResource(
     `mailboxes:${show}:${q}`,
     () => get<List<Mailbox>>(`/api/v1/mailboxes${query({ clientType: show, q })}`).then((r) => r.items),
@@ -59,7 +59,7 @@ export function MailboxesPage() {
   const detail = useResource(
     `mailbox:${selectedId ?? ""}`,
     () => (selectedId ? get<Mailbox>(`/api/v1/mailboxes/${encodeURIComponent(selectedId)}`) : Promise.resolve(null)),
-    (e) => e.type === "mailbox.status" && e.mailboxId === selectedId,
+    (e) => (e.type === "mailbox.status" && e.mailboxId === selectedId) || e.type === "mailboxes.changed",
   );
   const folders = useResource("business-attributes", () => get<List<Folder>>("/api/v1/business-attributes").then((r) => r.items));
 
