@@ -5,6 +5,7 @@ import { ErrorNotice } from "../../ui/notices";
 import { Time } from "../../ui/time";
 import { typeLabels } from "./mailbox-draft";
 import type { Folder } from "./mailboxes.types";
+import { acknowledgeChoicesFor, acknowledgeLabels, initialImportLabels, readingOf, usesFolder, usesProcessedFolder } from "./reading-options";
 import { TestConnection } from "./test-connection";
 
 const stateBadges: Record<MailboxState, { label: string; className: string }> = {
@@ -79,6 +80,19 @@ function SignIn({ m }: { m: Mailbox }) {
       ) : (
         <Row label="Password">{m.passwordSet ? "Set" : "Not set: type it with Edit"}</Row>
       )}
+    </>
+  );
+}
+
+/** How an inbound mailbox is read, as the form's Reading settings say it. */
+function Reading({ m }: { m: Mailbox }) {
+  const r = readingOf(m);
+  return (
+    <>
+      {usesFolder(m.type) ? <Row label="Folder">{r.folder}</Row> : null}
+      {acknowledgeChoicesFor(m.type).length > 0 ? <Row label="After storing">{acknowledgeLabels[r.acknowledge]}</Row> : null}
+      {usesProcessedFolder(m.type, r.acknowledge) ? <Row label="Processed folder">{r.processedFolder}</Row> : null}
+      <Row label="Initial import">{initialImportLabels[r.initialImport]}</Row>
     </>
   );
 }
@@ -173,7 +187,12 @@ export function MailboxDetails({ mailbox: m, folders, onChanged }: { mailbox: Ma
         <Row label="Server">
           {m.host}:{m.port} <span className="muted">({securityLabels[m.security]})</span>
         </Row>
-        {m.clientType === "inbound" ? <Row label="Max size">{m.maxSizeMb} MB</Row> : null}
+        {m.clientType === "inbound" ? (
+          <>
+            <Row label="Max size">{m.maxSizeMb} MB</Row>
+            <Reading m={m} />
+          </>
+        ) : null}
         {m.clientType === "outbound" ? (
           <>
             <Row label="From address">{m.fromAddress ?? "—"}</Row>

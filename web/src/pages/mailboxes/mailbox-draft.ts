@@ -1,5 +1,6 @@
 import type { ClientType, Mailbox, MailboxAuth, MailboxType, Security } from "../../api/types";
 import type { AuthBody, MailboxBody, MailboxDraft } from "./mailboxes.types";
+import { optionsBody, optionsPatch, readingDefaults, readingFor, readingOf, readingPaths } from "./reading-options";
 
 /** The fixed name of the outbound mailbox (the reference's smtp-client). */
 export const outboundName = "smtp-client";
@@ -61,6 +62,7 @@ export function blankDraft(clientType: ClientType): MailboxDraft {
     clientSecret: "",
     secretExpiresAt: "",
     testMailbox: false,
+    reading: readingDefaults(type),
   };
 }
 
@@ -87,16 +89,18 @@ export function draftOf(m: Mailbox): MailboxDraft {
     // a date input shows dates only; an expiry saved with a time keeps it unless the date is changed
     secretExpiresAt: oauth?.secretExpiresAt?.slice(0, 10) ?? "",
     testMailbox: m.testMailbox,
+    reading: readingOf(m),
   };
 }
 
 /**
  * The draft after choosing another type: its default port and host replace the old type's defaults
- * (never something typed), and Graph gets the sign-in it needs (OAuth 2.0 client credentials).
+ * (never something typed), Graph gets the sign-in it needs (OAuth 2.0 client credentials), and a way
+ * of reading mail that the new protocol lacks gives way to its default.
  */
 export function withType(d: MailboxDraft, type: MailboxType): MailboxDraft {
   const security: Security = isWebType(type) && d.security === "starttls" ? "tls" : d.security;
-  const next: MailboxDraft = { ...d, type, security };
+  const next: MailboxDraft = { ...d, type, security, reading: readingFor(d.reading, type) };
   if (d.port.trim() === "" || d.port === String(defaultPort(d.type, d.security))) next.port = String(defaultPort(type, security));
   if (d.host.trim() === "" || d.host === defaultHosts[d.type]) next.host = defaultHosts[type] ?? "";
   if (type === "GRAPH") {
@@ -153,7 +157,7 @@ function secrets(d: MailboxDraft): MailboxBody {
 export function createBody(clientType: ClientType, d: MailboxDraft): MailboxBody {
   const own: MailboxBody =
     clientType === "inbound"
-      ? { name: d.name, maxSizeMb: numberOrText(d.maxSizeMb) }
+      ? { name: d.name, maxSizeMb: numberOrText(d.maxSizeMb), options: optionsBody(d.type, d.reading) }
       : { fromAddressFolderId: d.fromAddressFolderId, ...(d.fromAddress === "" ? {} : { fromAddress: d.fromAddress }) };
   return {
     clientType,
@@ -181,7 +185,11 @@ export function patchBody(m: Mailbox, d: MailboxDraft): MailboxBody {
   if (changed(d.host, m.host)) body.host = d.host;
   if (changed(d.port, String(m.port))) body.port = numberOrText(d.port);
   if (d.security !== m.security) body.security = d.security;
-  if (m.clientType === "inbound" && changed(d.maxSizeMb, String(m.maxSizeMb ?? ""))) body.maxSizeMb = numberOrText(d.maxSizeMb);
+  if (m.clientType === "inbound") {
+    if (changed(d.maxSizeMb, String(m.maxSizeMb ?? ""))) body.maxSizeMb = numberOrText(d.maxSizeMb);
+    const options = optionsPatch(m, d.type, d.reading);
+    if (options) body.options = options;
+  }
   if (m.clientType === "outbound") {
     if (changed(d.fromAddress, m.fromAddress ?? "")) body.fromAddress = d.fromAddress;
     if (d.fromAddressFolderId !== m.fromAddressFolderId) body.fromAddressFolderId = d.fromAddressFolderId;
@@ -198,7 +206,7 @@ export function patchBody(m: Mailbox, d: MailboxDraft): MailboxBody {
  */
 export function shownPaths(clientType: ClientType, d: MailboxDraft): Set<string> {
   const paths = ["name", "mailbox", "type", "security", "host", "port", "auth", "auth.method", "testMailbox"];
-  if (clientType === "inbound") paths.push("maxSizeMb");
+  if (clientType === "inbound") paths.push("maxSizeMb", ...readingPaths(d.type, d.reading));
   else paths.push("fromAddress", "fromAddressFolderId");
   if (usesPassword(d)) paths.push("password");
   if (d.authMethod === "oauth2") paths.push("auth.grant", "auth.clientId", "auth.directoryId", "auth.tenantAuthority");

@@ -22,6 +22,7 @@ import {
 } from "./mailbox-draft";
 import type { FormTarget, MailboxDraft } from "./mailboxes.types";
 import { OAuthSection } from "./oauth-section";
+import { ReadingSection } from "./reading-section";
 import { TestConnection } from "./test-connection";
 
 const hostHints: Partial<Record<MailboxType, string>> = {
@@ -232,6 +233,7 @@ export function MailboxForm({ target, onSaved, onClose }: { target: FormTarget; 
           </div>
         )}
         <ServerInfo draft={draft} saved={saved} clientType={clientType} errors={shownErrors} onChange={setDraft} />
+        {clientType === "inbound" ? <ReadingSection type={draft.type} reading={draft.reading} errors={shownErrors} onChange={(reading) => set({ reading })} /> : null}
         <OAuthSection draft={draft} saved={saved} errors={shownErrors} onChange={set} />
         {saved ? (
           <fieldset>

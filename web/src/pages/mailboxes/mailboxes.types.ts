@@ -1,6 +1,6 @@
 // Shapes only the mailboxes page uses (see src/features/from-addresses/from-addresses.schema.ts).
 
-import type { ClientType, Mailbox, MailboxType, OAuthGrant, Security } from "../../api/types";
+import type { ClientType, Mailbox, MailboxOptions, MailboxType, OAuthGrant, Security } from "../../api/types";
 
 /** The "Show" filter above the table; "all" is the API's clientType=all. */
 export type ShowFilter = "all" | ClientType;
@@ -23,6 +23,15 @@ export interface FolderValue {
 export type FormTarget = { kind: "create"; clientType: ClientType } | { kind: "edit"; mailbox: Mailbox };
 
 export type AuthMethod = "password" | "oauth2";
+
+/** How an inbound mailbox is read, as the form holds it (see reading-options.ts for which fields a type uses). */
+export interface ReadingDraft {
+  folder: string;
+  acknowledge: NonNullable<MailboxOptions["acknowledge"]>;
+  /** kept as typed even while acknowledge is not "move", so that choosing "move" again brings it back */
+  processedFolder: string;
+  initialImport: MailboxOptions["initialImport"];
+}
 
 /**
  * The mailbox form as typed. Numbers stay text until sent, so that what the administrator typed
@@ -47,6 +56,8 @@ export interface MailboxDraft {
   clientSecret: string;
   secretExpiresAt: string;
   testMailbox: boolean;
+  /** inbound only */
+  reading: ReadingDraft;
 }
 
 /** What POST and PATCH /api/v1/mailboxes take for `auth`. */
