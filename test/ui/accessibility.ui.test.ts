@@ -1,28 +1,9 @@
-import fs from "node:fs";
-import { createRequire } from "node:module";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
+import { accessibilityProblems } from "./page-checks.js";
 
-const axeSource = fs.readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
 const pagePaths = ["/mailboxes", "/applications", "/routing", "/users", "/account", "/supervisor", "/workspace"];
-
-interface AxeViolation {
-  id: string;
-  impact: string | null;
-  help: string;
-  nodes: { target: string[] }[];
-}
-
-/** axe-core's serious and critical findings on the page as it is now (evaluated over CDP, so the app's CSP stays on). */
-async function accessibilityProblems(page: Page): Promise<string[]> {
-  await page.evaluate(axeSource);
-  // page code as text: this project's TypeScript knows Node, not the DOM
-  const violations = await page.evaluate<AxeViolation[]>("axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)");
-  return violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-}
 
 /**
  * Sums each document's unexpected layout shifts (Chromium's Layout Instability API) in

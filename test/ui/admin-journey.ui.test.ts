@@ -1,9 +1,6 @@
-import type { Locator } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
-
-/** A form field by its label, which ends with " *" when the field is required. */
-const field = (scope: Locator, label: string) => scope.getByLabel(new RegExp(`^${label}( \\*)?$`));
+import { field } from "./page-checks.js";
 
 /**
  * The administrator's way through the app as the reference describes it: a mailbox is created

@@ -1,6 +1,7 @@
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
+import { fitsNarrow } from "./page-checks.js";
 
 interface MailboxView {
   id: string;
@@ -41,13 +42,6 @@ describe("applications page: what enables mailboxes", () => {
   /** what the application's row says of one of its mailboxes: its name and state */
   const shownMailbox = (page: Page, application: string, name: string) =>
     page.getByRole("list", { name: `Mailboxes of ${application}` }).getByRole("listitem").filter({ hasText: name }).textContent();
-
-  /** at phone width the page itself must not scroll sideways (a wide table scrolls inside its own frame) */
-  const fitsNarrow = async (page: Page) => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    // a string: these tests are typed for Node, which knows no document
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth");
-  };
 
   beforeAll(async () => {
     ui = await startUi();

@@ -1,10 +1,9 @@
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import type { Locator, Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { messages } from "../../src/features/mailboxes/mailboxes.schema.js";
 import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
 import { freePort } from "../support/net.js";
+import { accessibilityProblems, field, fieldState } from "./page-checks.js";
 
 // The callbacks given to evaluate() run in the browser. This file is compiled for Node, without the
 // DOM library, so the little of the DOM they touch is declared here, for this module alone.
@@ -23,24 +22,9 @@ declare const document: {
   querySelector(selector: string): PageElement | null;
 };
 declare const CSS: { escape(text: string): string };
-declare const axe: {
-  run(context: unknown, options: object): Promise<{ violations: { id: string; impact: string | null; help: string; nodes: { target: string[] }[] }[] }>;
-};
 declare const PerformanceObserver: new (listener: (list: { getEntries(): unknown[] }) => void) => { observe(options: object): void };
 declare function getComputedStyle(element: unknown): { borderTopColor: string };
 
-const axeScript = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-/** What axe-core finds serious or critical in the page as it is now, open dialogs and menus included. */
-async function accessibilityProblems(page: Page): Promise<string[]> {
-  // injected over the debugging protocol: the app's CSP stays as it is
-  await page.evaluate(axeScript);
-  const violations = await page.evaluate(async () => {
-    const found = await axe.run(document, { resultTypes: ["violations"] });
-    return found.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, at: v.nodes.map((n) => n.target.join(" ")) }));
-  });
-  return violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => `${v.id}: ${v.help} at ${v.at.join(", ")}`);
-}
 
 interface MailboxView {
   id: string;
@@ -50,20 +34,6 @@ interface MailboxView {
   enabled: boolean;
   fromAddress: string | null;
   fromAddressFolderId: string | null;
-}
-
-/** A form field by its label's text; a required field's label ends with " *", which screen readers skip. */
-function field(scope: Locator, label: string): Locator {
-  return scope.getByLabel(new RegExp(`^${label.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}( \\*)?$`));
-}
-
-/** The field's own state as a screen reader meets it: aria-invalid, and the message it is described by. */
-function fieldState(scope: Locator, label: string) {
-  return field(scope, label).evaluate((el) => {
-    const ids: string[] = (el.getAttribute("aria-describedby") ?? "").split(/\s+/).filter(Boolean);
-    const error = ids.map((id) => document.getElementById(id)).find((e) => e?.classList.contains("field-error"));
-    return { invalid: el.getAttribute("aria-invalid") === "true", error: error?.textContent ?? null };
-  });
 }
 
 const valid = { invalid: false, error: null };

@@ -1,6 +1,7 @@
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
+import { fitsNarrow } from "./page-checks.js";
 
 interface RouteView {
   id: string;
@@ -21,13 +22,6 @@ describe("routing page: queues and their agents, routes by priority, Route to Mu
   /** the patterns of the routes table, top to bottom */
   const shownRoutes = (page: Page) => page.getByRole("region", { name: "Routes" }).locator("tbody th[scope=row]").allTextContents();
   const isFocused = (field: Locator) => field.evaluate((el) => el === el.ownerDocument.activeElement);
-
-  /** at phone width the page itself must not scroll sideways (a wide table scrolls inside its own frame) */
-  const fitsNarrow = async (page: Page) => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    // a string: these tests are typed for Node, which knows no document
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth");
-  };
 
   beforeAll(async () => {
     ui = await startUi();

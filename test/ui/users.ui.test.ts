@@ -1,6 +1,7 @@
 import type { Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
+import { fitsNarrow } from "./page-checks.js";
 
 interface UserView {
   id: string;
@@ -28,13 +29,6 @@ describe("users and account pages", () => {
   const openUsers = async (page: Page) => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Users" }).click();
     await page.getByRole("rowheader", { name: /^admin/ }).waitFor();
-  };
-
-  /** at phone width the page itself must not scroll sideways (a wide table scrolls inside its own frame) */
-  const fitsNarrow = async (page: Page) => {
-    await page.setViewportSize({ width: 390, height: 844 });
-    // a string: these tests are typed for Node, which knows no document
-    return page.evaluate("document.documentElement.scrollWidth <= window.innerWidth");
   };
 
   beforeAll(async () => {

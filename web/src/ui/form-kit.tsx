@@ -1,6 +1,6 @@
-import { useEffect, useState, type RefObject } from "react";
+import { useEffect, useRef, useState, type RefObject } from "react";
 import { ApiError } from "../api/client";
-import { ErrorNotice } from "./notices";
+import { ErrorNotice, fieldErrors } from "./notices";
 
 // What the forms of every page share: the API's refusals shown at their fields, and focus on the first.
 
@@ -65,4 +65,29 @@ export function useSave() {
  */
 export function browserProblem(path: string, message: string): ApiError {
   return new ApiError(400, "invalid_input", message, [{ path, message }]);
+}
+
+/**
+ * A form that saves through the API: the save's state, the form element (focus goes to its first
+ * field the API refused) and the API's message for each field by path.
+ */
+export function useSaveForm() {
+  const save = useSave();
+  const form = useRef<HTMLFormElement>(null);
+  useFocusFirstInvalid(form, save.attempt);
+  return { save, form, errors: fieldErrors(save.error) };
+}
+
+/** Cancel, and the form's submit button, which says what it is doing while the save runs. */
+export function FormActions({ onCancel, busy, label, busyLabel }: { onCancel: () => void; busy: boolean; label: string; busyLabel: string }) {
+  return (
+    <div className="actions">
+      <button type="button" onClick={onCancel}>
+        Cancel
+      </button>
+      <button type="submit" className="primary" disabled={busy}>
+        {busy ? busyLabel : label}
+      </button>
+    </div>
+  );
 }

@@ -1,10 +1,10 @@
-import { useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { post } from "../../api/client";
 import type { Role } from "../../api/types";
 import { useMe } from "../../session";
 import { TextField } from "../../ui/fields";
-import { fieldErrors, Notice } from "../../ui/notices";
-import { browserProblem, FormErrorNotice, useFocusFirstInvalid, useSave } from "../../ui/form-kit";
+import { Notice } from "../../ui/notices";
+import { browserProblem, FormErrorNotice, useSaveForm } from "../../ui/form-kit";
 import { roleLabel } from "../users/user-types";
 import "./account.css";
 
@@ -41,10 +41,7 @@ function ChangePasswordForm() {
   const [newPassword, setNew] = useState("");
   const [again, setAgain] = useState("");
   const [changed, setChanged] = useState(false);
-  const save = useSave();
-  const form = useRef<HTMLFormElement>(null);
-  useFocusFirstInvalid(form, save.attempt);
-  const errors = fieldErrors(save.error);
+  const { save, form, errors } = useSaveForm();
 
   const submit = (e: FormEvent) => {
     e.preventDefault();

@@ -1,10 +1,10 @@
 import { Dialog } from "../../ui/dialog";
-import { useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import type { Mailbox, Queue } from "../../api/types";
 import { Link } from "../../router";
 import { CheckboxField, SelectField, TextAreaField, TextField } from "../../ui/fields";
-import { fieldErrors, Notice } from "../../ui/notices";
-import { FormErrorNotice, useFocusFirstInvalid, useSave } from "../../ui/form-kit";
+import { Notice } from "../../ui/notices";
+import { FormErrorNotice, useSaveForm } from "../../ui/form-kit";
 import type { Application, ApplicationInput } from "./application-types";
 import { MailboxState } from "./mailbox-state";
 
@@ -36,10 +36,7 @@ export function ApplicationFormDialog({
   const [ackSubject, setAckSubject] = useState(application?.autoAcknowledge?.subject ?? "");
   const [ackText, setAckText] = useState(application?.autoAcknowledge?.text ?? "");
   const [sent, setSent] = useState<string[]>([]);
-  const save = useSave();
-  const form = useRef<HTMLFormElement>(null);
-  useFocusFirstInvalid(form, save.attempt);
-  const errors = fieldErrors(save.error);
+  const { save, form, errors } = useSaveForm();
 
   const inbound = mailboxes.filter((m) => m.clientType === "inbound");
   const ownerOf = (mailboxId: string) => applications.find((a) => a.id !== application?.id && a.mailboxIds.includes(mailboxId));

@@ -1,10 +1,10 @@
 import { Dialog } from "../../ui/dialog";
-import { useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { put } from "../../api/client";
 import type { Queue } from "../../api/types";
 import { Link } from "../../router";
 import { EmptyState, fieldErrors } from "../../ui/notices";
-import { FormErrorNotice, useFocusFirstInvalid, useSave } from "../../ui/form-kit";
+import { FormActions, FormErrorNotice, useSaveForm } from "../../ui/form-kit";
 import { roleLabel, userLabel, type User } from "../users/user-types";
 import type { QueueAgents } from "./routing-types";
 
@@ -29,9 +29,7 @@ export function QueueAgentsDialog({
   // a disabled user cannot work a queue: the API refuses them, so they leave it with this save
   const leaving = users.filter((u) => u.disabled && current.includes(u.id));
   const [chosen, setChosen] = useState(() => new Set(current.filter((id) => candidates.some((u) => u.id === id))));
-  const save = useSave();
-  const form = useRef<HTMLFormElement>(null);
-  useFocusFirstInvalid(form, save.attempt);
+  const { save, form } = useSaveForm();
   const [sent, setSent] = useState<string[]>([]);
   const problems = fieldErrors(save.error);
   const problemOf = (id: string) => {
@@ -101,14 +99,7 @@ export function QueueAgentsDialog({
           </p>
         ) : null}
         <FormErrorNotice error={save.error} fields={["userIds"]} />
-        <div className="actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={save.busy}>
-            {save.busy ? "Saving…" : "Save agents"}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} busy={save.busy} label="Save agents" busyLabel="Saving…" />
       </form>
     </Dialog>
   );

@@ -1,4 +1,4 @@
-import { useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { get, post } from "../../api/client";
 import type { List, Queue } from "../../api/types";
 import { useMe } from "../../session";
@@ -6,7 +6,7 @@ import { TextField } from "../../ui/fields";
 import { EmptyState, ErrorNotice, fieldErrors, Loading, Notice } from "../../ui/notices";
 import type { Resource } from "../../use-resource";
 import { useResource } from "../../use-resource";
-import { FormErrorNotice, useFocusFirstInvalid, useSave } from "../../ui/form-kit";
+import { FormErrorNotice, useSaveForm } from "../../ui/form-kit";
 import { userLabel, type User } from "../users/user-types";
 import { QueueAgentsDialog } from "./queue-agents-dialog";
 import type { QueueAgents } from "./routing-types";
@@ -121,9 +121,7 @@ export function QueuesSection({ queues }: { queues: Resource<List<Queue>> }) {
 
 function NewQueueForm({ onCreated }: { onCreated: (queue: Queue) => void }) {
   const [name, setName] = useState("");
-  const save = useSave();
-  const form = useRef<HTMLFormElement>(null);
-  useFocusFirstInvalid(form, save.attempt);
+  const { save, form } = useSaveForm();
   const submit = (e: FormEvent) => {
     e.preventDefault();
     save.run(async () => {

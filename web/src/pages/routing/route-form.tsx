@@ -1,8 +1,7 @@
-import { useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import type { Queue } from "../../api/types";
 import { SelectField, TextField } from "../../ui/fields";
-import { fieldErrors } from "../../ui/notices";
-import { FormErrorNotice, useFocusFirstInvalid, useSave } from "../../ui/form-kit";
+import { FormErrorNotice, useSaveForm } from "../../ui/form-kit";
 import type { Route } from "./routing-types";
 
 export interface RouteInput {
@@ -32,10 +31,7 @@ export function RouteForm({
   const [pattern, setPattern] = useState(route?.pattern ?? "");
   const [queueId, setQueueId] = useState(route?.queueId ?? "");
   const [priority, setPriority] = useState(route ? String(route.priority) : "");
-  const save = useSave();
-  const form = useRef<HTMLFormElement>(null);
-  useFocusFirstInvalid(form, save.attempt);
-  const errors = fieldErrors(save.error);
+  const { save, form, errors } = useSaveForm();
 
   const submit = (e: FormEvent) => {
     e.preventDefault();

@@ -1,10 +1,9 @@
 import { Dialog } from "../../ui/dialog";
-import { useRef, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { patch, post } from "../../api/client";
 import type { Role } from "../../api/types";
 import { SelectField, TextField } from "../../ui/fields";
-import { fieldErrors } from "../../ui/notices";
-import { browserProblem, FormErrorNotice, useFocusFirstInvalid, useSave } from "../../ui/form-kit";
+import { browserProblem, FormActions, FormErrorNotice, useSaveForm } from "../../ui/form-kit";
 import { roleChoices, type User } from "./user-types";
 
 const passwordHint = "At least 8 characters. Tell the user, and ask them to change it under Account.";
@@ -16,10 +15,7 @@ export function CreateUserDialog({ onClose, onCreated }: { onClose: () => void; 
   const [role, setRole] = useState<Role>("agent");
   const [password, setPassword] = useState("");
   const [again, setAgain] = useState("");
-  const save = useSave();
-  const form = useRef<HTMLFormElement>(null);
-  useFocusFirstInvalid(form, save.attempt);
-  const errors = fieldErrors(save.error);
+  const { save, form, errors } = useSaveForm();
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -51,14 +47,7 @@ export function CreateUserDialog({ onClose, onCreated }: { onClose: () => void; 
           <TextField label="Type the password again" type="password" value={again} onChange={setAgain} error={errors["again"]} autoComplete="new-password" required />
         </div>
         <FormErrorNotice error={save.error} fields={["username", "displayName", "role", "password", "again"]} />
-        <div className="actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={save.busy}>
-            {save.busy ? "Creating…" : "Create user"}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} busy={save.busy} label="Create user" busyLabel="Creating…" />
       </form>
     </Dialog>
   );
@@ -70,10 +59,7 @@ export function EditUserDialog({ user, onClose, onSaved }: { user: User; onClose
   const [displayName, setDisplayName] = useState(user.displayName ?? "");
   const [role, setRole] = useState<Role>(user.role);
   const [capacity, setCapacity] = useState(String(user.capacity));
-  const save = useSave();
-  const form = useRef<HTMLFormElement>(null);
-  useFocusFirstInvalid(form, save.attempt);
-  const errors = fieldErrors(save.error);
+  const { save, form, errors } = useSaveForm();
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -100,14 +86,7 @@ export function EditUserDialog({ user, onClose, onSaved }: { user: User; onClose
           required
         />
         <FormErrorNotice error={save.error} fields={["displayName", "role", "capacity"]} />
-        <div className="actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={save.busy}>
-            {save.busy ? "Saving…" : "Save"}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} busy={save.busy} label="Save" busyLabel="Saving…" />
       </form>
     </Dialog>
   );
@@ -116,10 +95,7 @@ export function EditUserDialog({ user, onClose, onSaved }: { user: User; onClose
 export function PasswordDialog({ user, onClose, onSet }: { user: User; onClose: () => void; onSet: () => void }) {
   const [password, setPassword] = useState("");
   const [again, setAgain] = useState("");
-  const save = useSave();
-  const form = useRef<HTMLFormElement>(null);
-  useFocusFirstInvalid(form, save.attempt);
-  const errors = fieldErrors(save.error);
+  const { save, form, errors } = useSaveForm();
 
   const submit = (e: FormEvent) => {
     e.preventDefault();
@@ -137,14 +113,7 @@ export function PasswordDialog({ user, onClose, onSet }: { user: User; onClose: 
         <TextField label="New password" type="password" value={password} onChange={setPassword} error={errors["password"]} hint={passwordHint} autoComplete="new-password" required />
         <TextField label="Type the new password again" type="password" value={again} onChange={setAgain} error={errors["again"]} autoComplete="new-password" required />
         <FormErrorNotice error={save.error} fields={["password", "again"]} />
-        <div className="actions">
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={save.busy}>
-            {save.busy ? "Setting…" : "Set password"}
-          </button>
-        </div>
+        <FormActions onCancel={onClose} busy={save.busy} label="Set password" busyLabel="Setting…" />
       </form>
     </Dialog>
   );
