@@ -1,23 +1,8 @@
-import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
-import { accessibilityProblems } from "./page-checks.js";
+import { accessibilityProblems, layoutShift, recordLayoutShifts } from "./page-checks.js";
 
 const pagePaths = ["/mailboxes", "/applications", "/routing", "/users", "/account", "/supervisor", "/workspace"];
-
-/**
- * Sums each document's unexpected layout shifts (Chromium's Layout Instability API) in
- * `window.__shift`, from before its first script runs. Installed once per page: it runs on every
- * document the page opens.
- */
-async function watchLayoutShift(page: Page): Promise<void> {
-  await page.addInitScript({
-    content: `window.__shift = 0;
-      new PerformanceObserver((list) => {
-        for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.__shift += entry.value;
-      }).observe({ type: "layout-shift", buffered: true });`,
-  });
-}
 
 describe("every page: accessible, usable on a narrow screen, no layout shift when data arrives", () => {
   let ui: UiHarness;
@@ -53,7 +38,7 @@ describe("every page: accessible, usable on a narrow screen, no layout shift whe
   ]) {
     it(`at ${viewport.name}: no serious accessibility problem, no sideways scrolling, no layout shift`, async () => {
       const page = await ui.newPage({ width: viewport.width, height: viewport.height });
-      await watchLayoutShift(page);
+      await recordLayoutShifts(page);
       await ui.signIn(page, "admin", adminPassword);
       const problems: string[] = [];
       for (const path of pagePaths) {
@@ -64,7 +49,7 @@ describe("every page: accessible, usable on a narrow screen, no layout shift whe
         for (const p of await accessibilityProblems(page)) problems.push(`${path}: ${p}`);
         const overflow = await page.evaluate<number>("document.documentElement.scrollWidth - document.documentElement.clientWidth");
         if (overflow > 0) problems.push(`${path}: the page scrolls sideways by ${overflow}px`);
-        const shift = await page.evaluate<number>("window.__shift");
+        const shift = await layoutShift(page);
         // 0.1 is the bound the Layout Instability API's authors call good
         if (shift >= 0.1) problems.push(`${path}: layout shift ${shift.toFixed(3)} while loading`);
         if (viewport.width === 1280) await ui.screenshot(page, `page${path.replace(/\//g, "-")}`);

@@ -243,18 +243,3 @@ export async function stillSameDocument(page: Page): Promise<boolean> {
 export async function focusedId(page: Page): Promise<string> {
   return String(await page.evaluate("document.activeElement ? document.activeElement.id : ''"));
 }
-
-/** Records the page's layout shifts (Chromium's Layout Instability API) from the next page load on. */
-export async function recordLayoutShifts(page: Page): Promise<void> {
-  await page.addInitScript({
-    content: `window.mailroomLayoutShifts = [];
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.mailroomLayoutShifts.push(entry.value);
-    }).observe({ type: "layout-shift", buffered: true });`,
-  });
-}
-
-/** How much the page's layout shifted since it loaded, without the user doing anything (CLS; "good" is under 0.1). */
-export async function layoutShift(page: Page): Promise<number> {
-  return Number(await page.evaluate("(window.mailroomLayoutShifts || []).reduce((sum, v) => sum + v, 0)"));
-}

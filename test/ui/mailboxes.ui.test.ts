@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { messages } from "../../src/features/mailboxes/mailboxes.schema.js";
 import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
 import { freePort } from "../support/net.js";
-import { accessibilityProblems, field, fieldState } from "./page-checks.js";
+import { accessibilityProblems, field, fieldState, layoutShift, recordLayoutShifts } from "./page-checks.js";
 
 // The callbacks given to evaluate() run in the browser. This file is compiled for Node, without the
 // DOM library, so the little of the DOM they touch is declared here, for this module alone.
@@ -22,7 +22,6 @@ declare const document: {
   querySelector(selector: string): PageElement | null;
 };
 declare const CSS: { escape(text: string): string };
-declare const PerformanceObserver: new (listener: (list: { getEntries(): unknown[] }) => void) => { observe(options: object): void };
 declare function getComputedStyle(element: unknown): { borderTopColor: string };
 
 
@@ -567,20 +566,13 @@ describe("Email Mailboxes page", () => {
       { width: 390, height: 844 },
     ]) {
       const page = await signedIn(viewport);
-      // the page's unexpected layout shifts (Chromium's Layout Instability API), counted from before its first script
-      await page.addInitScript(() => {
-        const tally = globalThis as unknown as { shifted: number };
-        tally.shifted = 0;
-        new PerformanceObserver((list) => {
-          for (const entry of list.getEntries() as { value: number; hadRecentInput: boolean }[]) if (!entry.hadRecentInput) tally.shifted += entry.value;
-        }).observe({ type: "layout-shift", buffered: true });
-      });
+      await recordLayoutShifts(page);
       await page.goto(`${ui.base}/mailboxes/${support.id}`);
       const pane = page.getByRole("complementary", { name: "Mailbox details" });
       await expect.poll(() => pane.getByRole("heading", { level: 2 }).textContent()).toBe("layout.check");
       await expect.poll(() => rowNames(page)).toContain("layout.check");
       await expect.poll(() => page.locator("[aria-busy='true']").count()).toBe(0);
-      const shifted = await page.evaluate(() => (globalThis as unknown as { shifted: number }).shifted);
+      const shifted = await layoutShift(page);
       // well under the 0.1 that the Layout Instability API's authors call good: the details pane under a
       // table that fills after it would score about 0.08 here
       expect(shifted).toBeLessThan(0.02);

@@ -51,3 +51,18 @@ export async function fitsNarrow(page: Page): Promise<boolean> {
   await page.setViewportSize({ width: 390, height: 844 });
   return page.evaluate<boolean>("document.documentElement.scrollWidth <= window.innerWidth");
 }
+
+/** Records the page's layout shifts (Chromium's Layout Instability API) from the next page load on. */
+export async function recordLayoutShifts(page: Page): Promise<void> {
+  await page.addInitScript({
+    content: `window.mailroomLayoutShifts = [];
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) if (!entry.hadRecentInput) window.mailroomLayoutShifts.push(entry.value);
+    }).observe({ type: "layout-shift", buffered: true });`,
+  });
+}
+
+/** How much the page's layout shifted since it loaded, without the user doing anything (CLS; "good" is under 0.1). */
+export async function layoutShift(page: Page): Promise<number> {
+  return Number(await page.evaluate("(window.mailroomLayoutShifts || []).reduce((sum, v) => sum + v, 0)"));
+}

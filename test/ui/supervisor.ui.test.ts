@@ -2,7 +2,8 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
 import { freePort } from "../support/net.js";
-import { customerMail, layoutShift, markDocument, recordLayoutShifts, setUpMailDesk, settles, stillSameDocument, type MailDesk } from "./mail-setup.js";
+import { customerMail, markDocument, setUpMailDesk, settles, stillSameDocument, type MailDesk } from "./mail-setup.js";
+import { layoutShift, recordLayoutShifts } from "./page-checks.js";
 
 /**
  * The supervisor view in Chromium against a real Mailroom with running mailboxes: queue load, and each

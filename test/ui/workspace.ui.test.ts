@@ -6,11 +6,9 @@ import { adminPassword, startUi, type UiHarness } from "../support/browser.js";
 import {
   customerMail,
   focusedId,
-  layoutShift,
   markDocument,
   pixelPng,
   postToSelf,
-  recordLayoutShifts,
   setUpMailDesk,
   settles,
   startCountingServer,
@@ -19,6 +17,7 @@ import {
   type CountingServer,
   type MailDesk,
 } from "./mail-setup.js";
+import { layoutShift, recordLayoutShifts } from "./page-checks.js";
 
 /**
  * The agent workspace in Chromium against a real Mailroom: customers' emails reach Dovecot, Mailroom
