@@ -5,7 +5,7 @@ interface Common {
   /** the API's message for this field, shown under it and announced */
   error?: string | undefined;
   hint?: ReactNode;
-  required?: boolean;
+  required?: boolean | undefined;
 }
 
 function Described({ id, hint, error }: { id: string; hint?: ReactNode; error?: string | undefined }) {
@@ -30,6 +30,28 @@ function describedBy(id: string, hint: unknown, error: string | undefined): stri
   return ids.length ? ids.join(" ") : undefined;
 }
 
+/** What a control needs to be tied to its label, hint and error. */
+interface ControlProps {
+  id: string;
+  "aria-invalid": true | undefined;
+  "aria-describedby": string | undefined;
+}
+
+/** A labelled control with its hint and the API's message under it: the frame every field but the checkbox shares. */
+function LabelledField({ label, error, hint, required, control }: Common & { control: (props: ControlProps) => ReactNode }) {
+  const id = useId();
+  return (
+    <div className={`field${error ? " field-invalid" : ""}`}>
+      <label htmlFor={id}>
+        {label}
+        {required ? <span aria-hidden="true"> *</span> : null}
+      </label>
+      {control({ id, "aria-invalid": error ? true : undefined, "aria-describedby": describedBy(id, hint, error) })}
+      <Described id={id} hint={hint} error={error} />
+    </div>
+  );
+}
+
 export function TextField({
   label,
   value,
@@ -51,50 +73,38 @@ export function TextField({
   placeholder?: string;
   name?: string;
 }) {
-  const id = useId();
   return (
-    <div className={`field${error ? " field-invalid" : ""}`}>
-      <label htmlFor={id}>
-        {label}
-        {required ? <span aria-hidden="true"> *</span> : null}
-      </label>
-      <input
-        id={id}
-        name={name}
-        type={type}
-        value={value}
-        readOnly={readOnly}
-        required={required}
-        autoComplete={autoComplete}
-        placeholder={placeholder}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(id, hint, error)}
-        onChange={(e) => onChange?.(e.target.value)}
-      />
-      <Described id={id} hint={hint} error={error} />
-    </div>
+    <LabelledField
+      label={label}
+      error={error}
+      hint={hint}
+      required={required}
+      control={(props) => (
+        <input
+          {...props}
+          name={name}
+          type={type}
+          value={value}
+          readOnly={readOnly}
+          required={required}
+          autoComplete={autoComplete}
+          placeholder={placeholder}
+          onChange={(e) => onChange?.(e.target.value)}
+        />
+      )}
+    />
   );
 }
 
 export function TextAreaField({ label, value, onChange, error, hint, required, rows = 6 }: Common & { value: string; onChange: (value: string) => void; rows?: number }) {
-  const id = useId();
   return (
-    <div className={`field${error ? " field-invalid" : ""}`}>
-      <label htmlFor={id}>
-        {label}
-        {required ? <span aria-hidden="true"> *</span> : null}
-      </label>
-      <textarea
-        id={id}
-        rows={rows}
-        value={value}
-        required={required}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(id, hint, error)}
-        onChange={(e) => onChange(e.target.value)}
-      />
-      <Described id={id} hint={hint} error={error} />
-    </div>
+    <LabelledField
+      label={label}
+      error={error}
+      hint={hint}
+      required={required}
+      control={(props) => <textarea {...props} rows={rows} value={value} required={required} onChange={(e) => onChange(e.target.value)} />}
+    />
   );
 }
 
@@ -114,30 +124,22 @@ export function SelectField({
   required,
   disabled,
 }: Common & { value: string; onChange: (value: string) => void; choices: Choice[]; disabled?: boolean }) {
-  const id = useId();
   return (
-    <div className={`field${error ? " field-invalid" : ""}`}>
-      <label htmlFor={id}>
-        {label}
-        {required ? <span aria-hidden="true"> *</span> : null}
-      </label>
-      <select
-        id={id}
-        value={value}
-        disabled={disabled}
-        required={required}
-        aria-invalid={error ? true : undefined}
-        aria-describedby={describedBy(id, hint, error)}
-        onChange={(e) => onChange(e.target.value)}
-      >
-        {choices.map((c) => (
-          <option key={c.value} value={c.value} disabled={c.disabled}>
-            {c.label}
-          </option>
-        ))}
-      </select>
-      <Described id={id} hint={hint} error={error} />
-    </div>
+    <LabelledField
+      label={label}
+      error={error}
+      hint={hint}
+      required={required}
+      control={(props) => (
+        <select {...props} value={value} disabled={disabled} required={required} onChange={(e) => onChange(e.target.value)}>
+          {choices.map((c) => (
+            <option key={c.value} value={c.value} disabled={c.disabled}>
+              {c.label}
+            </option>
+          ))}
+        </select>
+      )}
+    />
   );
 }
 
