@@ -93,9 +93,11 @@ function notFound(reply: FastifyReply, message: string): FastifyReply {
  * page fallback (error-handler.ts), so paths under /api never reach it.
  */
 export function webAppPages(webDir: string): (request: FastifyRequest, reply: FastifyReply) => FastifyReply {
-  const files = readWebFiles(webDir);
-  const index = files.get("/index.html");
+  // read at the first page request, not at start: API-only nodes and the many apps the tests build never need it
+  let files: Map<string, WebFile> | undefined;
   return (request, reply) => {
+    files ??= readWebFiles(webDir);
+    const index = files.get("/index.html");
     const raw = request.url.split("?")[0] ?? "/";
     let urlPath: string;
     try {
