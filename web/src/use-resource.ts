@@ -18,8 +18,7 @@ export interface Resource<T> {
  * more, so a burst of 500 new interactions costs two requests, not 500.
  */
 export function useResource<T>(key: string, load: () => Promise<T>, reloadOn?: (event: MailroomEvent) => boolean): Resource<T> {
-  const [state, setState] = useState<{ key: string; data: T | undefined; error: Error | undefined; loaded: boolean }>({
-    key,
+  const [state, setState] = useState<{ data: T | undefined; error: Error | undefined; loaded: boolean }>({
     data: undefined,
     error: undefined,
     loaded: false,
@@ -46,10 +45,10 @@ export function useResource<T>(key: string, load: () => Promise<T>, reloadOn?: (
         .current()
         .then(
           (data) => {
-            if (forKey === currentKey.current) setState({ key: forKey, data, error: undefined, loaded: true });
+            if (forKey === currentKey.current) setState({ data, error: undefined, loaded: true });
           },
           (err: unknown) => {
-            if (forKey === currentKey.current) setState((s) => ({ ...s, key: forKey, error: err instanceof Error ? err : new Error(String(err)), loaded: true }));
+            if (forKey === currentKey.current) setState((s) => ({ ...s, error: err instanceof Error ? err : new Error(String(err)), loaded: true }));
           },
         )
         .finally(() => {
