@@ -31,9 +31,26 @@ export interface MailroomProcessOptions {
   compiled?: boolean;
 }
 
-/** Runs `mailroom start` as a real, separate process: from the TypeScript source (through tsx), or compiled. */
+/** The process could not listen: another socket took the port between freePort() and the process's listen. */
+class PortTaken extends Error {}
+
+/**
+ * Runs `mailroom start` as a real, separate process: from the TypeScript source (through tsx), or
+ * compiled. A port found free can be taken by another socket of the run (a browser's connection, a
+ * parallel test's server) before the process, seconds later, listens on it; without a port given,
+ * such a start is tried again on a new port.
+ */
 export async function startMailroomProcess(opts: MailroomProcessOptions): Promise<MailroomProcess> {
-  const port = opts.port ?? (await freePort());
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(opts, opts.port ?? (await freePort()));
+    } catch (err) {
+      if (!(err instanceof PortTaken) || opts.port !== undefined || attempt === 5) throw err;
+    }
+  }
+}
+
+async function startOnce(opts: MailroomProcessOptions, port: number): Promise<MailroomProcess> {
   fs.mkdirSync(opts.dataDir, { recursive: true });
   const program = opts.compiled ? [path.join(root, "dist/main.js")] : ["--import", "tsx", path.join(root, "src/main.ts")];
   if (opts.compiled && !fs.existsSync(program[0]!)) throw new Error("dist/main.js is missing: run `npm run build` first");
@@ -59,9 +76,13 @@ export async function startMailroomProcess(opts: MailroomProcessOptions): Promis
   const base = `http://127.0.0.1:${port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`mailroom exited with ${child.exitCode}:\n${out}`);
+    if (child.exitCode !== null) {
+      const message = `mailroom exited with ${child.exitCode}:\n${out}`;
+      throw out.includes("EADDRINUSE") ? new PortTaken(message) : new Error(message);
+    }
     try {
-      const res = await fetch(`${base}/readyz`);
+      // whatever else holds the port may accept and never answer: each probe has a deadline
+      const res = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
       if (res.ok) break;
     } catch {
       // not listening yet
