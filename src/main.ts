@@ -53,11 +53,7 @@ async function start(config: Config, log: Logger): Promise<void> {
   }
   await app.start();
   await app.http.listen({ port: config.port, host: config.host });
-  const shownHost = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(config.host) ? "localhost" : config.host;
-  process.stdout.write(`Mailroom is ready: open http://${shownHost}:${config.port}/ in a browser and sign in.\n`);
-  if (!fs.existsSync(path.join(config.webDir, "index.html"))) {
-    log.warn({ webDir: config.webDir }, "the web app is not built, so / shows how to build it: run `npm run build`");
-  }
+  // the handlers come before the ready line: whoever reads that line may signal at once
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -74,6 +70,11 @@ async function start(config: Config, log: Logger): Promise<void> {
   };
   process.on("SIGINT", () => stop("SIGINT"));
   process.on("SIGTERM", () => stop("SIGTERM"));
+  const shownHost = ["0.0.0.0", "::", "127.0.0.1", "::1"].includes(config.host) ? "localhost" : config.host;
+  process.stdout.write(`Mailroom is ready: open http://${shownHost}:${config.port}/ in a browser and sign in.\n`);
+  if (!fs.existsSync(path.join(config.webDir, "index.html"))) {
+    log.warn({ webDir: config.webDir }, "the web app is not built, so / shows how to build it: run `npm run build`");
+  }
 }
 
 /** Runs `fn` with the services of a Mailroom that starts no runners, on the configured database. */

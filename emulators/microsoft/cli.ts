@@ -168,7 +168,6 @@ export async function main(argv: string[]): Promise<void> {
     process.exitCode = 1;
     return;
   }
-  process.stdout.write(`${JSON.stringify(emulator.describe())}\n`);
   let stopping = false;
   const stop = () => {
     // a second signal while closing changes nothing: the first one's close finishes
@@ -188,6 +187,8 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on("SIGINT", stop);
   process.on("SIGTERM", stop);
+  // printed after the handlers are in place: the reader of this line may signal at once
+  process.stdout.write(`${JSON.stringify(emulator.describe())}\n`);
 }
 
 // run when started as a program (tsx emulators/microsoft/cli.ts), not when a test imports it

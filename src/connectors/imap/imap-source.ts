@@ -82,6 +82,8 @@ export class ImapSource implements MailSource {
       // when a command ends; a folder selected in an earlier sync needs a NOOP to be current.
       if (selectedBefore) {
         await client.noop();
+        // imapflow's noop() swallows a failed NOOP: an unusable connection is what tells
+        if (!client.usable) this.broke(new MailSourceError("closed", `The connection to ${this.where} was lost.`));
         if (this.failure) throw this.failure;
       }
       if (this.settings.acknowledge.mode === "move" && !this.ackFolderChecked) {
