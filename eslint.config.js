@@ -34,6 +34,11 @@ const layers = [
   layer(["src/ingest/**/*.ts"], ["**/features/**", "**/runners/**", "**/http/**"], "The ingest pipeline knows neither features nor runners: they call it."),
   layer(["src/connectors/**/*.ts"], ["**/features/**", "**/ingest/**", "**/runners/**", "**/db/**", "**/http/**"], "A connector knows its protocol only.", true),
   layer(["src/oauth/**/*.ts"], ["**/features/**", "**/ingest/**", "**/runners/**", "**/db/**", "**/http/**"], "The token service knows Entra ID only.", true),
+  layer(
+    ["src/cluster/**/*.ts"],
+    ["**/features/**", "**/ingest/**", "**/runners/**", "**/connectors/**", "**/http/**"],
+    "The nodes' coordination (leases, change feed) knows the database and no feature: the runners and the app use it.",
+  ),
   layer(["src/db/**/*.ts"], ["**/features/**", "**/ingest/**", "**/runners/**", "**/connectors/**", "**/http/**"], "The database layer knows no feature."),
   layer(["emulators/**/*.ts"], ["**/src/**"], "The emulator stands in for Microsoft: it shares no code with Mailroom, so it cannot agree with Mailroom's mistakes.", true),
   layer(["src/shared/**/*.ts"], ["../*/**", "!../shared/**"], "shared/ is imported by everything and imports nothing of Mailroom's."),

@@ -6,7 +6,7 @@ import { jsonSchemaTransform, serializerCompiler, validatorCompiler } from "fast
 import { Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import type { Config, TrustProxy } from "./config.js";
 import { TokenService } from "./oauth/token-service.js";
-import { GraphNotificationHub, mailSenderFactory, mailSourceFactory, mailSourceTester, type ConnectorOptions, type MailSender } from "./connectors/index.js";
+import { GraphNotificationHub, mailSenderFactory, mailSourceFactory, mailSourceTester, readableProtocols, type ConnectorOptions, type MailSender } from "./connectors/index.js";
 import { graphWebhookRoutes } from "./features/graph-webhooks/graph-webhooks.routes.js";
 import { trustedCa } from "./shared/https-request.js";
 import type { MailSourceFactory, MailSourceTester } from "./connectors/mail-source.js";
@@ -47,13 +47,19 @@ import { MailboxesService } from "./features/mailboxes/mailboxes.service.js";
 import { queuesRoutes } from "./features/queues/queues.routes.js";
 import { QueuesService } from "./features/queues/queues.service.js";
 import { usersRoutes } from "./features/users/users.routes.js";
+import { nodesRoutes } from "./features/nodes/nodes.routes.js";
+import { NodesService } from "./features/nodes/nodes.service.js";
 import { UsersService } from "./features/users/users.service.js";
 import { installAccessControl, type RouteEntry } from "./http/access.js";
 import { webAppPages } from "./http/web-app.js";
+import { databaseRateLimitStore } from "./http/rate-limit-store.js";
 import { installErrorHandler } from "./http/error-handler.js";
 import { clientErrorHandler, defaultBodyLimit, frameworkErrors, installInputGuards } from "./http/input-guards.js";
 import type { Logger } from "./logger.js";
 import { systemClock, type Clock } from "./shared/clock.js";
+import { newId } from "./shared/ids.js";
+import { PostgresChangeFeed } from "./cluster/change-feed.js";
+import { leaseTimings, PostgresLeases, SingleNodeLeases, type MailboxLeases, type NodeIdentity } from "./cluster/leases.js";
 import { randomBytes } from "node:crypto";
 
 /** Everything with side effects enters here; tests pass real peers or deterministic stand-ins. */
@@ -130,7 +136,13 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const sessionEnds = new SessionEnds();
   const users = new UsersService(k, audit, clock, deps.db.dialect, sessionEnds);
   const auth = new AuthService(k, users, clock, deps.config.sessionHours, sessionEnds);
-  const events = new EventBus();
+  // this process among the nodes on the database; events carry ids that are the same on every node
+  const node: NodeIdentity = { id: newId(), name: deps.config.node.name };
+  const events = new EventBus(node.id.slice(-8));
+  const database = deps.config.database;
+  const feed = deps.db.dialect === "postgres" && database.dialect === "postgres" ? new PostgresChangeFeed(events, k, database.url, deps.log.child({ component: "events" })) : null;
+  // every node hears every node's events, from the moment the API answers
+  await feed?.start();
   const blobs = deps.blobs ?? new DatabaseBlobStore(k);
   const interactionsStore = new InteractionsStore(k);
   const interactions = new InteractionsService(interactionsStore, blobs);
@@ -145,10 +157,14 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
     }));
   const parse: MailParser = deps.parser ?? ((input, ctx, options) => parserPoolNow().parse(input, ctx, options));
   const ingest = new IngestService(k, blobs, parse, clock);
+  // on PostgreSQL new interactions are announced by the transaction that stores them
+  if (feed) ingest.commitNotices = (mailboxId, interactionIds) => feed.statements({ type: "interaction.created", mailboxId, interactionIds });
   const queues = new QueuesService(k, audit, clock, users);
   const fromAddresses = new FromAddressesService(k, audit, clock);
   const publicUrl = deps.config.microsoft.publicUrl;
   const graphHub = new GraphNotificationHub(publicUrl && `${publicUrl}/api/v1/graph/notifications`, publicUrl && `${publicUrl}/api/v1/graph/lifecycle`);
+  // on several nodes, a notification for a mailbox another node runs goes to that node through the feed
+  if (feed) graphHub.setForward((kind, items) => events.publish({ type: "graph.notifications", kind, items }));
   const connectorOptions: ConnectorOptions = { graph: { hub: graphHub, ca: trustedCa(deps.config.microsoft.trustedCaPem), timeoutMs: 30_000 } };
   const tokens =
     deps.tokens ??
@@ -213,7 +229,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   // before sign-in is checked: a NUL is refused for everyone, everywhere
   installInputGuards(http);
   await http.register(cookie);
-  await http.register(rateLimit, { global: false });
+  // counted in the database: N nodes behind a load balancer allow no more sign-in attempts than one
+  await http.register(rateLimit, { global: false, store: databaseRateLimitStore(k, () => clock.now().getTime()) });
   await http.register(swagger, {
     openapi: {
       info: { title: "Mailroom API", version: "1" },
@@ -229,7 +246,10 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   });
   const routeTable = installAccessControl(http, auth);
 
-  await http.register(healthRoutes(deps.db, metrics, new MetricsAccess(deps.config.metricsToken, auth)));
+  await http.register(
+    healthRoutes(deps.db, metrics, new MetricsAccess(deps.config.metricsToken, auth), () => ({ id: node.id, name: node.name, mailboxes: runners?.states().size ?? 0 })),
+  );
+  await http.register(nodesRoutes(new NodesService(k, deps.db.dialect, deps.config.node.leaseSeconds * 1000, () => mailboxes.enabledInboundIds(readableProtocols))));
   await http.register(authRoutes(auth, { cookieSecure: deps.config.cookieSecure, loginRateLimitPerMinute: deps.config.loginRateLimitPerMinute }));
   await http.register(usersRoutes(users));
   await http.register(auditRoutes(audit));
@@ -246,6 +266,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
 
   await http.ready();
   let runners: RunnerManager | undefined;
+  let stopHearingNotifications: (() => void) | undefined;
 
   return {
     http,
@@ -268,6 +289,10 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
       // deduplication and the repair of reused POP3 keys compare fingerprints: rows from before them get theirs first
       const filled = await ingest.backfillContentHashes((done) => deps.log.info({ done }, "content fingerprints of stored messages"));
       if (filled) deps.log.info({ filled }, "stored messages fingerprinted");
+      const leases: MailboxLeases =
+        feed && database.dialect === "postgres"
+          ? new PostgresLeases(node, k, database.url, leaseTimings(deps.config.node.leaseSeconds), deps.log.child({ component: "leases" }))
+          : new SingleNodeLeases(node, k, 10_000);
       runners = createRunnerManager({
         config: deps.config,
         log: deps.log,
@@ -275,23 +300,41 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
         registry: metrics,
         mailboxes: {
           listEnabledInbound: () => mailboxes.listEnabledInbound(),
-          onChange: (listener) => mailboxes.onChange(listener),
+          enabledInboundIds: (types) => mailboxes.enabledInboundIds(types),
+          // through the feed: a change made on another node reaches this one; after a gap in the feed, everything is read again
+          onChange: (listener) => {
+            const offChanged = events.on("mailboxes.changed", listener);
+            const offResync = events.on("resync", listener);
+            return () => {
+              offChanged();
+              offResync();
+            };
+          },
           ownAddresses: () => mailboxes.ownAddresses(),
           recordWarning: (mailboxId, code, message) => mailboxes.recordWarning(mailboxId, code, message),
-          async setStatus(mailboxId, status) {
-            await mailboxes.setStatus(mailboxId, status);
+          async setStatus(mailboxId, status, fence) {
+            await mailboxes.setStatus(mailboxId, status, fence);
             events.publish({ type: "mailbox.status", mailboxId, state: status.state, code: status.code ?? null, message: status.message ?? null });
           },
         },
         createSource: deps.mailSources ?? mailSourceFactory(connectorOptions),
         ingest,
+        leases,
         onCommitted: (mailboxId, interactionIds) => {
-          events.publish({ type: "interaction.created", mailboxId, interactionIds });
+          // PostgreSQL: announced by the transaction itself (ingest.commitNotices)
+          if (!feed) events.publish({ type: "interaction.created", mailboxId, interactionIds });
           work.offerSoon();
         },
       });
       const started = runners;
       graphHub.setWake((mailboxId) => started.wake(mailboxId));
+      // notifications that reached a node which does not run their mailboxes (forwarded above)
+      if (feed) {
+        stopHearingNotifications = events.on("graph.notifications", (e) => {
+          if (e.kind === "changes") graphHub.changes({ value: e.items }, true);
+          else graphHub.lifecycle({ value: e.items }, true);
+        });
+      }
       await runners.start();
       sender.start();
     },
@@ -302,11 +345,14 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
       return runners?.wake(mailboxId) ?? false;
     },
     async close() {
+      stopHearingNotifications?.();
+      // the runners stop, then hand their leases back
       await runners?.stop();
       await sender.stop();
       await http.close();
       await work.idle();
       await parserPool?.close();
+      await feed?.stop();
     },
   };
 }

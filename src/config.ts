@@ -24,6 +24,8 @@ const configSchema = z.object({
   MAILROOM_LOGIN_RATE_LIMIT: z.coerce.number().int().positive().default(10),
   MAILROOM_COOKIE_SECURE: bool.default(false),
   MAILROOM_RUNNERS: bool.default(true),
+  MAILROOM_NODE_NAME: z.string().max(200).optional(),
+  MAILROOM_LEASE_SECONDS: z.coerce.number().int().min(2).max(300).default(6),
   MAILROOM_IMAP_RESYNC_SECONDS: z.coerce.number().positive().default(300),
   MAILROOM_POP3_POLL_SECONDS: z.coerce.number().positive().default(30),
   MAILROOM_NEW_USER_PASSWORD: z.string().min(8, "must be at least 8 characters").optional(),
@@ -107,6 +109,12 @@ export interface Config {
   microsoft: { trustedCaPem: string | null; tokenTimeoutMs: number; publicUrl: string | null; catchUpSeconds: number };
   /** the built web app (`npm run build` writes it to dist/web) that Mailroom serves at / */
   webDir: string;
+  /**
+   * Several nodes on one PostgreSQL: this node's name in the nodes view (host:port by default), and the
+   * lease time: a node that stops renewing its mailboxes' leases loses them after this, and the other
+   * nodes take them over.
+   */
+  node: { name: string; leaseSeconds: number };
 }
 
 /** dist/web beside the compiled server (dist/config.js), or, running the sources, the build's dist/web. */
@@ -164,6 +172,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       catchUpSeconds: c.MAILROOM_GRAPH_CATCHUP_SECONDS,
     },
     webDir: c.MAILROOM_WEB_DIR === undefined ? defaultWebDir() : path.resolve(c.MAILROOM_WEB_DIR),
+    node: { name: c.MAILROOM_NODE_NAME ?? `${os.hostname()}:${c.MAILROOM_PORT}`, leaseSeconds: c.MAILROOM_LEASE_SECONDS },
   };
 }
 

@@ -31,7 +31,10 @@ async function openStore(config: Config, log: Logger) {
   // what is created in it later (SQLite's -wal and -shm, the key file)
   process.umask(0o077);
   securePrivateDir(config.dataDir, log);
-  const db = openDatabase(config.database, (err) => log.warn({ err }, "a pooled database connection broke while idle; the next query opens a new one"));
+  const db = openDatabase(config.database, (err) => log.warn({ err }, "a pooled database connection broke while idle; the next query opens a new one"), {
+    // an open transaction of a paused node must not keep a mailbox from the others much past its lease
+    idleInTransactionMs: Math.max(2_000, (config.node.leaseSeconds * 1000) / 2),
+  });
   const applied = await migrate(db);
   if (applied.length > 0) log.info({ applied, dialect: db.dialect }, "database migrated");
   return db;

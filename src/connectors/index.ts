@@ -20,6 +20,9 @@ export interface ConnectorOptions {
 
 const graphDefaults = { hub: null, ca: undefined, timeoutMs: 30_000 };
 
+/** The mailbox types Mailroom can read on this build (mailSourceFactory's). */
+export const readableProtocols = ["IMAP", "POP3", "GRAPH"] as const;
+
 /** Builds the MailSource of a mailbox; EWS comes with its own connector. */
 export function mailSourceFactory(options: ConnectorOptions = {}): MailSourceFactory {
   const graph = options.graph ?? graphDefaults;

@@ -21,14 +21,26 @@ export interface Db {
 pg.types.setTypeParser(pg.types.builtins.INT8, (v) => Number(v));
 
 /**
+ * `opts.idleInTransactionMs` bounds how long a PostgreSQL transaction may sit idle (see below).
  * `onIdleError` hears about pooled PostgreSQL connections that broke while idle (a server restart, an
  * administrator ending sessions). pg drops such a connection and opens a new one for the next query;
  * without a listener the error would end the process.
  */
-export function openDatabase(database: Config["database"], onIdleError: (err: Error) => void = () => {}): Db {
+export function openDatabase(database: Config["database"], onIdleError: (err: Error) => void = () => {}, opts: { idleInTransactionMs?: number } = {}): Db {
   if (database.dialect === "postgres") {
-    const pool = new pg.Pool({ connectionString: database.url, max: 10 });
+    const pool = new pg.Pool({
+      connectionString: database.url,
+      max: 10,
+      // A transaction left open (a node paused mid-commit) holds its mailbox's lease row locked, and
+      // so keeps the other nodes from taking the mailbox over: PostgreSQL ends such a session after
+      // this, the node's commit then fails, and the lease can go (mailbox leases, src/cluster).
+      idle_in_transaction_session_timeout: opts.idleInTransactionMs ?? 5_000,
+    });
     pool.on("error", onIdleError);
+    // A connection ended by the server while checked out (the idle-in-transaction timeout below, an
+    // administrator) says so outside any query: heard here, it fails that connection's next query
+    // instead of ending the process.
+    pool.on("connect", (client) => client.on("error", onIdleError));
     const kysely = new Kysely<Database>({ dialect: unrollingStatementBatches(new PostgresDialect({ pool })) });
     return { kysely, dialect: "postgres", close: () => kysely.destroy() };
   }

@@ -73,6 +73,8 @@ export interface MailboxStatusTable {
   message: string | null;
   last_sync_at: Iso | null;
   updated_at: Iso;
+  /** the node whose runner wrote it: the mailbox's owner */
+  node_id: string | null;
 }
 
 export interface ApplicationsTable {
@@ -165,6 +167,8 @@ export interface MessagesTable {
   /** the message's bytes hashed apart from trace headers; null only until filled in for rows from before it existed */
   content_hash: string | null;
   raw_blob_id: string;
+  /** the node whose transaction stored it (inbound); null for outbound and rows from before nodes */
+  node_id: string | null;
   text: string;
   html: string | null;
   created_at: Iso;
@@ -341,4 +345,31 @@ export interface Database {
   settings: SettingsTable;
   outbox: OutboxTable;
   oauth_verifications: OAuthVerificationsTable;
+  nodes: NodesTable;
+  mailbox_leases: MailboxLeasesTable;
+  rate_limit_hits: RateLimitHitsTable;
+}
+
+/** A Mailroom process on the database; times in ms on the database's clock. */
+export interface NodesTable {
+  id: string;
+  name: string;
+  started_ms: number;
+  heartbeat_ms: number;
+}
+
+/** The node that runs a mailbox, until `expires_ms` unless renewed; the token fences its writes. */
+export interface MailboxLeasesTable {
+  mailbox_id: string;
+  node_id: string;
+  token: number;
+  acquired_ms: number;
+  expires_ms: number;
+}
+
+/** Sign-in attempts per client in the current window, shared by every node. */
+export interface RateLimitHitsTable {
+  key: string;
+  window_ends_ms: number;
+  hits: number;
 }

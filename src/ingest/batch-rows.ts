@@ -83,6 +83,7 @@ export class BatchRows {
       dedup_key: mail.messageId ? `m:${mail.contentHash}` : `u:${id}`,
       content_hash: mail.contentHash,
       raw_blob_id: rawBlob,
+      node_id: this.target.nodeId ?? null,
       text: mail.text,
       html: mail.html,
       created_at: this.now,

@@ -1,7 +1,8 @@
-import type { Kysely } from "kysely";
+import type { Compilable, Kysely } from "kysely";
 import type { BlobStore } from "../blobs/blob-store.js";
 import type { SourceMessage } from "../connectors/mail-source.js";
 import { isDataError } from "../db/constraint-errors.js";
+import { unfenced } from "../db/fence.js";
 import { executeReadings, executeStatements } from "../db/statement-batch.js";
 import type { Database } from "../db/schema.js";
 import type { Clock } from "../shared/clock.js";
@@ -42,6 +43,8 @@ export class IngestService {
   #rules: RoutingRules | null = null;
   /** hears of committed outbox rows (auto-acknowledgements), to send them at once */
   onOutboxRows?: () => void;
+  /** statements that announce new interactions, run inside the transaction that stores them (a change feed through the database) */
+  commitNotices?: (mailboxId: string, interactionIds: string[]) => Compilable[];
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -83,7 +86,9 @@ export class IngestService {
         });
         // what is stored already, what the messages may be the same message as, and the threads their
         // references are in
-        const [states, sameFingerprint, knownRefs, version, ackTemplate] = await executeReadings(trx, [
+        // the lease first: a node that lost the mailbox writes nothing, and so acknowledges nothing
+        const [, states, sameFingerprint, knownRefs, version, ackTemplate] = await executeReadings(trx, [
+          (target.fence ?? unfenced).check(),
           this.store.liveStates(trx, ref, [...batch.messages.map((m) => m.sourceKey), ...batch.skipped.map((s) => s.key)]),
           this.store.byFingerprints(trx, target.mailboxId, mails.filter((f) => f.mail.messageId).map((f) => f.mail.contentHash)),
           this.store.knownRefs(trx, mails.flatMap(({ mail }) => [...mail.inReplyTo, ...mail.references.slice(-100)])),
@@ -149,6 +154,8 @@ export class IngestService {
           ...this.store.insertMessages(trx, rows),
           ...this.store.recordKeys(trx, ref, keys, failing),
           ...(batch.cursor !== null ? [this.store.saveCursor(trx, ref, batch.cursor, now)] : []),
+          // to every node's event stream when this commits (PostgreSQL); after the commit otherwise
+          ...(outcome.created.length && this.commitNotices ? this.commitNotices(target.mailboxId, outcome.created) : []),
         ]);
       });
     } catch (err) {

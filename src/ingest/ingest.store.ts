@@ -265,7 +265,7 @@ export class IngestStore {
     },
   ): Compilable[] {
     return [
-      // 25 columns a row: 200 rows stay well under both databases' limits on the parameters of one statement
+      // 26 columns a row: 200 rows stay well under both databases' limits on the parameters of one statement
       ...chunks(rows.messages, 200).map((part) => trx.insertInto("messages").values(part)),
       ...chunks(rows.interactions, perStatement / 2).map((part) => trx.insertInto("interactions").values(part)),
       ...chunks(rows.history, perStatement).map((part) => trx.insertInto("interaction_history").values(part)),

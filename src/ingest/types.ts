@@ -1,3 +1,4 @@
+import type { Fence } from "../db/fence.js";
 /** What the ingest pipeline makes of one raw message; plain data, ready to store. */
 
 import type { Address } from "../shared/email-address.js";
@@ -56,4 +57,8 @@ export interface IngestContext {
 export interface InboundTarget {
   mailboxId: string;
   queueId: string | null;
+  /** the node that stores (noted on each message) */
+  nodeId?: string | undefined;
+  /** checked first in every transaction of this mailbox: the node still holds the mailbox's lease */
+  fence?: Fence | undefined;
 }

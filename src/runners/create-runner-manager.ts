@@ -1,6 +1,9 @@
 import os from "node:os";
 import type { Registry } from "prom-client";
+import type { MailboxLeases } from "../cluster/leases.js";
 import type { Config } from "../config.js";
+import type { Fence } from "../db/fence.js";
+import { readableProtocols } from "../connectors/index.js";
 import type { MailSourceFactory } from "../connectors/mail-source.js";
 import type { Logger } from "../logger.js";
 import type { Clock } from "../shared/clock.js";
@@ -15,8 +18,9 @@ import { createRunnerMetrics } from "./runner-metrics.js";
 /** What the runners need from the mailboxes feature. */
 export interface MailboxDirectory {
   listEnabledInbound(): Promise<EnabledInboundMailbox[]>;
+  enabledInboundIds(types: readonly EnabledInboundMailbox["type"][]): Promise<string[]>;
   onChange(listener: () => void): () => void;
-  setStatus(mailboxId: string, status: MailboxStatusUpdate): Promise<void>;
+  setStatus(mailboxId: string, status: MailboxStatusUpdate, fence?: Fence): Promise<void>;
   recordWarning(mailboxId: string, code: WarningCode, message: string): Promise<void>;
   ownAddresses(): Promise<Set<string>>;
 }
@@ -29,10 +33,11 @@ export interface RunnerWiring {
   mailboxes: MailboxDirectory;
   createSource: MailSourceFactory;
   ingest: IngestPort;
+  leases: MailboxLeases;
   onCommitted?: (mailboxId: string, interactionIds: string[]) => void;
 }
 
-const supported = new Set(["IMAP", "POP3", "GRAPH"]);
+const supported: readonly EnabledInboundMailbox["type"][] = readableProtocols;
 
 export function createRunnerManager(w: RunnerWiring): RunnerManager {
   const metrics = createRunnerMetrics(w.registry);
@@ -51,7 +56,7 @@ export function createRunnerManager(w: RunnerWiring): RunnerManager {
   const runnerDeps = {
     createSource: w.createSource,
     ingest: w.ingest,
-    setStatus: (id: string, s: MailboxStatusUpdate) => w.mailboxes.setStatus(id, s),
+    setStatus: (id: string, s: MailboxStatusUpdate, fence?: Fence) => w.mailboxes.setStatus(id, s, fence),
     recordWarning: (id: string, code: WarningCode, message: string) => w.mailboxes.recordWarning(id, code, message),
     ownAddresses: () => own,
     connectSlots: new Semaphore(50),
@@ -70,18 +75,22 @@ export function createRunnerManager(w: RunnerWiring): RunnerManager {
       (protocol === "POP3" ? w.config.pop3PollSeconds : protocol === "GRAPH" ? w.config.microsoft.catchUpSeconds : w.config.imapResyncSeconds) * 1000,
     backoff: { initialMs: 1000, maxMs: 5 * 60_000 },
     ...(w.onCommitted ? { onCommitted: w.onCommitted } : {}),
+    onFencedOut: (mailboxId: string) => manager.fencedOut(mailboxId),
   };
 
-  return new RunnerManager({
+  const manager: RunnerManager = new RunnerManager({
     listEnabledInbound: async () => {
       await refreshOwn();
       return w.mailboxes.listEnabledInbound();
     },
     onMailboxesChanged: (listener) => w.mailboxes.onChange(listener),
-    createRunner: (mailbox) => new MailboxRunner(mailbox, runnerDeps),
-    supports: (type) => supported.has(type),
+    listEnabledIds: () => w.mailboxes.enabledInboundIds(supported),
+    createRunner: (mailbox, lease) => new MailboxRunner(mailbox, runnerDeps, lease),
+    supports: (type) => supported.includes(type),
+    leases: w.leases,
     log,
     metrics,
     reconcileEveryMs: 30_000,
   });
+  return manager;
 }

@@ -1,4 +1,5 @@
 import { MailSourceError, type MailProtocol, type MailSource, type MailSourceFactory } from "../connectors/mail-source.js";
+import { FencedOutError, type Fence } from "../db/fence.js";
 import type { EnabledInboundMailbox, MailboxStatusUpdate } from "../features/mailboxes/mailboxes.service.js";
 import type { InboundTarget } from "../ingest/ingest.service.js";
 import type { SyncStore } from "../ingest/sync-store.js";
@@ -16,10 +17,17 @@ export interface IngestPort {
   forMaildrop(target: InboundTarget, maildrop: string, ctx: IngestContext): SyncStore;
 }
 
+/** The lease this runner runs under: its writes are fenced by it. */
+export interface RunnerLease {
+  nodeId: string;
+  token: number;
+  fence: Fence;
+}
+
 export interface RunnerDeps {
   createSource: MailSourceFactory;
   ingest: IngestPort;
-  setStatus(mailboxId: string, status: MailboxStatusUpdate): Promise<void>;
+  setStatus(mailboxId: string, status: MailboxStatusUpdate, fence?: Fence): Promise<void>;
   recordWarning(mailboxId: string, code: WarningCode, message: string): Promise<void>;
   ownAddresses(): ReadonlySet<string>;
   /** bounds logins in flight when many mailboxes connect at once; held only while logging in */
@@ -36,6 +44,8 @@ export interface RunnerDeps {
   limits?: Partial<Omit<SyncLimits, "maxMessageBytes">>;
   /** called after each committed batch with the ids of new interactions */
   onCommitted?(mailboxId: string, interactionIds: string[]): void;
+  /** the runner found that its node no longer holds the mailbox's lease, and stopped */
+  onFencedOut?(mailboxId: string): void;
 }
 
 export type RunnerState = "connecting" | "ok" | "error" | "stopped";
@@ -56,6 +66,7 @@ export class MailboxRunner {
   constructor(
     readonly mailbox: EnabledInboundMailbox,
     private readonly deps: RunnerDeps,
+    readonly lease?: RunnerLease,
   ) {
     this.#log = deps.log.child({ mailboxId: mailbox.id, mailbox: mailbox.name });
   }
@@ -95,7 +106,20 @@ export class MailboxRunner {
           await this.syncOnce(source, false);
         }
       } catch (err) {
-        if (signal.aborted) break;
+        if (signal.aborted) {
+          // stopped while the sync failed (a fenced status write, say): the connection still goes
+          await closeQuietly(source);
+          break;
+        }
+        if (err instanceof FencedOutError) {
+          // another node runs the mailbox now: nothing was committed, so nothing was acknowledged
+          this.#log.warn({ err: err.message }, "the lease on this mailbox was lost; stopping its runner here");
+          this.deps.metrics.fencedOut.inc();
+          await closeQuietly(source);
+          this.state = "stopped";
+          this.deps.onFencedOut?.(this.mailbox.id);
+          return;
+        }
         const code = err instanceof MailSourceError ? err.code : "internal";
         const message = describe(err);
         this.deps.metrics.syncErrors.inc({ mailbox: this.mailbox.name, code });
@@ -116,7 +140,8 @@ export class MailboxRunner {
     const session = source.connected ? await source.open() : await this.deps.connectSlots.run(() => source.open());
     const { id, queueId, maxSizeMb } = this.mailbox;
     const maxSizeBytes = maxSizeMb * 1024 * 1024;
-    const store = this.deps.ingest.forMaildrop({ mailboxId: id, queueId }, source.maildrop, { maxSizeBytes, ownAddresses: this.deps.ownAddresses() });
+    const target = this.lease ? { mailboxId: id, queueId, nodeId: this.lease.nodeId, fence: this.lease.fence } : { mailboxId: id, queueId };
+    const store = this.deps.ingest.forMaildrop(target, source.maildrop, { maxSizeBytes, ownAddresses: this.deps.ownAddresses() });
     const label = this.mailbox.name;
     const sync = new MailboxSync(
       session,
@@ -159,7 +184,7 @@ export class MailboxRunner {
     const now = this.deps.clock.now().getTime();
     if (changed || status.state !== "ok" || now - this.#lastStatusWrite >= 60_000) {
       this.#lastStatusWrite = now;
-      await this.deps.setStatus(this.mailbox.id, status);
+      await this.deps.setStatus(this.mailbox.id, this.lease ? { ...status, nodeId: this.lease.nodeId } : status, this.lease?.fence);
     }
   }
 

@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { Registry } from "prom-client";
 import { DatabaseBlobStore } from "../blobs/blob-store.js";
-import { MailSourceError, type MailProtocol, type MailSourceSettings } from "../connectors/mail-source.js";
+import { MailSourceError, type MailProtocol, type MailSource, type MailSourceSettings } from "../connectors/mail-source.js";
+import { FencedOutError } from "../db/fence.js";
 import { InteractionsStore } from "../features/interactions/interactions.store.js";
 import { IngestService } from "../ingest/ingest.service.js";
 import { createLogger } from "../logger.js";
@@ -12,6 +13,7 @@ import { fakeParse, insertMailboxRow } from "../../test/support/ingest-fixtures.
 import { MemoryMaildrop } from "../../test/support/memory-source.js";
 import type { EnabledInboundMailbox, MailboxStatusUpdate } from "../features/mailboxes/mailboxes.service.js";
 import { MailboxRunner } from "./mailbox-runner.js";
+import { SingleNodeLeases } from "../cluster/leases.js";
 import { RunnerManager } from "./runner-manager.js";
 import { createRunnerMetrics } from "./runner-metrics.js";
 
@@ -34,6 +36,9 @@ describe("mailbox runners", () => {
   let connectSlots: Semaphore;
   const statuses = new Map<string, MailboxStatusUpdate[]>();
   let interactions: InteractionsStore;
+  /** when set, a status write waits for it (and may fail): a write under way while the runner stops */
+  let statusHook: ((id: string, s: MailboxStatusUpdate) => Promise<void>) | undefined;
+  let sources: MailSource[];
 
   function mailbox(id: string, updatedAt = "1"): EnabledInboundMailbox {
     const settings = { mailboxId: id } as MailSourceSettings;
@@ -55,13 +60,19 @@ describe("mailbox runners", () => {
     const metrics = createRunnerMetrics(new Registry());
     const log = createLogger("silent");
     enabled = [];
+    statusHook = undefined;
+    sources = [];
     listeners = [];
     const runnerDeps = {
-      createSource: (_p: MailProtocol, s: MailSourceSettings) => servers.get(s.mailboxId)!.source(`memory-${s.mailboxId}`),
+      createSource: (_p: MailProtocol, s: MailSourceSettings) => {
+        const source = servers.get(s.mailboxId)!.source(`memory-${s.mailboxId}`);
+        sources.push(source);
+        return source;
+      },
       ingest,
       setStatus: (id: string, s: MailboxStatusUpdate) => {
         statuses.get(id)!.push(s);
-        return Promise.resolve();
+        return statusHook ? statusHook(id, s) : Promise.resolve();
       },
       recordWarning: (_id: string, code: string) => {
         warnings.push(code);
@@ -79,11 +90,13 @@ describe("mailbox runners", () => {
     };
     manager = new RunnerManager({
       listEnabledInbound: () => Promise.resolve(enabled),
+      listEnabledIds: () => Promise.resolve(enabled.map((m) => m.id)),
       onMailboxesChanged: (l) => {
         listeners.push(l);
         return () => undefined;
       },
-      createRunner: (m) => new MailboxRunner(m, runnerDeps),
+      createRunner: (m, lease) => new MailboxRunner(m, runnerDeps, lease),
+      leases: new SingleNodeLeases({ id: "node-1", name: "test node" }, t.db.kysely, 60_000),
       supports: (type) => type === "IMAP" || type === "POP3",
       log,
       metrics,
@@ -113,6 +126,29 @@ describe("mailbox runners", () => {
     expect(broken.at(-1)!.message).toContain("AUTHENTICATIONFAILED");
     expect(statuses.get("good")!.at(-1)).toMatchObject({ state: "ok" });
     expect(manager.states()).toEqual(new Map([["good", "ok"], ["broken", "error"]]));
+  });
+
+  it("closes the connection of a runner stopped while its sync fails (a status write refused as the lease went)", async () => {
+    let failWrite!: () => void;
+    const writeFails = new Promise<void>((_resolve, reject) => (failWrite = () => reject(new FencedOutError("the lease is gone"))));
+    writeFails.catch(() => undefined);
+    let writing!: () => void;
+    const writeStarted = new Promise<void>((r) => (writing = r));
+    statusHook = (_id, s) => {
+      if (s.state !== "ok") return Promise.resolve();
+      writing();
+      return writeFails;
+    };
+    enabled = [mailbox("quiet")];
+    await manager.start();
+    await writeStarted;
+    // the mailbox is disabled while its first sync's status write is under way; the write then fails
+    enabled = [];
+    listeners.forEach((l) => l());
+    await until(() => manager.states().size === 0, "the runner to be dropped");
+    failWrite();
+    await until(() => (sources[0] as unknown as { closed: boolean }).closed, "the connection to be closed");
+    expect(sources).toHaveLength(1);
   });
 
   it("recovers when the cause goes away", async () => {

@@ -1,24 +1,31 @@
 import type { Logger } from "../logger.js";
 import type { EnabledInboundMailbox } from "../features/mailboxes/mailboxes.service.js";
-import type { MailboxRunner, RunnerState } from "./mailbox-runner.js";
+import type { MailboxLeases } from "../cluster/leases.js";
+import type { MailboxRunner, RunnerLease, RunnerState } from "./mailbox-runner.js";
 import type { RunnerMetrics } from "./runner-metrics.js";
 
 export interface RunnerManagerDeps {
   listEnabledInbound(): Promise<EnabledInboundMailbox[]>;
+  /** the ids of those of them with a connector on this build, without their settings: read at every lease tick */
+  listEnabledIds(): Promise<string[]>;
   /** subscribes to changes of the enabled set or of mailbox settings; returns the unsubscribe */
   onMailboxesChanged(listener: () => void): () => void;
-  createRunner(mailbox: EnabledInboundMailbox): MailboxRunner;
+  createRunner(mailbox: EnabledInboundMailbox, lease: RunnerLease): MailboxRunner;
+  /** which mailboxes this node runs: all of them on one node, its leased share among several */
+  leases: MailboxLeases;
   /** protocols that have a connector on this build */
   supports(type: EnabledInboundMailbox["type"]): boolean;
   log: Logger;
   metrics: RunnerMetrics;
-  /** a periodic reconcile catches changes made by another node (multi-node deployments) */
+  /** a periodic reconcile catches changes a lost event would have announced */
   reconcileEveryMs: number;
 }
 
 /**
- * Keeps exactly one runner per enabled inbound mailbox: starts runners as applications enable
- * mailboxes, stops them as they are disabled, restarts them when a mailbox's settings change.
+ * Keeps exactly one runner per enabled inbound mailbox that this node holds the lease of: starts
+ * runners as applications enable mailboxes and leases are taken, stops them as mailboxes are disabled
+ * and leases lost or given up (then hands those leases back), restarts them when a mailbox's settings
+ * change.
  */
 export class RunnerManager {
   readonly #runners = new Map<string, MailboxRunner>();
@@ -38,7 +45,15 @@ export class RunnerManager {
   }
 
   async start(): Promise<void> {
-    this.#unsubscribe = this.deps.onMailboxesChanged(() => void this.reconcile());
+    this.#unsubscribe = this.deps.onMailboxesChanged(() => {
+      // a mailbox enabled or disabled changes the shares: the leases are balanced now, not at the next tick
+      this.deps.leases.nudge();
+      void this.reconcile();
+    });
+    await this.deps.leases.start({
+      wanted: () => this.deps.listEnabledIds(),
+      changed: () => void this.reconcile(),
+    });
     this.#timer = setInterval(() => void this.reconcile(), this.deps.reconcileEveryMs);
     this.#timer.unref();
     await this.reconcile();
@@ -68,23 +83,41 @@ export class RunnerManager {
 
   private async reconcileOnce(): Promise<void> {
     if (this.#stopped) return;
+    const { leases } = this.deps;
     const wanted = new Map((await this.deps.listEnabledInbound()).filter((m) => this.deps.supports(m.type)).map((m) => [m.id, m]));
     const stopping: Promise<void>[] = [];
     for (const [id, runner] of this.#runners) {
       const next = wanted.get(id);
-      if (!next || next.updatedAt !== runner.mailbox.updatedAt || next.queueId !== runner.mailbox.queueId) {
+      const token = leases.tokenOf(id);
+      const reason = !next
+        ? "disabled"
+        : token === undefined || token !== runner.lease?.token || runner.state === "stopped"
+          ? "lease gone"
+          : next.updatedAt !== runner.mailbox.updatedAt || next.queueId !== runner.mailbox.queueId
+            ? "settings changed"
+            : null;
+      if (reason) {
         this.#runners.delete(id);
         stopping.push(runner.stop());
-        this.deps.log.info({ mailboxId: id, reason: next ? "settings changed" : "disabled" }, "stopping mailbox runner");
+        this.deps.log.info({ mailboxId: id, reason }, "stopping mailbox runner");
       }
     }
     await Promise.all(stopping);
+    // given up only now that their runners have stopped: never two nodes on one mailbox
+    await leases.release(leases.releasing().filter((id) => !this.#runners.has(id)));
     for (const [id, mailbox] of wanted) {
-      if (this.#runners.has(id) || this.#stopped) continue;
-      const runner = this.deps.createRunner(mailbox);
+      const token = leases.tokenOf(id);
+      if (token === undefined || this.#runners.has(id) || this.#stopped) continue;
+      const runner = this.deps.createRunner(mailbox, { nodeId: leases.node.id, token, fence: leases.fence(id, token) });
       this.#runners.set(id, runner);
       runner.start();
     }
+  }
+
+  /** A runner found its lease gone when it wrote: its mailbox is not run here under that lease again. */
+  fencedOut(mailboxId: string): void {
+    this.deps.leases.forget(mailboxId);
+    void this.reconcile();
   }
 
   /** Makes the mailbox's runner sync now (news from outside its connection); false when it has none here. */
@@ -105,5 +138,7 @@ export class RunnerManager {
     await this.#reconciling;
     await Promise.all([...this.#runners.values()].map((r) => r.stop()));
     this.#runners.clear();
+    // the runners have stopped: the other nodes may take the mailboxes at once
+    await this.deps.leases.stop();
   }
 }

@@ -5,6 +5,8 @@ export interface RunnerMetrics {
   syncErrors: Counter<"mailbox" | "code">;
   syncSeconds: Histogram<"protocol">;
   runners: Gauge<"state">;
+  /** commits refused because this node's lease on the mailbox had expired */
+  fencedOut: Counter;
   /** what the runners gauge reads when scraped */
   countRunners: () => Record<string, number>;
 }
@@ -29,6 +31,11 @@ export function createRunnerMetrics(registry: Registry): RunnerMetrics {
       help: "Duration of one mailbox sync (fetch, store, acknowledge)",
       labelNames: ["protocol"],
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers: [registry],
+    }),
+    fencedOut: new Counter({
+      name: "mailroom_lease_fenced_out_total",
+      help: "Mailbox writes refused because this node no longer held the mailbox's lease (another node runs it)",
       registers: [registry],
     }),
     runners: new Gauge({

@@ -3,6 +3,8 @@ import { adminApi, type AdminApi } from "../support/admin-api.js";
 import { eventually, testMessage, uniqueUser } from "../support/mail-fixtures.js";
 import { startMicrosoft, type Microsoft } from "../support/microsoft.js";
 import { freePort } from "../support/net.js";
+import { testDialects } from "../support/dialects.js";
+import { createPeerApp } from "../support/peer-app.js";
 import { createTestApp, type TestApp } from "../support/test-app.js";
 
 /**
@@ -175,6 +177,36 @@ describe("Graph mailboxes woken by change notifications", () => {
     const box = await graphMailbox(s, { auth: { ...signIn(), clientId }, clientSecret: "expired-secret" });
     await eventually(async () => (await status(s, box.id)).code === "secret_expired", 20_000);
     expect((await status(s, box.id)).message).toMatch(/client secret of the Azure app .* has expired.*AADSTS7000222/s);
+  });
+});
+
+describe.runIf(testDialects().includes("postgres"))("Graph notifications on several nodes (PostgreSQL)", () => {
+  it("wakes the mailbox's node when Graph's notification reaches another node", async () => {
+    // node B serves only the API and receives Graph's notifications (a load balancer's choice);
+    // node A runs the mailbox. The catch-up is an hour away: what arrives came through B.
+    const portB = await freePort();
+    const microsoft = { trustedCaPem: ms.emulator.caPem, tokenTimeoutMs: 10_000, publicUrl: `http://127.0.0.1:${portB}`, catchUpSeconds: 3600 };
+    const t = await createTestApp("postgres", { runnersEnabled: true, parseWorkers: 1, microsoft });
+    const b = await createPeerApp(t, { runnersEnabled: false, microsoft });
+    try {
+      await b.app.http.listen({ port: portB, host: "127.0.0.1" });
+      await t.app.start();
+      const api = adminApi(t, await t.tokenFor("admin"));
+      const s: Started = { t, api, queueId: (await api.post("/api/v1/queues", { name: "Support" })).json().id };
+      const box = await graphMailbox(s);
+      await eventually(async () => (await subscriptionOf(box.user)).length === 1, 20_000);
+      await eventually(async () => (await status(s, box.id)).state === "ok", 20_000);
+      const sent = async () => ((await ms.get("/_emulator/stats")) as { notificationsSent: number }).notificationsSent;
+      const before = await sent();
+
+      await ms.deliver(box.user, testMessage("told to node B"));
+      await eventually(async () => (await subjects(s, box.id)).includes("told to node B"), 20_000);
+      // it came as a notification (to B), not through a sync of A's own
+      expect(await sent()).toBeGreaterThan(before);
+    } finally {
+      await b.close();
+      await t.close();
+    }
   });
 });
 

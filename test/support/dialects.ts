@@ -37,15 +37,18 @@ async function adminQuery(url: string, query: string): Promise<void> {
   }
 }
 
-/** A fresh, migrated database of the dialect: a temp SQLite file, or a new PostgreSQL database. */
-export async function openTestDb(dialect: Dialect, opts: { migrated?: boolean } = {}): Promise<TestDb> {
+/**
+ * A fresh, migrated database of the dialect: a temp SQLite file, or a new PostgreSQL database on the
+ * test run's server, or on `pgUrl` (a server's `…/postgres` URL) outside vitest, e.g. in a benchmark.
+ */
+export async function openTestDb(dialect: Dialect, opts: { migrated?: boolean; pgUrl?: string } = {}): Promise<TestDb> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "mailroom-test-"));
   let databaseConfig: TestDb["databaseConfig"];
   let dropDatabase = async () => {};
   if (dialect === "sqlite") {
     databaseConfig = { dialect: "sqlite", file: path.join(dataDir, "mailroom.db") };
   } else {
-    const base = inject("pgUrl");
+    const base = opts.pgUrl ?? inject("pgUrl");
     if (!base) throw new Error("PostgreSQL is not running in this test run");
     const name = `mr_${Math.random().toString(36).slice(2, 10)}`;
     await adminQuery(base, `create database ${name}`);

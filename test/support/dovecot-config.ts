@@ -60,6 +60,7 @@ export function dovecotConfig(dir: string, ids: { uid: number; gid: number }, po
     `pop3_uidl_format = %08Xu%08Xv`,
     // session processes show their user in their title, so a test can find (and pause) them
     `verbose_proctitle = yes`,
+    ...(opts.maxUserIpConnections === undefined ? [] : [`mail_max_userip_connections = ${opts.maxUserIpConnections}`]),
     tls ? `ssl = yes` : `ssl = no`,
     ...(tls ? [`ssl_cert = <${dir}/cert.pem`, `ssl_key = <${dir}/key.pem`] : []),
     ...(opts.oauth2IntrospectionUrl

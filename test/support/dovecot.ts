@@ -27,6 +27,11 @@ export interface DovecotOptions {
   oauth2IntrospectionUrl?: string;
   /** more lines for dovecot-oauth2.conf.ext (tls_ca_cert_file, username_format, send_auth_headers) */
   oauth2Settings?: string[];
+  /**
+   * mail_max_userip_connections (Dovecot's default is 10): with 1, a second session of a user from the
+   * same address is refused, and the log says "Maximum number of connections from user+IP exceeded".
+   */
+  maxUserIpConnections?: number;
 }
 
 export interface Dovecot {
@@ -60,6 +65,8 @@ export interface Dovecot {
    * server goes silent. Returns a function that lets them run again.
    */
   pauseSessions(user: string): Promise<() => void>;
+  /** the PIDs of the user's IMAP/POP3 session processes now (one per open session) */
+  sessions(user: string): number[];
   /** stops and starts the server on the same ports; connected clients lose their sessions */
   restart(): Promise<void>;
   stop(): Promise<void>;
@@ -109,6 +116,18 @@ function childPids(pid: number): number[] {
     }
   }
   return out;
+}
+
+/** The master's IMAP/POP3 session processes of the user: their titles name the user (verbose_proctitle). */
+function sessionPids(master: number, user: string): number[] {
+  return childPids(master).filter((pid) => {
+    try {
+      const title = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+      return /^dovecot\/(imap|pop3) /.test(title) && title.includes(`[${user} `);
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** Whether a server on the port sends an IMAP greeting within a second. */
@@ -206,8 +225,14 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
       const running = /already running with PID (\d+)/.exec(said);
       if (!running || !isMasterOf(Number(running[1]), configFile)) throw new Error(`dovecot did not start: ${said}\n${readLog()}`);
     }
-    await waitFor("its PID file", 10_000, () => fs.existsSync(pidFile));
-    masterPid = Number(fs.readFileSync(pidFile, "utf8").trim());
+    // the master creates the file before it writes its PID into it: an empty read would be PID 0, and
+    // stop() would then leave the master running
+    const readPid = () => {
+      const pid = fs.existsSync(pidFile) ? Number(fs.readFileSync(pidFile, "utf8").trim()) : 0;
+      return Number.isInteger(pid) && pid > 0 ? pid : null;
+    };
+    await waitFor("its PID file", 10_000, () => readPid() !== null);
+    masterPid = readPid();
     // the listeners are up once a login process greets us
     const until = Date.now() + 10_000;
     while (!(await greets(ports.imap))) {
@@ -340,18 +365,15 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<Dovecot> 
         return box.uidValidity.toString();
       });
     },
+    sessions(user) {
+      const master = masterPid;
+      if (master === null) throw new Error("Dovecot is not running");
+      return sessionPids(master, user);
+    },
     async pauseSessions(user) {
       const master = masterPid;
       if (master === null) throw new Error("Dovecot is not running");
-      const sessions = () =>
-        childPids(master).filter((pid) => {
-          try {
-            const title = fs.readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
-            return /^dovecot\/(imap|pop3) /.test(title) && title.includes(`[${user} `);
-          } catch {
-            return false;
-          }
-        });
+      const sessions = () => sessionPids(master, user);
       // a session process names its user in its title a moment after the login answered
       let paused = sessions();
       for (let tries = 0; paused.length === 0 && tries < 500; tries++) {

@@ -16,6 +16,8 @@ export interface TestApp {
   app: MailroomApp;
   store: TestDb;
   config: Config;
+  /** the app's secret key: another node on the same database needs the same (MAILROOM_SECRET_KEY) */
+  secretBox: SecretBox;
   /** every log line the app wrote, as text */
   logText(): string;
   /** signs in a user of the role (created on first use) and returns the bearer token */
@@ -45,7 +47,8 @@ export async function createTestApp(
     },
   });
   const log = createLogger("debug", sink);
-  const app = await createApp({ config, db: store.db, log, secretBox: new SecretBox(randomBytes(32)), ...extraDeps });
+  const secretBox = new SecretBox(randomBytes(32));
+  const app = await createApp({ config, db: store.db, log, secretBox, ...extraDeps });
   await app.bootstrapAdmin();
   const tokens = new Map<Role, string>();
 
@@ -59,6 +62,7 @@ export async function createTestApp(
     app,
     store,
     config,
+    secretBox,
     logText: () => lines.join(""),
     request,
     async tokenFor(role) {

@@ -15,8 +15,9 @@ const eventTypes = ["interaction.created", "interaction.updated", "outbound.upda
 const retryMs = 5_000;
 
 /**
- * One `/api/v1/events` stream for the whole app while someone is signed in. After a gap (a restart, a
- * network drop) listeners hear `reconnected` and reload what they show, since events of the gap are lost.
+ * One `/api/v1/events` stream for the whole app while someone is signed in. The browser reconnects with
+ * the last event's id and the server replays what it missed; listeners still hear `reconnected` after a
+ * gap, and on the server's `resync` (it could not replay), and reload what they show.
  */
 export function EventsProvider({ children }: { children: ReactNode }) {
   const listeners = useRef(new Set<Listener>());
@@ -45,6 +46,8 @@ export function EventsProvider({ children }: { children: ReactNode }) {
         void get("/api/v1/me").catch(() => undefined);
         retry = window.setTimeout(open, retryMs);
       };
+      // the server could not replay what this stream missed (too long away, or another node's gap): read afresh
+      source.addEventListener("resync", () => emit({ type: "reconnected" }));
       for (const type of eventTypes) {
         source.addEventListener(type, (e: MessageEvent<string>) => {
           try {

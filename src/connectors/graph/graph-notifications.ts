@@ -19,6 +19,15 @@ export interface NotificationOutcome {
   ignored: number;
 }
 
+export type NotificationKind = "changes" | "lifecycle";
+
+/** A notification item passed to the other nodes: what its subscription's holder checks and acts on. */
+export interface ForwardedItem {
+  subscriptionId: string;
+  clientState: string;
+  lifecycleEvent?: string;
+}
+
 interface NotificationItem {
   subscriptionId?: unknown;
   clientState?: unknown;
@@ -37,12 +46,21 @@ export class GraphNotificationHub {
   /** mailboxes whose subscription could not be made: their warning is given once, not at every sync */
   readonly #failing = new Set<string>();
   #wake: (mailboxId: string) => void = () => undefined;
+  #forward: ((kind: NotificationKind, items: ForwardedItem[]) => void) | null = null;
 
   constructor(
     /** where Graph posts change notifications and lifecycle notifications; null: Graph mailboxes poll */
     readonly notificationUrl: string | null,
     readonly lifecycleUrl: string | null,
   ) {}
+
+  /**
+   * Several nodes: notifications for subscriptions this node does not hold (another node runs the
+   * mailbox) go to the other nodes, whose hubs take them with `changes`/`lifecycle` and `forwarded`.
+   */
+  setForward(forward: (kind: NotificationKind, items: ForwardedItem[]) => void): void {
+    this.#forward = forward;
+  }
 
   /** Set once the runners exist: how a notification wakes the mailbox's runner. */
   setWake(wake: (mailboxId: string) => void): void {
@@ -78,8 +96,8 @@ export class GraphNotificationHub {
   }
 
   /** Change notifications ({"value": [...]}): wakes each mailbox named by a known subscription with its clientState. */
-  changes(body: unknown): NotificationOutcome {
-    return this.#each(body, (mailboxId) => mailboxId);
+  changes(body: unknown, forwarded = false): NotificationOutcome {
+    return this.#each(body, forwarded ? null : "changes", (mailboxId) => mailboxId);
   }
 
   /**
@@ -87,8 +105,8 @@ export class GraphNotificationHub {
    * reauthorizationRequired → renew; subscriptionRemoved → create anew; missed → catch up with delta.
    * Each wakes the mailbox, whose next sync does it.
    */
-  lifecycle(body: unknown): NotificationOutcome {
-    return this.#each(body, (mailboxId, item) => {
+  lifecycle(body: unknown, forwarded = false): NotificationOutcome {
+    return this.#each(body, forwarded ? null : "lifecycle", (mailboxId, item) => {
       const held = this.#byMailbox.get(mailboxId);
       if (held && item.lifecycleEvent === "reauthorizationRequired") held.renew = true;
       if (held && item.lifecycleEvent === "subscriptionRemoved") held.recreate = true;
@@ -96,12 +114,18 @@ export class GraphNotificationHub {
     });
   }
 
-  #each(body: unknown, onItem: (mailboxId: string, item: NotificationItem) => string): NotificationOutcome {
+  #each(body: unknown, forwardAs: NotificationKind | null, onItem: (mailboxId: string, item: NotificationItem) => string): NotificationOutcome {
     const items = body && typeof body === "object" && Array.isArray((body as { value?: unknown }).value) ? ((body as { value: unknown[] }).value as NotificationItem[]) : [];
     const woken = new Set<string>();
+    const elsewhere: ForwardedItem[] = [];
     let ignored = 0;
     for (const item of items) {
       const mailboxId = typeof item.subscriptionId === "string" ? this.#mailboxOf.get(item.subscriptionId) : undefined;
+      if (mailboxId === undefined && forwardAs && this.#forward && typeof item.subscriptionId === "string" && typeof item.clientState === "string") {
+        // checked by the node that holds the subscription, against its clientState
+        elsewhere.push({ subscriptionId: item.subscriptionId, clientState: item.clientState, ...(typeof item.lifecycleEvent === "string" ? { lifecycleEvent: item.lifecycleEvent } : {}) });
+        continue;
+      }
       const held = mailboxId === undefined ? undefined : this.#byMailbox.get(mailboxId);
       if (mailboxId === undefined || !held || typeof item.clientState !== "string" || !sameText(item.clientState, held.clientState)) {
         ignored++;
@@ -110,6 +134,7 @@ export class GraphNotificationHub {
       woken.add(onItem(mailboxId, item));
     }
     for (const id of woken) this.#wake(id);
+    if (elsewhere.length && forwardAs) this.#forward?.(forwardAs, elsewhere);
     return { woke: woken.size, ignored };
   }
 }

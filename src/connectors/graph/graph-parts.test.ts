@@ -41,6 +41,27 @@ describe("Graph notifications", () => {
     expect(hub.changes({ value: [{ subscriptionId: "sub-1", clientState: "secret-1" }] }).ignored).toBe(1);
   });
 
+  it("pass notifications for subscriptions held elsewhere to the other nodes, where only the holder acts, with its clientState", () => {
+    const holder = new GraphNotificationHub("https://mailroom.test/n", "https://mailroom.test/l");
+    const other = new GraphNotificationHub("https://mailroom.test/n", "https://mailroom.test/l");
+    const woken: string[] = [];
+    const reforwarded: unknown[] = [];
+    holder.setWake((id) => woken.push(id));
+    holder.setForward((_kind, items) => reforwarded.push(items));
+    const held = { id: "sub-1", clientState: "s", expiresAt: new Date(), renew: false, recreate: false };
+    holder.hold("mb1", held);
+    // the feed between the nodes: what `other` forwards reaches `holder` as forwarded
+    other.setForward((kind, items) => (kind === "changes" ? holder.changes({ value: items }, true) : holder.lifecycle({ value: items }, true)));
+
+    other.changes({ value: [{ subscriptionId: "sub-1", clientState: "s" }, { subscriptionId: "sub-1", clientState: "wrong" }, { subscriptionId: 7 }] });
+    expect(woken).toEqual(["mb1"]);
+    other.lifecycle({ value: [{ subscriptionId: "sub-1", clientState: "s", lifecycleEvent: "reauthorizationRequired" }] });
+    expect(held.renew).toBe(true);
+    // a forwarded notification nobody holds goes nowhere further: no loop between nodes
+    holder.changes({ value: [{ subscriptionId: "sub-9", clientState: "s" }] }, true);
+    expect(reforwarded).toEqual([]);
+  });
+
   it("marks a subscription for renewal or for a new one from lifecycle notifications", () => {
     const hub = new GraphNotificationHub("https://mailroom.test/n", "https://mailroom.test/l");
     const held = { id: "sub-1", clientState: "s", expiresAt: new Date(), renew: false, recreate: false };

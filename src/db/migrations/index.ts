@@ -8,6 +8,7 @@ import * as m0005 from "./0005-messages-and-interactions.js";
 import * as m0006 from "./0006-routing-and-agents.js";
 import * as m0007 from "./0007-outbox.js";
 import * as m0008 from "./0008-oauth-verifications.js";
+import * as m0009 from "./0009-nodes-and-leases.js";
 
 export interface Migration {
   name: string;
@@ -24,4 +25,5 @@ export const migrations: Migration[] = [
   { name: "0006-routing-and-agents", up: m0006.up },
   { name: "0007-outbox", up: m0007.up },
   { name: "0008-oauth-verifications", up: m0008.up },
+  { name: "0009-nodes-and-leases", up: m0009.up },
 ];

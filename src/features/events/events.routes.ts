@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { AppError } from "../../errors.js";
 import { anyRole, type Principal } from "../../http/route-config.js";
-import type { EventBus } from "../../shared/event-bus.js";
+import { isClientEvent, type EventBus, type StampedEvent } from "../../shared/event-bus.js";
 import { endsSession, type SessionEnds } from "../../shared/session-ends.js";
 
 /** What a stream asks about its session: whether it still lives (not signed out, expired, or its user disabled). */
@@ -19,7 +19,9 @@ export interface EventStreamOptions {
 }
 
 /**
- * Server-Sent Events for the web UI: `event: <type>` and a JSON `data:` line per event. A stream lasts
+ * Server-Sent Events for the web UI: `id:`, `event: <type>` and a JSON `data:` line per event; the ids
+ * are the same on every node, so a client that reconnects with `Last-Event-ID` gets the events it
+ * missed, or a `resync` event when they are no longer known (it then reads afresh). A stream lasts
  * as long as its session: it ends at once when the session is ended on this node, and otherwise within
  * `sessionCheckMs`.
  */
@@ -42,9 +44,17 @@ export function eventsRoutes(bus: EventBus, sessions: StreamSessionCheck, sessio
           "x-accel-buffering": "no",
         });
         res.write(": connected\n\n");
-        const unsubscribe = bus.subscribe((e) => {
-          res.write(`event: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-        });
+        const send = ({ id, event }: StampedEvent) => {
+          if (isClientEvent(event)) res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+        };
+        // a client that reconnects (to this node or another) gets what it missed, or is told to read afresh
+        const lastId = req.headers["last-event-id"];
+        if (typeof lastId === "string" && lastId) {
+          const missed = bus.since(lastId);
+          if (missed) missed.forEach(send);
+          else res.write(`event: resync\ndata: {"type":"resync"}\n\n`);
+        }
+        const unsubscribe = bus.subscribe(send);
         // proxies drop idle connections; a comment line keeps this one open
         const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), heartbeatMs);
         heartbeat.unref();

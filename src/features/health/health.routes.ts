@@ -35,13 +35,21 @@ function digest(text: string): Buffer {
   return createHash("sha256").update(text).digest();
 }
 
-export function healthRoutes(db: Db, registry: Registry, metricsAccess: MetricsAccess): FastifyPluginAsyncZod {
+/** This node as /readyz shows it: who it is, and how many mailboxes it runs (holds the leases of). */
+export interface NodeReadiness {
+  id: string;
+  name: string;
+  mailboxes: number;
+}
+
+export function healthRoutes(db: Db, registry: Registry, metricsAccess: MetricsAccess, node: () => NodeReadiness): FastifyPluginAsyncZod {
   return async (app) => {
     app.get("/healthz", { schema: { hide: true } }, () => ({ ok: true }));
     app.get("/readyz", { schema: { hide: true } }, async (req, reply) => {
       try {
         await sql`select 1`.execute(db.kysely);
-        return { ok: true };
+        const self = node();
+        return { ok: true, node: { ...self, holdsLeases: self.mailboxes > 0 } };
       } catch (err) {
         req.log.warn({ err }, "database did not answer the readiness check");
         return reply.status(503).send({ error: { code: "unavailable", message: "The database does not answer." } });

@@ -190,6 +190,8 @@ export const mailboxStatusView = z.object({
   code: z.string().optional(),
   message: z.string().optional(),
   lastSyncAt: z.string().optional(),
+  nodeId: z.string().optional().describe("the node that runs the mailbox (GET /api/v1/nodes)"),
+  nodeName: z.string().optional().describe("that node's name (MAILROOM_NODE_NAME), while it runs"),
   warnings: z
     .array(z.object({ code: z.string(), message: z.string(), at: z.string() }))
     .describe(

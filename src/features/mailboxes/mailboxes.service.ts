@@ -2,7 +2,9 @@ import type { Kysely } from "kysely";
 import type { CredentialProvider, MailProtocol, MailSourceSettings, MailSourceTester, TestStep } from "../../connectors/mail-source.js";
 import type { SecretBox } from "../../crypto/secret-box.js";
 import { isForeignKeyViolation, uniqueViolation } from "../../db/constraint-errors.js";
+import type { Fence } from "../../db/fence.js";
 import type { Database, MailboxStatusTable } from "../../db/schema.js";
+import { executeReadings } from "../../db/statement-batch.js";
 import { AppError, type FieldProblem } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { Clock } from "../../shared/clock.js";
@@ -53,6 +55,8 @@ export interface MailboxStatusUpdate {
   code?: string | null | undefined;
   message?: string | null | undefined;
   lastSyncAt?: string | null | undefined;
+  /** the node whose runner reports: the mailbox's owner */
+  nodeId?: string | null | undefined;
 }
 
 function problemsError(problems: FieldProblem[]): AppError {
@@ -280,6 +284,10 @@ export class MailboxesService {
     return this.store.clientTypes(db, ids);
   }
 
+  enabledInboundIds(types: readonly MailboxRow["type"][]): Promise<string[]> {
+    return this.store.enabledInboundIds(types);
+  }
+
   async listEnabledInbound(): Promise<EnabledInboundMailbox[]> {
     const enabled: EnabledInboundMailbox[] = [];
     for (const row of await this.store.enabledInbound()) {
@@ -327,16 +335,25 @@ export class MailboxesService {
     });
   }
 
-  async setStatus(mailboxId: string, update: MailboxStatusUpdate): Promise<void> {
+  /** With a fence, written only while the writer holds the mailbox's lease (FencedOutError otherwise). */
+  async setStatus(mailboxId: string, update: MailboxStatusUpdate, fence?: Fence): Promise<void> {
+    const row = {
+      mailbox_id: mailboxId,
+      state: update.state,
+      code: update.code ?? null,
+      message: update.message ?? null,
+      last_sync_at: update.lastSyncAt ?? null,
+      updated_at: this.clock.now().toISOString(),
+      node_id: update.nodeId ?? null,
+    };
     try {
-      await this.store.upsertStatus({
-        mailbox_id: mailboxId,
-        state: update.state,
-        code: update.code ?? null,
-        message: update.message ?? null,
-        last_sync_at: update.lastSyncAt ?? null,
-        updated_at: this.clock.now().toISOString(),
-      });
+      if (!fence) await this.store.upsertStatus(row);
+      else {
+        await this.db.transaction().execute(async (trx) => {
+          await executeReadings(trx, [fence.check()]);
+          await this.store.upsertStatus(row, trx);
+        });
+      }
     } catch (err) {
       // the mailbox was deleted while its runner was stopping: its status has nowhere to go
       if (isForeignKeyViolation(err)) return;

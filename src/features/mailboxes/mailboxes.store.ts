@@ -7,7 +7,7 @@ export type MailboxRow = Selectable<MailboxesTable>;
 /** A mailbox row with what is derived from other tables: enabled (from applications) and status (from its runner). */
 export interface MailboxRecord extends MailboxRow {
   enabled: boolean;
-  status: { state: MailboxStatusTable["state"]; code: string | null; message: string | null; lastSyncAt: string | null } | null;
+  status: { state: MailboxStatusTable["state"]; code: string | null; message: string | null; lastSyncAt: string | null; nodeId: string | null; nodeName: string | null } | null;
   /** what its runner set aside or could not do, newest first */
   warnings: MailboxWarning[];
 }
@@ -61,6 +61,7 @@ export class MailboxesStore {
     return db
       .selectFrom("mailboxes as m")
       .leftJoin("mailbox_status as s", "s.mailbox_id", "m.id")
+      .leftJoin("nodes as n", "n.id", "s.node_id")
       .selectAll("m")
       .select((eb) => [
         enabledExpression(eb).as("enabled_flag"),
@@ -68,6 +69,8 @@ export class MailboxesStore {
         "s.code as status_code",
         "s.message as status_message",
         "s.last_sync_at as status_last_sync_at",
+        "s.node_id as status_node_id",
+        "n.name as status_node_name",
       ]);
   }
 
@@ -190,6 +193,20 @@ export class MailboxesStore {
     return new Map(rows.map((r) => [r.id, r.client_type]));
   }
 
+  /** The ids of the enabled inbound mailboxes of these types: what the nodes share out (cheap: no settings). */
+  async enabledInboundIds(types: readonly MailboxRow["type"][]): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom("mailboxes as m")
+      .innerJoin("application_mailboxes as am", "am.mailbox_id", "m.id")
+      .innerJoin("applications as a", "a.id", "am.application_id")
+      .select("m.id")
+      .where("a.enabled", "=", 1)
+      .where("m.client_type", "=", "inbound")
+      .where("m.type", "in", types)
+      .execute();
+    return rows.map((r) => r.id);
+  }
+
   enabledInbound(): Promise<EnabledInboundRow[]> {
     return this.db
       .selectFrom("mailboxes as m")
@@ -212,9 +229,9 @@ export class MailboxesStore {
     return rows.map((r) => r.login);
   }
 
-  async upsertStatus(row: Selectable<MailboxStatusTable>): Promise<void> {
+  async upsertStatus(row: Selectable<MailboxStatusTable>, db: Kysely<Database> = this.db): Promise<void> {
     const { mailbox_id: _id, ...changes } = row;
-    await this.db
+    await db
       .insertInto("mailbox_status")
       .values(row)
       .onConflict((oc) => oc.column("mailbox_id").doUpdateSet(changes))
@@ -229,15 +246,18 @@ function toRecord(
     status_code: string | null;
     status_message: string | null;
     status_last_sync_at: string | null;
+    status_node_id: string | null;
+    status_node_name: string | null;
   },
   warnings: MailboxWarning[],
 ): MailboxRecord {
-  const { enabled_flag, status_state, status_code, status_message, status_last_sync_at, ...mailbox } = row;
+  const { enabled_flag, status_state, status_code, status_message, status_last_sync_at, status_node_id, status_node_name, ...mailbox } = row;
   return {
     ...mailbox,
     // SQLite answers 0/1, PostgreSQL true/false
     enabled: enabled_flag === true || enabled_flag === 1,
-    status: status_state ? { state: status_state, code: status_code, message: status_message, lastSyncAt: status_last_sync_at } : null,
+    status: status_state ? { state: status_state, code: status_code, message: status_message, lastSyncAt: status_last_sync_at, nodeId: status_node_id, nodeName: status_node_name }
+      : null,
     warnings,
   };
 }

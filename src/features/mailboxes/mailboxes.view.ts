@@ -12,6 +12,9 @@ function statusOf(r: MailboxRecord): MailboxView["status"] {
   if (r.status.code !== null) view.code = r.status.code;
   if (r.status.message !== null) view.message = r.status.message;
   if (r.status.lastSyncAt !== null) view.lastSyncAt = r.status.lastSyncAt;
+  if (r.status.nodeId !== null) view.nodeId = r.status.nodeId;
+  // null once the node has stopped (its row goes with a clean stop) or when it never had a name here
+  if (r.status.nodeName !== null) view.nodeName = r.status.nodeName;
   return view;
 }
 

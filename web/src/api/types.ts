@@ -26,6 +26,9 @@ export interface MailboxStatus {
   code?: string;
   message?: string;
   lastSyncAt?: string;
+  /** the Mailroom node that runs the mailbox, and its name while it runs */
+  nodeId?: string;
+  nodeName?: string;
   warnings: MailboxWarning[];
 }
 

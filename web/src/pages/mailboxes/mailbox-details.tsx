@@ -136,6 +136,7 @@ function Status({ m, onChanged }: { m: Mailbox; onChanged: () => void }) {
         <Row label="Last sync">
           <Time iso={status.lastSyncAt} />
         </Row>
+        {status.nodeName && status.state !== "disabled" ? <Row label="Runs on node">{status.nodeName}</Row> : null}
       </dl>
       {status.warnings.length > 0 ? (
         <div className="mbx-warnings">
