@@ -37,7 +37,7 @@ import { sanitizeMailHtml } from "./ingest/html-sanitize.js";
 import { InteractionsService } from "./features/interactions/interactions.service.js";
 import { InteractionsStore } from "./features/interactions/interactions.store.js";
 import { eventsRoutes } from "./features/events/events.routes.js";
-import { EventBus } from "./shared/event-bus.js";
+import { EventBus, type MailroomEvent } from "./shared/event-bus.js";
 import { SessionEnds } from "./shared/session-ends.js";
 import { fromAddressesRoutes } from "./features/from-addresses/from-addresses.routes.js";
 import { FromAddressesService } from "./features/from-addresses/from-addresses.service.js";
@@ -140,9 +140,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const node: NodeIdentity = { id: newId(), name: deps.config.node.name };
   const events = new EventBus(node.id.slice(-8));
   const database = deps.config.database;
-  const feed = deps.db.dialect === "postgres" && database.dialect === "postgres" ? new PostgresChangeFeed(events, k, database.url, deps.log.child({ component: "events" })) : null;
-  // every node hears every node's events, from the moment the API answers
-  await feed?.start();
+  const feed =
+    deps.db.dialect === "postgres" && database.dialect === "postgres" ? new PostgresChangeFeed(events, k, database.url, deps.log.child({ component: "events" }), node.name) : null;
   const blobs = deps.blobs ?? new DatabaseBlobStore(k);
   const interactionsStore = new InteractionsStore(k);
   const interactions = new InteractionsService(interactionsStore, blobs);
@@ -265,6 +264,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   http.get("/api/openapi.json", { schema: { hide: true } }, () => http.swagger());
 
   await http.ready();
+  // every node hears every node's events from here on (started last: a failure above leaves no connection behind)
+  await feed?.start();
   let runners: RunnerManager | undefined;
   let stopHearingNotifications: (() => void) | undefined;
 
@@ -313,8 +314,12 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
           ownAddresses: () => mailboxes.ownAddresses(),
           recordWarning: (mailboxId, code, message) => mailboxes.recordWarning(mailboxId, code, message),
           async setStatus(mailboxId, status, fence) {
-            await mailboxes.setStatus(mailboxId, status, fence);
-            events.publish({ type: "mailbox.status", mailboxId, state: status.state, code: status.code ?? null, message: status.message ?? null });
+            // the event says what changed; the whole message is on the mailbox (a NOTIFY carries < 8,000 bytes)
+            const message = status.message && status.message.length > 2000 ? `${status.message.slice(0, 2000)}…` : (status.message ?? null);
+            const event: MailroomEvent = { type: "mailbox.status", mailboxId, state: status.state, code: status.code ?? null, message };
+            // on PostgreSQL announced by the transaction that writes the status; after it otherwise
+            await mailboxes.setStatus(mailboxId, status, fence, feed?.statements(event));
+            if (!feed) events.publish(event);
           },
         },
         createSource: deps.mailSources ?? mailSourceFactory(connectorOptions),

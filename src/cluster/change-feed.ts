@@ -19,12 +19,15 @@ export class PostgresChangeFeed implements EventTransport {
   #stopped = false;
   #retry: NodeJS.Timeout | undefined;
   #attempt = 0;
+  #sending: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly bus: EventBus,
     private readonly db: Kysely<Database>,
     private readonly url: string,
     private readonly log: Logger,
+    /** in PostgreSQL's application_name, to tell the nodes' connections apart */
+    private readonly nodeName = "",
   ) {}
 
   async start(): Promise<void> {
@@ -37,24 +40,32 @@ export class PostgresChangeFeed implements EventTransport {
     return payloads(this.bus, event).map((payload) => ({ compile: () => CompiledQuery.raw("select pg_notify($1, $2)", [channel, payload]) }));
   }
 
+  /**
+   * One after the other, each sent once the one before has committed: a node's events arrive in the
+   * order it published them ("error" then "ok" never the other way round).
+   */
   send(stamped: StampedEvent): void {
     for (const payload of split(stamped)) {
-      sql`select pg_notify(${channel}, ${payload})`.execute(this.db).catch((err: unknown) => {
-        this.log.warn({ err, type: stamped.event.type }, "could not publish an event to the other nodes");
-      });
+      this.#sending = this.#sending.then(() =>
+        sql`select pg_notify(${channel}, ${payload})`.execute(this.db).then(
+          () => undefined,
+          (err: unknown) => this.log.warn({ err, type: stamped.event.type }, "could not publish an event to the other nodes"),
+        ),
+      );
     }
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#retry);
+    await this.#sending;
     const client = this.#client;
     this.#client = null;
     await client?.end().catch(() => undefined);
   }
 
   async #listen(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.url, application_name: "mailroom events" });
+    const client = new pg.Client({ connectionString: this.url, application_name: (this.nodeName ? `mailroom events ${this.nodeName}` : "mailroom events").slice(0, 63) });
     client.on("notification", (n) => {
       if (n.channel !== channel || !n.payload) return;
       try {
@@ -72,8 +83,18 @@ export class PostgresChangeFeed implements EventTransport {
     };
     client.on("error", broken);
     client.on("end", () => broken());
-    await client.connect();
-    await client.query(`listen ${channel}`);
+    try {
+      await client.connect();
+      await client.query(`listen ${channel}`);
+    } catch (err) {
+      await client.end().catch(() => undefined);
+      throw err;
+    }
+    // stopped while connecting: this connection is not wanted any more
+    if (this.#stopped) {
+      await client.end().catch(() => undefined);
+      return;
+    }
     this.#client = client;
     this.#attempt = 0;
   }
@@ -83,7 +104,9 @@ export class PostgresChangeFeed implements EventTransport {
     this.#retry = setTimeout(() => {
       this.#listen().then(
         // events may have been missed meanwhile: this node's runners and every client read afresh
-        () => this.bus.deliver(this.bus.stamp({ type: "resync" })),
+        () => {
+          if (!this.#stopped) this.bus.deliver(this.bus.stamp({ type: "resync" }));
+        },
         (err: unknown) => {
           this.log.warn({ err }, "could not reconnect the event feed; trying again");
           if (!this.#stopped) this.#reconnect();
@@ -101,11 +124,13 @@ function payloads(bus: EventBus, event: MailroomEvent): string[] {
 /** One payload, or (a long list of new interactions or notifications) several, each under PostgreSQL's limit. */
 function split(stamped: StampedEvent): string[] {
   const whole = JSON.stringify(stamped);
-  if (whole.length <= maxPayload) return [whole];
+  // the limit is in bytes: a name in Cyrillic or CJK takes two or three per character
+  if (Buffer.byteLength(whole) <= maxPayload) return [whole];
   const { event } = stamped;
   const halves = (make: (part: "a" | "b") => MailroomEvent): string[] => [
-    ...split({ id: `${stamped.id}a`, event: make("a") }),
-    ...split({ id: `${stamped.id}b`, event: make("b") }),
+    // "." is no digit of the base-36 counter: a part's id can never be another event's
+    ...split({ id: `${stamped.id}.a`, event: make("a") }),
+    ...split({ id: `${stamped.id}.b`, event: make("b") }),
   ];
   if (event.type === "interaction.created" && event.interactionIds.length > 1) {
     const half = Math.ceil(event.interactionIds.length / 2);

@@ -239,7 +239,7 @@ export class PostgresLeases implements MailboxLeases {
 
   async #connection(): Promise<pg.Client> {
     if (this.#client) return this.#client;
-    const client = new pg.Client({ connectionString: this.url, application_name: `mailroom leases ${this.node.name}` });
+    const client = new pg.Client({ connectionString: this.url, application_name: `mailroom leases ${this.node.name}`.slice(0, 63) });
     client.on("error", (err) => {
       this.log.warn({ err }, "the lease connection broke; reconnecting at the next tick");
       if (this.#client === client) this.#client = null;

@@ -4,10 +4,9 @@ import type { Database } from "../db/schema.js";
 
 type Callback = (err: Error | null, result?: { current: number; ttl: number }) => void;
 
-/** What a child store learns of its route */
+/** What a child store learns of its route (@fastify/rate-limit passes the route as `routeInfo`) */
 interface RouteOfStore {
-  method?: unknown;
-  url?: unknown;
+  routeInfo?: { method?: unknown; url?: unknown };
 }
 
 /** Rows whose window ended this long ago are deleted now and then. */
@@ -16,16 +15,18 @@ const keepEndedMs = 60 * 60_000;
 /**
  * A store for @fastify/rate-limit in the database, so that every node counts the same attempts: with
  * a store per node, N nodes behind a load balancer would allow N times the sign-in attempts. One
- * statement per attempt: the count of the key's window goes up, or a new window starts.
+ * statement per attempt: the count of the key's window goes up, or a new window starts. Windows are
+ * timed by the clock of the node that counts (a skew between nodes moves a window's end by as much).
  */
 export function databaseRateLimitStore(db: Kysely<Database>, now: () => number = Date.now): FastifyRateLimitStoreCtor {
   let sinceCleanup = 0;
   return class DatabaseRateLimitStore implements FastifyRateLimitStore {
     readonly #prefix: string;
 
-    constructor(route: RouteOfStore = {}) {
+    constructor(route: object = {}) {
       // a route's own counts: one key on two rate-limited routes is counted apart
-      this.#prefix = typeof route.url === "string" ? `${String(route.method)} ${route.url}|` : "";
+      const info = (route as RouteOfStore).routeInfo;
+      this.#prefix = info && typeof info.url === "string" ? `${String(info.method)} ${info.url}|` : "";
     }
 
     // @fastify/rate-limit passes the window (ms) as a third argument, which its typings leave out
@@ -57,7 +58,7 @@ export function databaseRateLimitStore(db: Kysely<Database>, now: () => number =
         );
     }
 
-    child(route: RouteOfStore): FastifyRateLimitStore {
+    child(route: object): FastifyRateLimitStore {
       return new DatabaseRateLimitStore(route);
     }
   };

@@ -30,4 +30,21 @@ describe("event stream", () => {
     while (t.app.events.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(t.app.events.size).toBe(0);
   });
+
+  it("ends its open streams when the node stops, instead of waiting for every browser to go", async () => {
+    const own = await createTestApp("sqlite");
+    try {
+      const ownBase = await own.app.http.listen({ port: 0, host: "127.0.0.1" });
+      const res = await fetch(`${ownBase}/api/v1/events`, { headers: { authorization: `Bearer ${await own.tokenFor("agent")}` } });
+      const reader = res.body!.getReader();
+      await reader.read(); // ": connected"
+      // the stream stays open from the client's side; closing the app must still finish, and end it
+      await own.app.close();
+      let done = false;
+      while (!done) done = (await reader.read()).done;
+      expect(own.app.events.size).toBe(0);
+    } finally {
+      await own.store.cleanup();
+    }
+  });
 });

@@ -4,8 +4,9 @@ import type { Dialect } from "../dialect.js";
 /**
  * Several nodes on one PostgreSQL: the nodes with their heartbeats, one lease per mailbox that a node
  * runs (its token fences that node's writes), the sign-in rate limit shared by all nodes, and on each
- * stored message and mailbox status the node that wrote it. Times are milliseconds since the epoch
- * on the database's clock, so nodes with skewed clocks still agree on who holds what.
+ * stored message and mailbox status the node that wrote it. Times are milliseconds since the epoch;
+ * those of nodes and leases on the database's clock, so nodes with skewed clocks still agree on who
+ * holds what (a sign-in window is timed by the counting node's clock).
  */
 export async function up(untyped: Kysely<unknown>, dialect: Dialect): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any

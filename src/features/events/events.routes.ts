@@ -29,6 +29,11 @@ export function eventsRoutes(bus: EventBus, sessions: StreamSessionCheck, sessio
   const heartbeatMs = opts.heartbeatMs ?? 25_000;
   const sessionCheckMs = opts.sessionCheckMs ?? 15_000;
   return async (app) => {
+    // a stream lasts until its client goes: a node that stops ends them, or it would wait for every browser
+    const openStreams = new Set<() => void>();
+    app.addHook("preClose", async () => {
+      for (const end of [...openStreams]) end();
+    });
     app.get(
       "/api/v1/events",
       { config: { access: anyRole }, schema: { tags: ["events"], summary: "Server-Sent Events: interaction.created, mailbox.status" } },
@@ -45,7 +50,10 @@ export function eventsRoutes(bus: EventBus, sessions: StreamSessionCheck, sessio
         });
         res.write(": connected\n\n");
         const send = ({ id, event }: StampedEvent) => {
-          if (isClientEvent(event)) res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+          if (!isClientEvent(event)) return;
+          // a resync is no point to catch up from: the client keeps the id of the last real event
+          if (event.type === "resync") res.write(`event: resync\ndata: {"type":"resync"}\n\n`);
+          else res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
         };
         // a client that reconnects (to this node or another) gets what it missed, or is told to read afresh
         const lastId = req.headers["last-event-id"];
@@ -67,11 +75,13 @@ export function eventsRoutes(bus: EventBus, sessions: StreamSessionCheck, sessio
           clearTimeout(sessionCheck);
           unsubscribe();
           stopHearingEnds();
+          openStreams.delete(endStream);
         };
         const endStream = () => {
           stop();
           res.end();
         };
+        openStreams.add(endStream);
         const stopHearingEnds = sessionEnds.subscribe((end) => {
           if (endsSession(end, principal.userId, principal.sessionHash)) endStream();
         });

@@ -1,10 +1,10 @@
-import type { Kysely } from "kysely";
+import type { Compilable, Kysely } from "kysely";
 import type { CredentialProvider, MailProtocol, MailSourceSettings, MailSourceTester, TestStep } from "../../connectors/mail-source.js";
 import type { SecretBox } from "../../crypto/secret-box.js";
 import { isForeignKeyViolation, uniqueViolation } from "../../db/constraint-errors.js";
 import type { Fence } from "../../db/fence.js";
 import type { Database, MailboxStatusTable } from "../../db/schema.js";
-import { executeReadings } from "../../db/statement-batch.js";
+import { executeReadings, executeStatements } from "../../db/statement-batch.js";
 import { AppError, type FieldProblem } from "../../errors.js";
 import type { Logger } from "../../logger.js";
 import type { Clock } from "../../shared/clock.js";
@@ -335,8 +335,11 @@ export class MailboxesService {
     });
   }
 
-  /** With a fence, written only while the writer holds the mailbox's lease (FencedOutError otherwise). */
-  async setStatus(mailboxId: string, update: MailboxStatusUpdate, fence?: Fence): Promise<void> {
+  /**
+   * With a fence, written only while the writer holds the mailbox's lease (FencedOutError otherwise);
+   * `announce`: statements run in the same transaction (the change feed's notice of the new status).
+   */
+  async setStatus(mailboxId: string, update: MailboxStatusUpdate, fence?: Fence, announce: Compilable[] = []): Promise<void> {
     const row = {
       mailbox_id: mailboxId,
       state: update.state,
@@ -347,11 +350,12 @@ export class MailboxesService {
       node_id: update.nodeId ?? null,
     };
     try {
-      if (!fence) await this.store.upsertStatus(row);
+      if (!fence && announce.length === 0) await this.store.upsertStatus(row);
       else {
         await this.db.transaction().execute(async (trx) => {
-          await executeReadings(trx, [fence.check()]);
+          if (fence) await executeReadings(trx, [fence.check()]);
           await this.store.upsertStatus(row, trx);
+          await executeStatements(trx, announce);
         });
       }
     } catch (err) {
