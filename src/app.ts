@@ -300,7 +300,7 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
         clock,
         registry: metrics,
         mailboxes: {
-          listEnabledInbound: () => mailboxes.listEnabledInbound(),
+          listEnabledInbound: (only) => mailboxes.listEnabledInbound(only),
           enabledInboundIds: (types) => mailboxes.enabledInboundIds(types),
           // through the feed: a change made on another node reaches this one; after a gap in the feed, everything is read again
           onChange: (listener) => {

@@ -142,7 +142,7 @@ describe("mailbox leases on PostgreSQL", () => {
       expect(await t.db.kysely.selectFrom("source_cursors").selectAll().execute()).toEqual([]);
     });
 
-    it("holds off a takeover until the commit under way has ended", async () => {
+    it("holds off a takeover, but not a renewal, until the commit under way has ended", async () => {
       const a = await startNode("a", () => ids.slice(0, 1));
       await until("a holding mb-00", () => a.tokenOf("mb-00") !== undefined);
       const fence = a.fence("mb-00", a.tokenOf("mb-00")!);
@@ -159,9 +159,13 @@ describe("mailbox leases on PostgreSQL", () => {
           await trxHeld;
         });
         await fenceChecked;
-        // an expiry and takeover in one statement, as a taking node's conflict clause writes it
+        // a renewal is not held up by the commit under way (it changes no key)
+        await other.query("update mailbox_leases set expires_ms = expires_ms + 1 where mailbox_id = 'mb-00'");
+        // a takeover locks the row FOR UPDATE first (without SKIP LOCKED here, to see it wait)
         let done = false;
-        const takeover = other.query("update mailbox_leases set node_id = 'b', token = token + 1000, expires_ms = 0 where mailbox_id = 'mb-00'").then(() => (done = true));
+        const takeover = other
+          .query("begin; select 1 from mailbox_leases where mailbox_id = 'mb-00' for update; update mailbox_leases set node_id = 'b', token = token + 1000 where mailbox_id = 'mb-00'; commit")
+          .then(() => (done = true));
         // the takeover is waiting on the fenced transaction's lock (seen from PostgreSQL, not from the clock)
         await until("the takeover waiting on a lock", async () => {
           const waiting = await sql<{ n: number }>`select count(*)::int as n from pg_stat_activity where application_name = 'takeover' and wait_event_type = 'Lock'`.execute(

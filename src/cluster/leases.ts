@@ -182,11 +182,13 @@ export class PostgresLeases implements MailboxLeases {
     const { id: nodeId } = this.node;
     return {
       check: () => ({
-        // FOR SHARE holds the row until the commit: a takeover's update waits for this transaction to end
+        // FOR KEY SHARE holds the row until the commit: a takeover, which locks the row FOR UPDATE,
+        // skips it until this transaction has ended; a renewal (an UPDATE of expires_ms alone, no key)
+        // does not wait for it, nor it for a renewal, so renewals and commits never queue behind each other
         statements: [
           {
             compile: () =>
-              CompiledQuery.raw(`select token from mailbox_leases where mailbox_id = $1 and node_id = $2 and token = $3 and expires_ms > ${dbNow} for share`, [
+              CompiledQuery.raw(`select token from mailbox_leases where mailbox_id = $1 and node_id = $2 and token = $3 and expires_ms > ${dbNow} for key share`, [
                 mailboxId,
                 nodeId,
                 token,

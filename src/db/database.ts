@@ -30,7 +30,9 @@ export function openDatabase(database: Config["database"], onIdleError: (err: Er
   if (database.dialect === "postgres") {
     const pool = new pg.Pool({
       connectionString: database.url,
-      max: 10,
+      // the API's reads share the pool with the runners' statements (bench:nodes measured no change
+      // from 10 to 20 in a failover; the runners now start in waves instead)
+      max: 20,
       // A transaction left open (a node paused mid-commit) holds its mailbox's lease row locked, and
       // so keeps the other nodes from taking the mailbox over: PostgreSQL ends such a session after
       // this, the node's commit then fails, and the lease can go (mailbox leases, src/cluster).

@@ -17,7 +17,7 @@ import { createRunnerMetrics } from "./runner-metrics.js";
 
 /** What the runners need from the mailboxes feature. */
 export interface MailboxDirectory {
-  listEnabledInbound(): Promise<EnabledInboundMailbox[]>;
+  listEnabledInbound(only: (mailboxId: string) => boolean): Promise<EnabledInboundMailbox[]>;
   enabledInboundIds(types: readonly EnabledInboundMailbox["type"][]): Promise<string[]>;
   onChange(listener: () => void): () => void;
   setStatus(mailboxId: string, status: MailboxStatusUpdate, fence?: Fence): Promise<void>;
@@ -79,9 +79,9 @@ export function createRunnerManager(w: RunnerWiring): RunnerManager {
   };
 
   const manager: RunnerManager = new RunnerManager({
-    listEnabledInbound: async () => {
+    listEnabledInbound: async (only) => {
       await refreshOwn();
-      return w.mailboxes.listEnabledInbound();
+      return w.mailboxes.listEnabledInbound(only);
     },
     onMailboxesChanged: (listener) => w.mailboxes.onChange(listener),
     listEnabledIds: () => w.mailboxes.enabledInboundIds(supported),
@@ -91,6 +91,8 @@ export function createRunnerManager(w: RunnerWiring): RunnerManager {
     log,
     metrics,
     reconcileEveryMs: 30_000,
+    // several nodes: a failover hands a node hundreds of mailboxes in one tick (one node starts all at once, as before)
+    ...(w.config.database.dialect === "postgres" ? { startWaves: { size: 25, pauseMs: 250 } } : {}),
   });
   return manager;
 }

@@ -5,7 +5,8 @@ import type { MailboxRunner, RunnerLease, RunnerState } from "./mailbox-runner.j
 import type { RunnerMetrics } from "./runner-metrics.js";
 
 export interface RunnerManagerDeps {
-  listEnabledInbound(): Promise<EnabledInboundMailbox[]>;
+  /** `only`: the mailboxes this node runs; the others' settings (and secrets) are not read */
+  listEnabledInbound(only: (mailboxId: string) => boolean): Promise<EnabledInboundMailbox[]>;
   /** the ids of those of them with a connector on this build, without their settings: read at every lease tick */
   listEnabledIds(): Promise<string[]>;
   /** subscribes to changes of the enabled set or of mailbox settings; returns the unsubscribe */
@@ -19,6 +20,11 @@ export interface RunnerManagerDeps {
   metrics: RunnerMetrics;
   /** a periodic reconcile catches changes a lost event would have announced */
   reconcileEveryMs: number;
+  /**
+   * Runners started at once, and the pause before the next ones: a node taking over hundreds of
+   * mailboxes (a failover) spreads their logins and first syncs instead of loading the database all at once.
+   */
+  startWaves?: { size: number; pauseMs: number };
 }
 
 /**
@@ -84,18 +90,20 @@ export class RunnerManager {
   private async reconcileOnce(): Promise<void> {
     if (this.#stopped) return;
     const { leases } = this.deps;
-    const wanted = new Map((await this.deps.listEnabledInbound()).filter((m) => this.deps.supports(m.type)).map((m) => [m.id, m]));
+    const held = (id: string) => leases.tokenOf(id) !== undefined;
+    const wanted = new Map((await this.deps.listEnabledInbound(held)).filter((m) => this.deps.supports(m.type)).map((m) => [m.id, m]));
     const stopping: Promise<void>[] = [];
     for (const [id, runner] of this.#runners) {
       const next = wanted.get(id);
       const token = leases.tokenOf(id);
-      const reason = !next
-        ? "disabled"
-        : token === undefined || token !== runner.lease?.token || runner.state === "stopped"
+      const reason =
+        token === undefined || token !== runner.lease?.token || runner.state === "stopped"
           ? "lease gone"
-          : next.updatedAt !== runner.mailbox.updatedAt || next.queueId !== runner.mailbox.queueId
-            ? "settings changed"
-            : null;
+          : !next
+            ? "disabled"
+            : next.updatedAt !== runner.mailbox.updatedAt || next.queueId !== runner.mailbox.queueId
+              ? "settings changed"
+              : null;
       if (reason) {
         this.#runners.delete(id);
         stopping.push(runner.stop());
@@ -105,12 +113,18 @@ export class RunnerManager {
     await Promise.all(stopping);
     // given up only now that their runners have stopped: never two nodes on one mailbox
     await leases.release(leases.releasing().filter((id) => !this.#runners.has(id)));
+    let started = 0;
+    const waves = this.deps.startWaves;
     for (const [id, mailbox] of wanted) {
+      if (this.#stopped) return;
+      if (waves && started > 0 && started % waves.size === 0) await new Promise((r) => setTimeout(r, waves.pauseMs));
+      // the lease may have gone during a pause
       const token = leases.tokenOf(id);
       if (token === undefined || this.#runners.has(id) || this.#stopped) continue;
       const runner = this.deps.createRunner(mailbox, { nodeId: leases.node.id, token, fence: leases.fence(id, token) });
       this.#runners.set(id, runner);
       runner.start();
+      started++;
     }
   }
 

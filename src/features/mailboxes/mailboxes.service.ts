@@ -288,9 +288,11 @@ export class MailboxesService {
     return this.store.enabledInboundIds(types);
   }
 
-  async listEnabledInbound(): Promise<EnabledInboundMailbox[]> {
+  /** `only`: the mailboxes wanted (a node's leased share); the others' secrets are not opened */
+  async listEnabledInbound(only: (mailboxId: string) => boolean = () => true): Promise<EnabledInboundMailbox[]> {
     const enabled: EnabledInboundMailbox[] = [];
     for (const row of await this.store.enabledInbound()) {
+      if (!only(row.id)) continue;
       let settings: MailSourceSettings;
       try {
         settings = toSourceSettings(row, this.secretBox, { connectTimeoutMs: 15_000, allowInvalidCertificates: false, ...this.credentialsOf(row) });
