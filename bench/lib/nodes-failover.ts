@@ -4,7 +4,8 @@ import { isRunning, loggedWarnings, mailboxStatuses, notOkUnderOwner, sharesOf }
 import type { NodesOptions } from "./nodes-options.js";
 import { cpuSeconds, othersCpu } from "./processes.js";
 import { MailboxStatusStream } from "./status-events.js";
-import { eventLoopLag, TimedApiProbe, type TimedApiFigures } from "./timed-api-probe.js";
+import { ApiProbe, type ApiFigures } from "../ingest/api-probe.js";
+import { eventLoopLag } from "./event-loop-lag.js";
 import { percentile, round1, summarize, type Summary } from "./stats.js";
 
 /** GET /api/v1/nodes on a survivor, this often, from just before the kill */
@@ -37,14 +38,14 @@ export interface FailoverRun {
    * GET /api/v1/interactions?limit=50 back to back (20 ms pauses): on every node before the kill, on each
    * survivor from the kill to the window's end; slow requests are placed in ms after the kill
    */
-  api: { beforeKill: Record<string, TimedApiFigures>; duringFailover: Record<string, TimedApiFigures> };
+  api: { beforeKill: Record<string, ApiFigures>; duringFailover: Record<string, ApiFigures> };
   /**
    * Diagnostics of the API's latency, on each survivor in the window: GET /healthz (no database) probed the
    * same way (slow here too: the event loop was blocked; slow only above: the database or its pool), and
    * the event loop's delay as prom-client measured it (GET /metrics), also for every node before the kill
    */
   diagnostics: {
-    healthzDuringFailover: Record<string, TimedApiFigures>;
+    healthzDuringFailover: Record<string, ApiFigures>;
     eventLoopLagMs: { beforeKill: Record<string, LagFigures>; duringFailover: Record<string, LagFigures> };
     database: DatabaseActivity;
   };
@@ -104,8 +105,8 @@ async function lagOf(nodes: ClusterNode[]): Promise<Record<string, LagFigures>> 
 }
 
 /** Holds GET /api/v1/interactions?limit=50 in a loop on each node for `seconds`; the figures by node name. */
-async function apiWhile(nodes: ClusterNode[], seconds: number): Promise<Record<string, TimedApiFigures>> {
-  const probes = nodes.map((node) => new TimedApiProbe(node.api.base, node.api.token));
+async function apiWhile(nodes: ClusterNode[], seconds: number): Promise<Record<string, ApiFigures>> {
+  const probes = nodes.map((node) => new ApiProbe(node.api.base, node.api.token));
   for (const probe of probes) probe.start();
   await sleep(seconds * 1000);
   const figures = await Promise.all(probes.map((probe) => probe.stop()));
@@ -135,8 +136,8 @@ export async function failover(cluster: Cluster, live: ClusterNode[], victim: Cl
 
   const stream = await MailboxStatusStream.open(streamOn.api.base, streamOn.api.token);
   const recorder = cluster.watch(cluster.nodes.indexOf(viewsOn), viewEveryMs);
-  const probes = survivors.map((node) => new TimedApiProbe(node.api.base, node.api.token));
-  const healthz = survivors.map((node) => new TimedApiProbe(node.api.base, node.api.token, "/healthz"));
+  const probes = survivors.map((node) => new ApiProbe(node.api.base, node.api.token));
+  const healthz = survivors.map((node) => new ApiProbe(node.api.base, node.api.token, { path: "/healthz" }));
   let views: NodesView[] = [];
   let windowOpen = true;
   let database: Promise<DatabaseActivity> | undefined;

@@ -1,7 +1,7 @@
-import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { doubleOwned, longestOwnerGaps, ownership, shares, startCluster, type Cluster, type ClusterNode, type NodesView, type ViewRecorder } from "../support/cluster.js";
 import { testDialects } from "../support/dialects.js";
+import { isAlive } from "../support/dovecot.js";
 
 /**
  * Several Mailroom nodes on one PostgreSQL (issue 17): real `mailroom start` processes share the enabled
@@ -123,16 +123,6 @@ function storedOnceProblems(stored: Map<string, StoredMessage>, expected: Map<st
   }
   for (const mid of stored.keys()) if (!expected.has(mid)) problems.push(`${mid}: stored but never delivered`);
   return problems;
-}
-
-/** Whether the process runs; a zombie (ended, not yet reaped) counts as gone. */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return false;
-  }
 }
 
 /**

@@ -83,7 +83,7 @@ export interface Dovecot {
 }
 
 /** Whether the process runs; a zombie counts as gone (init here reaps late). */
-function isAlive(pid: number): boolean {
+export function isAlive(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
     return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";

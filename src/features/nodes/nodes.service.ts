@@ -40,7 +40,11 @@ export class NodesService {
       .execute();
     const leases = await this.db.selectFrom("mailbox_leases").select(["mailbox_id", "node_id"]).where("expires_ms", ">", now).orderBy("mailbox_id").execute();
     const byNode = new Map<string, string[]>();
-    for (const l of leases) byNode.set(l.node_id, [...(byNode.get(l.node_id) ?? []), l.mailbox_id]);
+    for (const l of leases) {
+      const ids = byNode.get(l.node_id);
+      if (ids) ids.push(l.mailbox_id);
+      else byNode.set(l.node_id, [l.mailbox_id]);
+    }
     return rows.map((r) => view(r, byNode.get(r.id) ?? []));
   }
 }
