@@ -37,7 +37,7 @@ export class PostgresChangeFeed implements EventTransport {
 
   /** The statements that publish the event when the transaction they run in commits. */
   statements(event: MailroomEvent): Compilable[] {
-    return payloads(this.bus, event).map((payload) => ({ compile: () => CompiledQuery.raw("select pg_notify($1, $2)", [channel, payload]) }));
+    return split(this.bus.stamp(event)).map((payload) => ({ compile: () => CompiledQuery.raw("select pg_notify($1, $2)", [channel, payload]) }));
   }
 
   /**
@@ -115,10 +115,6 @@ export class PostgresChangeFeed implements EventTransport {
     }, delay);
     this.#retry.unref();
   }
-}
-
-function payloads(bus: EventBus, event: MailroomEvent): string[] {
-  return split(bus.stamp(event));
 }
 
 /** One payload, or (a long list of new interactions or notifications) several, each under PostgreSQL's limit. */

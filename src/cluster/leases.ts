@@ -50,8 +50,6 @@ export interface MailboxLeases {
   forget(mailboxId: string): void;
   /** renew and balance soon (the enabled mailboxes changed) */
   nudge(): void;
-  /** how many mailboxes this node holds, or null when it holds all (one node) */
-  count(): number | null;
   start(hooks: LeaseHooks): Promise<void>;
   /** hands every lease back at once (a clean stop: the others take over without waiting for expiry) */
   stop(): Promise<void>;
@@ -79,10 +77,6 @@ export class SingleNodeLeases implements MailboxLeases {
 
   fence(): Fence {
     return unfenced;
-  }
-
-  count(): null {
-    return null;
   }
 
   forget(): void {}
@@ -147,10 +141,6 @@ export class PostgresLeases implements MailboxLeases {
 
   releasing(): string[] {
     return [...this.#releasing];
-  }
-
-  count(): number {
-    return this.#held.size;
   }
 
   forget(mailboxId: string): void {

@@ -66,7 +66,7 @@ export class MailboxRunner {
   constructor(
     readonly mailbox: EnabledInboundMailbox,
     private readonly deps: RunnerDeps,
-    readonly lease?: RunnerLease,
+    readonly lease: RunnerLease,
   ) {
     this.#log = deps.log.child({ mailboxId: mailbox.id, mailbox: mailbox.name });
   }
@@ -140,7 +140,7 @@ export class MailboxRunner {
     const session = source.connected ? await source.open() : await this.deps.connectSlots.run(() => source.open());
     const { id, queueId, maxSizeMb } = this.mailbox;
     const maxSizeBytes = maxSizeMb * 1024 * 1024;
-    const target = this.lease ? { mailboxId: id, queueId, nodeId: this.lease.nodeId, fence: this.lease.fence } : { mailboxId: id, queueId };
+    const target = { mailboxId: id, queueId, nodeId: this.lease.nodeId, fence: this.lease.fence };
     const store = this.deps.ingest.forMaildrop(target, source.maildrop, { maxSizeBytes, ownAddresses: this.deps.ownAddresses() });
     const label = this.mailbox.name;
     const sync = new MailboxSync(
@@ -184,7 +184,7 @@ export class MailboxRunner {
     const now = this.deps.clock.now().getTime();
     if (changed || status.state !== "ok" || now - this.#lastStatusWrite >= 60_000) {
       this.#lastStatusWrite = now;
-      await this.deps.setStatus(this.mailbox.id, this.lease ? { ...status, nodeId: this.lease.nodeId } : status, this.lease?.fence);
+      await this.deps.setStatus(this.mailbox.id, { ...status, nodeId: this.lease.nodeId }, this.lease.fence);
     }
   }
 

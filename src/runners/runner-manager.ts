@@ -3,6 +3,7 @@ import type { EnabledInboundMailbox } from "../features/mailboxes/mailboxes.serv
 import type { MailboxLeases } from "../cluster/leases.js";
 import type { MailboxRunner, RunnerLease, RunnerState } from "./mailbox-runner.js";
 import type { RunnerMetrics } from "./runner-metrics.js";
+import { sleep } from "../shared/sleep.js";
 
 export interface RunnerManagerDeps {
   /** `only`: the mailboxes this node runs; the others' settings (and secrets) are not read */
@@ -97,7 +98,7 @@ export class RunnerManager {
       const next = wanted.get(id);
       const token = leases.tokenOf(id);
       const reason =
-        token === undefined || token !== runner.lease?.token || runner.state === "stopped"
+        token === undefined || token !== runner.lease.token || runner.state === "stopped"
           ? "lease gone"
           : !next
             ? "disabled"
@@ -117,7 +118,7 @@ export class RunnerManager {
     const waves = this.deps.startWaves;
     for (const [id, mailbox] of wanted) {
       if (this.#stopped) return;
-      if (waves && started > 0 && started % waves.size === 0) await new Promise((r) => setTimeout(r, waves.pauseMs));
+      if (waves && started > 0 && started % waves.size === 0) await sleep(waves.pauseMs);
       // the lease may have gone during a pause
       const token = leases.tokenOf(id);
       if (token === undefined || this.#runners.has(id) || this.#stopped) continue;
