@@ -164,7 +164,8 @@ export async function createApp(deps: AppDeps): Promise<MailroomApp> {
   const graphHub = new GraphNotificationHub(publicUrl && `${publicUrl}/api/v1/graph/notifications`, publicUrl && `${publicUrl}/api/v1/graph/lifecycle`);
   // on several nodes, a notification for a mailbox another node runs goes to that node through the feed
   if (feed) graphHub.setForward((kind, items) => events.publish({ type: "graph.notifications", kind, items }));
-  const connectorOptions: ConnectorOptions = { graph: { hub: graphHub, ca: trustedCa(deps.config.microsoft.trustedCaPem), timeoutMs: 30_000 } };
+  const trustedMicrosoftCa = trustedCa(deps.config.microsoft.trustedCaPem);
+  const connectorOptions: ConnectorOptions = { graph: { hub: graphHub, ca: trustedMicrosoftCa, timeoutMs: 30_000 }, ews: { ca: trustedMicrosoftCa, timeoutMs: 30_000, pollMs: deps.config.pop3PollSeconds * 1000 } };
   const tokens =
     deps.tokens ??
     new TokenService({ timeoutMs: deps.config.microsoft.tokenTimeoutMs, extraCa: deps.config.microsoft.trustedCaPem, log: deps.log.child({ component: "oauth" }) });

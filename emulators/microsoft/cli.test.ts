@@ -54,8 +54,9 @@ describe("npm run emulator", () => {
     const port = await freePort();
     const { child, stdout, stderr, exited } = run(["--port", String(port)]);
     const line = await firstLine(stdout, exited);
-    const described = JSON.parse(line) as { url: string; caFile: string; tenants: { id: string; clients: { clientId: string }[]; users: { mail: string }[] }[] };
+    const described = JSON.parse(line) as { url: string; ewsUrl: string; caFile: string; tenants: { id: string; clients: { clientId: string }[]; users: { mail: string }[] }[] };
     expect(described.url).toBe(`https://127.0.0.1:${port}`);
+    expect(described.ewsUrl).toBe(`https://127.0.0.1:${port}/EWS/Exchange.asmx`);
     expect(described.tenants[0]?.users.map((u) => u.mail)).toContain("support@contoso.test");
     const ca = fs.readFileSync(described.caFile, "utf8");
     expect(await getStatus(`${described.url}/${described.tenants[0]!.id}/v2.0/.well-known/openid-configuration`, ca)).toBe(200);

@@ -8,7 +8,7 @@ import { startEmulator, type StartedEmulator } from "./server.js";
 /**
  * `npm run emulator -- --port P [--seed file.json] [--strict] [--cert-dir DIR]`
  *
- * Starts the Entra ID + Graph emulator and prints exactly one JSON line (url, caFile, tenants with
+ * Starts the Entra ID + Graph + EWS emulator and prints exactly one JSON line (url, ewsUrl, caFile, tenants with
  * their clients and users), so a script can read where it is and what it knows; then runs until
  * SIGINT or SIGTERM. A bad flag or seed file: one line on stderr and exit code 2.
  */

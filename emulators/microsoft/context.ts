@@ -1,5 +1,5 @@
 import type { EventEmitter } from "node:events";
-import type { IncomingHttpHeaders } from "node:http";
+import type { IncomingHttpHeaders, ServerResponse } from "node:http";
 import type { EmulatorState } from "./state.js";
 import type { TokenSigner } from "./tokens.js";
 
@@ -12,13 +12,26 @@ export interface EmulatorRequest {
   body: Buffer;
   /** the values of a route pattern's :name segments */
   params: Record<string, string>;
+  /** the TCP connection it came on: NTLM authenticates a connection, not a request */
+  connection: EmulatorConnection;
+}
+
+/** One client connection; the same object for every request on it, a new one for a new connection. */
+export interface EmulatorConnection {
+  readonly id: number;
 }
 
 export interface EmulatorResponse {
   status: number;
-  headers?: Record<string, string>;
+  /** an array value is sent as that many header lines (WWW-Authenticate offering several schemes) */
+  headers?: Record<string, string | string[]>;
   /** an object is sent as JSON; a string or Buffer as it is */
   body?: unknown;
+  /**
+   * A long-lived response (EWS streaming notifications): called with the response after the status and headers are
+   * sent, instead of sending `body`; the handler writes and ends it. Closing the emulator ends it too.
+   */
+  stream?: (res: ServerResponse) => void;
 }
 
 export type Handler = (req: EmulatorRequest) => EmulatorResponse | Promise<EmulatorResponse>;
@@ -27,8 +40,8 @@ export interface Route {
   method: "GET" | "POST" | "PATCH" | "DELETE" | "PUT";
   /** segments separated by "/"; ":name" matches one segment, anything else matches exactly (case-insensitive) */
   pattern: string;
-  /** which fault switches apply: Graph's, Entra's, or none (the emulator's own control routes) */
-  kind: "graph" | "token" | "control";
+  /** which fault switches apply: Graph's, Entra's, EWS's, or none (the emulator's own control routes) */
+  kind: "graph" | "token" | "ews" | "control";
   handler: Handler;
 }
 

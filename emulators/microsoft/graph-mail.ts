@@ -4,7 +4,7 @@ import { deltaRoutes } from "./graph-delta.js";
 import { looksLikeMime } from "./graph-mime.js";
 import { checkFilterOrder, intOption, matches, parseFilter, parseOrderBy, parseSelect, sortMessages } from "./graph-query.js";
 import { sendMailRoutes } from "./graph-send.js";
-import { addMessage, deleteMessage, folderJson, messageJson, resolveFolder, touchMessage, wellKnownFolders } from "./graph-store.js";
+import { addMessage, deleteMessage, folderJson, isRefused, messageJson, resolveFolder, setReadFlag, wellKnownFolders } from "./graph-store.js";
 import type { StoredMessage, User } from "./state.js";
 
 /** Graph's largest page of messages (https://learn.microsoft.com/graph/api/user-list-messages). */
@@ -142,8 +142,7 @@ export function graphMailRoutes(ctx: EmulatorContext): Route[] {
     if (!auth.ok) return auth.response;
     const found = findMessage(auth.value.user, req);
     if ("status" in found) return found;
-    const text = found.mime.toString("latin1");
-    if (state.refusedMime.some((r) => r.userId === found.userId && text.includes(r.marker))) {
+    if (isRefused(ctx, found)) {
       return graphError(500, "ErrorCorruptData", "The item is corrupt and cannot be read.");
     }
     return { status: 200, headers: { "content-type": "text/plain", "request-id": crypto.randomUUID() }, body: found.mime };
@@ -166,10 +165,7 @@ export function graphMailRoutes(ctx: EmulatorContext): Route[] {
       return graphError(400, "BadRequest", "Cannot convert the literal to the expected type 'Edm.Boolean'.");
     }
     // only isRead is emulated; other writable properties are accepted and left as they are
-    if (typeof isRead === "boolean" && isRead !== found.isRead) {
-      found.isRead = isRead;
-      touchMessage(ctx, found);
-    }
+    if (typeof isRead === "boolean") setReadFlag(ctx, found, isRead);
     return json(200, {
       "@odata.context": `${ctx.url}/v1.0/$metadata#users('${auth.value.user.id}')/messages/$entity`,
       ...messageJson(found, null, preferText(req)),

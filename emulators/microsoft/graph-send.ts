@@ -15,18 +15,9 @@ import {
   type HeaderField,
 } from "./graph-mime.js";
 import { addMessage } from "./graph-store.js";
-import type { User } from "./state.js";
+import type { SentRecord, User } from "./state.js";
 
-/** One message sendMail accepted, as GET /_emulator/sent lists it. */
-export interface SentRecord {
-  from: string;
-  to: string[];
-  cc: string[];
-  bcc: string[];
-  /** the MIME as submitted (after Exchange's stamping of Date, From, Message-ID), base64 */
-  mime: string;
-  at: string;
-}
+export type { SentRecord };
 
 interface JsonRecipient {
   emailAddress?: { name?: string; address?: string };
@@ -43,11 +34,15 @@ interface JsonMessage {
   internetMessageHeaders?: { name?: string; value?: string }[];
 }
 
-interface Submission {
+/** A message ready to go: the MIME as it will be sent, and who it goes to. */
+export interface Outgoing {
   mime: Buffer;
   to: Address[];
   cc: Address[];
   bcc: Address[];
+}
+
+interface Submission extends Outgoing {
   saveToSentItems: boolean;
 }
 
@@ -122,29 +117,69 @@ function fromJson(ctx: EmulatorContext, user: User, body: { message?: JsonMessag
   return { ok: true, value: { mime: Buffer.from(lines.join("\r\n"), "utf8"), to, cc, bcc, saveToSentItems: save } };
 }
 
-/** The MIME form: base64 of the whole message, Content-Type text/plain; Exchange stamps what a submission lacks. */
-function fromMime(ctx: EmulatorContext, user: User, raw: Buffer): Outcome<Submission> {
-  const text = raw.toString("latin1").replace(/\s+/g, "");
-  const invalid = graphError(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.");
-  if (text === "" || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return { ok: false, response: invalid };
+/** Strict base64 of a whole MIME message, whitespace allowed between the characters; null when it is not that. */
+export function decodeMimeBase64(raw: string): Buffer | null {
+  const text = raw.replace(/\s+/g, "");
+  if (text === "" || text.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) return null;
   const submitted = Buffer.from(text, "base64");
-  if (!looksLikeMime(submitted)) return { ok: false, response: invalid };
+  return looksLikeMime(submitted) ? submitted : null;
+}
+
+/**
+ * A submitted MIME message (Graph's MIME sendMail, EWS CreateItem) made ready to send: it may not claim another
+ * sender; Exchange stamps the From, Date and Message-ID it lacks; it needs at least one valid recipient.
+ */
+export function prepareMime(ctx: EmulatorContext, user: User, submitted: Buffer): { ok: true; value: Outgoing } | { ok: false; reason: "sendAsDenied" | "invalidRecipients" } {
   const info = parseMime(submitted);
-  if (info.from && info.from.address.toLowerCase() !== user.mail.toLowerCase()) return { ok: false, response: sendAsDenied() };
+  if (info.from && info.from.address.toLowerCase() !== user.mail.toLowerCase()) return { ok: false, reason: "sendAsDenied" };
   const stamps: HeaderField[] = [];
   if (!info.from) stamps.push({ name: "From", value: formatAddress({ name: user.displayName, address: user.mail }) });
   if (headerValue(submitted, "date") === undefined) stamps.push({ name: "Date", value: rfc5322Date(ctx.state.now()) });
   if (!info.messageId) stamps.push({ name: "Message-ID", value: newMessageId() });
   const mime = withHeadersPrepended(submitted, stamps);
   if (info.to.length + info.cc.length + info.bcc.length === 0 || [...info.to, ...info.cc, ...info.bcc].some((a) => !ADDRESS.test(a.address))) {
-    return { ok: false, response: invalidRecipients() };
+    return { ok: false, reason: "invalidRecipients" };
   }
-  return { ok: true, value: { mime, to: info.to, cc: info.cc, bcc: info.bcc, saveToSentItems: true } };
+  return { ok: true, value: { mime, to: info.to, cc: info.cc, bcc: info.bcc } };
 }
 
-/** POST /users/{id}/sendMail and /me/sendMail, plus GET /_emulator/sent. */
+/** The MIME form: base64 of the whole message, Content-Type text/plain; Exchange stamps what a submission lacks. */
+function fromMime(ctx: EmulatorContext, user: User, raw: Buffer): Outcome<Submission> {
+  const submitted = decodeMimeBase64(raw.toString("latin1"));
+  if (!submitted) return { ok: false, response: graphError(400, "ErrorMimeContentInvalidBase64String", "Invalid base64 string for MIME content.") };
+  const prepared = prepareMime(ctx, user, submitted);
+  if (!prepared.ok) return { ok: false, response: prepared.reason === "sendAsDenied" ? sendAsDenied() : invalidRecipients() };
+  return { ok: true, value: { ...prepared.value, saveToSentItems: true } };
+}
+
+/**
+ * Sends as the user's mailbox, for Graph and EWS alike: a line in the sent log, a copy in `saveCopyTo` (Sent Items;
+ * null: none), and one copy, without the Bcc header, in the Inbox of each recipient who is a user of the emulator.
+ */
+export function submitMessage(ctx: EmulatorContext, user: User, outgoing: Outgoing, options: { saveCopyTo: string | null; via: SentRecord["via"] }): void {
+  const { mime, to, cc, bcc } = outgoing;
+  ctx.state.sent.push({
+    from: user.mail,
+    to: to.map((a) => a.address),
+    cc: cc.map((a) => a.address),
+    bcc: bcc.map((a) => a.address),
+    mime: mime.toString("base64"),
+    at: ctx.state.now().toISOString(),
+    via: options.via,
+  });
+  if (options.saveCopyTo !== null) addMessage(ctx, { userId: user.id, folder: options.saveCopyTo, mime, isRead: true });
+  const delivered = withoutHeaders(mime, ["bcc"]);
+  const seen = new Set<string>();
+  for (const a of [...to, ...cc, ...bcc]) {
+    const found = ctx.state.findUser(a.address);
+    if (!found || seen.has(found.user.id)) continue;
+    seen.add(found.user.id);
+    addMessage(ctx, { userId: found.user.id, folder: "inbox", mime: delivered, isRead: false });
+  }
+}
+
+/** POST /users/{id}/sendMail and /me/sendMail, plus GET /_emulator/sent (which lists what EWS sent too). */
 export function sendMailRoutes(ctx: EmulatorContext): Route[] {
-  const sent: SentRecord[] = [];
   const handler = (req: EmulatorRequest): EmulatorResponse => {
     const auth = authorizeMailbox(ctx, req, req.params.user ?? "me", mailSend);
     if (!auth.ok) return auth.response;
@@ -164,31 +199,14 @@ export function sendMailRoutes(ctx: EmulatorContext): Route[] {
       submission = fromJson(ctx, user, (body ?? {}));
     }
     if (!submission.ok) return submission.response;
-    const { mime, to, cc, bcc, saveToSentItems } = submission.value;
-    sent.push({
-      from: user.mail,
-      to: to.map((a) => a.address),
-      cc: cc.map((a) => a.address),
-      bcc: bcc.map((a) => a.address),
-      mime: mime.toString("base64"),
-      at: ctx.state.now().toISOString(),
-    });
-    if (saveToSentItems) addMessage(ctx, { userId: user.id, folder: "sentitems", mime, isRead: true });
-    // recipients who are users of the emulator get it in their Inbox, without the Bcc header, once each
-    const delivered = withoutHeaders(mime, ["bcc"]);
-    const seen = new Set<string>();
-    for (const a of [...to, ...cc, ...bcc]) {
-      const found = ctx.state.findUser(a.address);
-      if (!found || seen.has(found.user.id)) continue;
-      seen.add(found.user.id);
-      addMessage(ctx, { userId: found.user.id, folder: "inbox", mime: delivered, isRead: false });
-    }
+    const { saveToSentItems, ...outgoing } = submission.value;
+    submitMessage(ctx, user, outgoing, { saveCopyTo: saveToSentItems ? "sentitems" : null, via: "graph" });
     // 202: accepted; the emulator has already stored the copies, where Exchange takes a moment
     return { status: 202, headers: { "request-id": crypto.randomUUID() } };
   };
   return [
     { method: "POST", pattern: "/v1.0/users/:user/sendMail", kind: "graph", handler },
     { method: "POST", pattern: "/v1.0/me/sendMail", kind: "graph", handler },
-    { method: "GET", pattern: "/_emulator/sent", kind: "control", handler: () => json(200, sent) },
+    { method: "GET", pattern: "/_emulator/sent", kind: "control", handler: () => json(200, ctx.state.sent) },
   ];
 }

@@ -92,6 +92,7 @@ export function addMessage(ctx: EmulatorContext, input: NewMessage): StoredMessa
     changeKey: newChangeKey(),
     changeSeq: seq,
     createdSeq: seq,
+    contentSeq: seq,
     deleted: false,
   };
   parsed.set(message, info);
@@ -100,12 +101,30 @@ export function addMessage(ctx: EmulatorContext, input: NewMessage): StoredMessa
   return message;
 }
 
-/** A write to a message: new changeKey, lastModifiedDateTime and place in the change log, then the "updated" event. */
-export function touchMessage(ctx: EmulatorContext, message: StoredMessage): void {
+/**
+ * A write to a message: new changeKey, lastModifiedDateTime and place in the change log, then the "updated" event.
+ * `readFlagOnly`: nothing but isRead changed (EWS sync reports that as a ReadFlagChange).
+ */
+export function touchMessage(ctx: EmulatorContext, message: StoredMessage, readFlagOnly = false): void {
   message.lastModifiedDateTime = graphTime(ctx.state.now());
   message.changeKey = newChangeKey();
   message.changeSeq = ctx.state.nextChangeSeq();
+  if (!readFlagOnly) message.contentSeq = message.changeSeq;
   ctx.changes.emit("change", { userId: message.userId, folder: message.folder, messageId: message.id, changeType: "updated" });
+}
+
+/** Whether Exchange refuses to hand over this message's content (POST /_emulator/refuse): a corrupt item. */
+export function isRefused(ctx: EmulatorContext, message: StoredMessage): boolean {
+  const text = message.mime.toString("latin1");
+  return ctx.state.refusedMime.some((r) => r.userId === message.userId && text.includes(r.marker));
+}
+
+/** Marks a message read or unread, as Graph's PATCH and EWS UpdateItem do; an unchanged flag is no write. True: it changed. */
+export function setReadFlag(ctx: EmulatorContext, message: StoredMessage, isRead: boolean): boolean {
+  if (message.isRead === isRead) return false;
+  message.isRead = isRead;
+  touchMessage(ctx, message, true);
+  return true;
 }
 
 /**

@@ -3,13 +3,24 @@ import type { ServerResponse } from "node:http";
 import https from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Socket } from "node:net";
-import { graphError, json, readJson, type EmulatorContext, type EmulatorRequest, type EmulatorResponse, type MailChange, type Route } from "./context.js";
+import {
+  graphError,
+  json,
+  readJson,
+  type EmulatorConnection,
+  type EmulatorContext,
+  type EmulatorRequest,
+  type EmulatorResponse,
+  type MailChange,
+  type Route,
+} from "./context.js";
 import { entraRoutes } from "./entra.js";
 import { emulatorCertificates } from "./certificates.js";
+import { ewsFaultResponse, ewsRoutes } from "./ews.js";
 import { graphMailRoutes } from "./graph-mail.js";
 import { subscriptionRoutes } from "./subscriptions.js";
 import { defaultSeed, type Seed } from "./seed.js";
-import { EmulatorState, type FaultRule } from "./state.js";
+import { EmulatorState, type EwsErrorRule, type FaultRule } from "./state.js";
 import { TokenSigner } from "./tokens.js";
 
 export interface EmulatorOptions {
@@ -35,17 +46,29 @@ export interface StartedEmulator {
 
 export interface EmulatorDescription {
   url: string;
+  /** the EWS endpoint: <url>/EWS/Exchange.asmx */
+  ewsUrl: string;
   caFile: string;
   tenants: { id: string; clients: { clientId: string; clientSecret: string }[]; users: { id: string; mail: string }[] }[];
 }
 
-/** Starts the Entra ID + Graph emulator on 127.0.0.1 over HTTPS. */
+/** Starts the Entra ID + Graph + EWS emulator on 127.0.0.1 over HTTPS. */
 export async function startEmulator(options: EmulatorOptions): Promise<StartedEmulator> {
   const certs = emulatorCertificates(options.certDir);
   const state = new EmulatorState(options.seed ?? defaultSeed);
   const sockets = new Set<Socket>();
+  // one object per TLS connection, for handlers that authenticate connections (NTLM)
+  const connections = new WeakMap<object, EmulatorConnection>();
+  let connectionCount = 0;
+  const streams = new Set<ServerResponse>();
   let routes: Route[] = [];
   const server = https.createServer({ key: certs.keyPem, cert: certs.certPem }, (req, res) => {
+    let connection = connections.get(req.socket);
+    if (!connection) {
+      connectionCount += 1;
+      connection = { id: connectionCount };
+      connections.set(req.socket, connection);
+    }
     const chunks: Buffer[] = [];
     req.on("data", (c: Buffer) => chunks.push(c));
     req.on("end", () => {
@@ -57,10 +80,11 @@ export async function startEmulator(options: EmulatorOptions): Promise<StartedEm
         headers: req.headers,
         body: Buffer.concat(chunks),
         params: {},
+        connection,
       };
       dispatch(routes, state, request).then(
-        (response) => send(res, response),
-        (err: unknown) => send(res, graphError(500, "generalException", err instanceof Error ? err.message : String(err))),
+        (response) => send(res, response, streams),
+        (err: unknown) => send(res, graphError(500, "generalException", err instanceof Error ? err.message : String(err)), streams),
       );
     });
   });
@@ -83,7 +107,8 @@ export async function startEmulator(options: EmulatorOptions): Promise<StartedEm
     caPem: certs.caPem,
   };
   const subscriptions = subscriptionRoutes(context);
-  routes = [...controlRoutes(context), ...entraRoutes(context), ...graphMailRoutes(context), ...subscriptions.routes];
+  const ews = ewsRoutes(context);
+  routes = [...controlRoutes(context), ...entraRoutes(context), ...graphMailRoutes(context), ...subscriptions.routes, ...ews.routes];
 
   return {
     url,
@@ -93,6 +118,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<StartedEm
     signer,
     describe: () => ({
       url,
+      ewsUrl: `${url}/EWS/Exchange.asmx`,
       caFile: certs.caFile,
       tenants: [...state.tenants.values()].map((t) => ({
         id: t.id,
@@ -102,6 +128,9 @@ export async function startEmulator(options: EmulatorOptions): Promise<StartedEm
     }),
     close: async () => {
       subscriptions.stop();
+      ews.stop();
+      // long-lived responses end properly (the client sees the end of the chunked body), then every connection goes
+      await endStreams(streams);
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -150,7 +179,7 @@ function match(routes: Route[], req: EmulatorRequest): { route: Route; params: R
 }
 
 /** The rule that fires for this request, if any: each rule fails its share of the requests it matches, evenly spread. */
-function firingFault(rules: FaultRule[], kind: "graph" | "token"): FaultRule | undefined {
+function firingFault(rules: FaultRule[], kind: "graph" | "token" | "ews"): FaultRule | undefined {
   for (const rule of rules) {
     if (rule.match !== "all" && rule.match !== kind) continue;
     if (rule.remaining !== null && rule.remaining <= 0) continue;
@@ -163,8 +192,9 @@ function firingFault(rules: FaultRule[], kind: "graph" | "token"): FaultRule | u
   return undefined;
 }
 
-function faultResponse(rule: FaultRule, kind: "graph" | "token"): EmulatorResponse {
+function faultResponse(rule: FaultRule, kind: "graph" | "token" | "ews"): EmulatorResponse {
   const headers: Record<string, string> = rule.retryAfterSeconds === null ? {} : { "retry-after": String(rule.retryAfterSeconds) };
+  if (kind === "ews") return ewsFaultResponse(rule.status, rule.retryAfterSeconds, headers);
   if (kind === "token") {
     // Entra answers throttling and outages with its own error body
     return json(rule.status, { error: rule.status === 429 ? "temporarily_unavailable" : "server_error", error_description: `AADSTS90033: A transient error has occurred. Please try again.`, error_codes: [90033], correlation_id: crypto.randomUUID(), timestamp: new Date().toISOString() }, headers);
@@ -189,9 +219,11 @@ function controlRoutes(ctx: EmulatorContext): Route[] {
           fail?: { match?: FaultRule["match"]; status?: FaultRule["status"]; retryAfterSeconds?: number | null; ratio?: number; times?: number | null };
           delay?: { match?: FaultRule["match"]; ms: number } | null;
           dropNotifications?: number;
+          ewsError?: { operation?: string; code?: string; backOffMs?: number | null; times?: number | null };
         };
         if (body.clear) {
           state.faults.rules = [];
+          state.faults.ewsErrors = [];
           state.faults.delay = null;
           state.faults.dropNotifications = 0;
         }
@@ -205,9 +237,15 @@ function controlRoutes(ctx: EmulatorContext): Route[] {
             accumulated: 0,
           });
         }
+        if (body.ewsError) {
+          const { operation, code } = body.ewsError;
+          if (!operation || !code) return json(400, { error: "bad_request", error_description: "ewsError needs {operation, code[, backOffMs, times]}" });
+          const rule: EwsErrorRule = { operation, code, backOffMs: body.ewsError.backOffMs ?? null, remaining: body.ewsError.times ?? null };
+          state.faults.ewsErrors.push(rule);
+        }
         if (body.delay !== undefined) state.faults.delay = body.delay === null ? null : { match: body.delay.match ?? "graph", ms: body.delay.ms };
         if (body.dropNotifications !== undefined) state.faults.dropNotifications = body.dropNotifications;
-        return json(200, { rules: state.faults.rules.length, delay: state.faults.delay, dropNotifications: state.faults.dropNotifications });
+        return json(200, { rules: state.faults.rules.length, ewsErrors: state.faults.ewsErrors.length, delay: state.faults.delay, dropNotifications: state.faults.dropNotifications });
       },
     },
     { method: "GET", pattern: "/_emulator/stats", kind: "control", handler: () => json(200, state.faults.counts) },
@@ -224,7 +262,16 @@ function controlRoutes(ctx: EmulatorContext): Route[] {
   ];
 }
 
-function send(res: ServerResponse, response: EmulatorResponse): void {
+function send(res: ServerResponse, response: EmulatorResponse, streams: Set<ServerResponse>): void {
+  if (response.stream) {
+    res.writeHead(response.status, response.headers ?? {});
+    // the client learns at once that the stream is open, before its first chunk
+    res.flushHeaders();
+    streams.add(res);
+    res.on("close", () => streams.delete(res));
+    response.stream(res);
+    return;
+  }
   const body = response.body;
   let payload: Buffer | string | undefined;
   if (body === undefined) payload = undefined;
@@ -232,4 +279,23 @@ function send(res: ServerResponse, response: EmulatorResponse): void {
   else payload = JSON.stringify(body);
   res.writeHead(response.status, response.headers ?? {});
   res.end(payload);
+}
+
+/** Ends every open streamed response and waits (briefly: the client may be gone) until each has gone out. */
+async function endStreams(streams: Set<ServerResponse>): Promise<void> {
+  const pending = [...streams].map(
+    (res) =>
+      new Promise<void>((resolve) => {
+        if (res.writableFinished || res.destroyed) return resolve();
+        const guard = setTimeout(resolve, 1_000);
+        const done = () => {
+          clearTimeout(guard);
+          resolve();
+        };
+        res.once("finish", done);
+        res.once("close", done);
+        if (!res.writableEnded) res.end();
+      }),
+  );
+  await Promise.all(pending);
 }

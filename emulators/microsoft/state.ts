@@ -40,6 +40,11 @@ export interface StoredMessage {
   changeSeq: number;
   /** the change log position of its creation: delta tells "created" from "updated" by it */
   createdSeq: number;
+  /**
+   * the change log position of its last change to anything but the read flag (its creation, while only isRead can
+   * change): EWS SyncFolderItems reports a ReadFlagChange instead of an Update when nothing else changed since a sync state
+   */
+  contentSeq: number;
   deleted: boolean;
 }
 
@@ -66,8 +71,8 @@ export interface Subscription {
 
 /** A fault switch: answer `status` instead of doing the work, for a share or a number of matching requests. */
 export interface FaultRule {
-  /** which requests: "graph" (/v1.0), "token" (Entra), or "all" */
-  match: "graph" | "token" | "all";
+  /** which requests: "graph" (/v1.0), "token" (Entra), "ews" (/EWS/Exchange.asmx), or "all" */
+  match: "graph" | "token" | "ews" | "all";
   status: 429 | 500 | 503 | 504;
   /** Retry-After seconds; null sends none */
   retryAfterSeconds: number | null;
@@ -78,15 +83,44 @@ export interface FaultRule {
   accumulated: number;
 }
 
+/**
+ * An EWS per-message error switch: the response messages of `operation` carry `code` (ResponseClass Error) instead of
+ * doing the work, so that a client's handling of Exchange's documented per-message errors can be tested.
+ */
+export interface EwsErrorRule {
+  /** the EWS operation's element name: GetItem, UpdateItem, SyncFolderItems, ... */
+  operation: string;
+  /** an EWS ResponseCode: ErrorServerBusy, ErrorAccessDenied, ... */
+  code: string;
+  /** ErrorServerBusy's BackOffMilliseconds; null: 2000 */
+  backOffMs: number | null;
+  /** how many more requests it answers; null: until cleared */
+  remaining: number | null;
+}
+
 export interface Faults {
   rules: FaultRule[];
+  ewsErrors: EwsErrorRule[];
   /** every matching request waits this long before it is answered */
   delay: { match: FaultRule["match"]; ms: number } | null;
   /** the share (0–1) of change notifications that are not sent; lifecycle notifications are always sent */
   dropNotifications: number;
   dropAccumulated: number;
   /** requests answered so far, by kind: tests assert on them */
-  counts: { graph: number; token: number; throttled: number; notificationsSent: number; notificationsDropped: number };
+  counts: { graph: number; token: number; ews: number; throttled: number; notificationsSent: number; notificationsDropped: number };
+}
+
+/** One message accepted for sending (Graph sendMail, EWS CreateItem), as GET /_emulator/sent lists it. */
+export interface SentRecord {
+  from: string;
+  to: string[];
+  cc: string[];
+  bcc: string[];
+  /** the MIME as submitted (after Exchange's stamping of Date, From, Message-ID), base64 */
+  mime: string;
+  at: string;
+  /** which API sent it */
+  via: "graph" | "ews";
 }
 
 /** Everything the emulator knows; one instance per running emulator. */
@@ -96,11 +130,14 @@ export class EmulatorState {
   readonly subscriptions = new Map<string, Subscription>();
   readonly faults: Faults = {
     rules: [],
+    ewsErrors: [],
     delay: null,
     dropNotifications: 0,
     dropAccumulated: 0,
-    counts: { graph: 0, token: 0, throttled: 0, notificationsSent: 0, notificationsDropped: 0 },
+    counts: { graph: 0, token: 0, ews: 0, throttled: 0, notificationsSent: 0, notificationsDropped: 0 },
   };
+  /** every message sent through the emulator, oldest first: GET /_emulator/sent */
+  readonly sent: SentRecord[] = [];
   /** added to the real time: POST /_emulator/clock moves the emulator into the future (expiry tests) */
   clockOffsetMs = 0;
   /** $value of a message of this user whose bytes hold the marker answers 500: a message Exchange cannot hand over */

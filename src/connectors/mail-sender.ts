@@ -80,3 +80,25 @@ export interface MailSender {
 
 /** The connection test of an outbound mailbox (connect, authenticate); sends nothing. */
 export type MailSenderTester<Settings> = (settings: Settings) => Promise<TestStep[]>;
+
+/** The addresses named in the To and Cc headers of `raw`, lower case. */
+function headerRecipients(raw: Buffer): Set<string> {
+  const end = raw.indexOf("\r\n\r\n");
+  const head = raw.subarray(0, end === -1 ? raw.length : end).toString("latin1").replace(/\r\n[ \t]+/g, " ");
+  const found = new Set<string>();
+  for (const line of head.split("\r\n")) {
+    if (!/^(to|cc):/i.test(line)) continue;
+    for (const m of line.matchAll(/[^\s<>,;:"]+@[^\s<>,;"]+/g)) found.add(m[0].toLowerCase());
+  }
+  return found;
+}
+
+/**
+ * The message with a Bcc header naming the envelope recipients its To and Cc headers do not: for the
+ * APIs (Graph, EWS) that take recipients from the headers, and remove Bcc on delivery.
+ */
+export function withBcc(raw: Buffer, recipients: string[]): Buffer {
+  const named = headerRecipients(raw);
+  const bcc = recipients.filter((r) => !named.has(r.toLowerCase()));
+  return bcc.length === 0 ? raw : Buffer.concat([Buffer.from(`Bcc: ${bcc.join(", ")}\r\n`, "latin1"), raw]);
+}

@@ -62,7 +62,11 @@ export class MessageRefusedError extends Error {
   }
 }
 
-export type Credential = { method: "password"; password: string } | { method: "xoauth2"; accessToken: string };
+/**
+ * `appOnly`: the token is an application's (client credentials), which acts on no mailbox of its own:
+ * EWS then names the mailbox in an ExchangeImpersonation header.
+ */
+export type Credential = { method: "password"; password: string } | { method: "xoauth2"; accessToken: string; appOnly?: boolean };
 
 /**
  * Where a connector gets the secret it logs in with, each time it logs in: a password does not change,

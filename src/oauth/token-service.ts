@@ -99,7 +99,7 @@ export class TokenService {
       get: async () => {
         const token = await this.acquire(account, { fresh });
         fresh = false;
-        return { method: "xoauth2", accessToken: token.accessToken };
+        return { method: "xoauth2", accessToken: token.accessToken, appOnly: account.grant === "client_credentials" };
       },
       refused: () => {
         fresh = true;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { retryDelayMs } from "./graph-client.js";
 import { GraphNotificationHub } from "./graph-notifications.js";
-import { withBcc } from "./graph-sender.js";
+import { withBcc } from "../mail-sender.js";
 
 describe("Graph's Retry-After", () => {
   it("waits as long as Graph says (at most a minute), else 1, 2, 4 … 30 s", () => {

@@ -1,4 +1,4 @@
-import { MailSendError, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
+import { MailSendError, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
 import { MailSourceError, type CredentialProvider } from "../mail-source.js";
 import { GraphClient, GraphRequestError } from "./graph-client.js";
 
@@ -48,24 +48,6 @@ export class GraphSender implements MailSender {
     await Promise.allSettled([...this.#inFlight]);
     this.#client.close();
   }
-}
-
-/** The addresses named in the To and Cc headers of `raw`, lower case. */
-function headerRecipients(raw: Buffer): Set<string> {
-  const end = raw.indexOf("\r\n\r\n");
-  const head = raw.subarray(0, end === -1 ? raw.length : end).toString("latin1").replace(/\r\n[ \t]+/g, " ");
-  const found = new Set<string>();
-  for (const line of head.split("\r\n")) {
-    if (!/^(to|cc):/i.test(line)) continue;
-    for (const m of line.matchAll(/[^\s<>,;:"]+@[^\s<>,;"]+/g)) found.add(m[0].toLowerCase());
-  }
-  return found;
-}
-
-export function withBcc(raw: Buffer, recipients: string[]): Buffer {
-  const named = headerRecipients(raw);
-  const bcc = recipients.filter((r) => !named.has(r.toLowerCase()));
-  return bcc.length === 0 ? raw : Buffer.concat([Buffer.from(`Bcc: ${bcc.join(", ")}\r\n`, "latin1"), raw]);
 }
 
 function sendError(err: unknown, login: string): MailSendError {

@@ -77,7 +77,7 @@ describe.each(testDialects())("the OAuth migration assistant's rules (%s)", (dia
     expect(res.statusCode, res.body).toBe(200);
     expect(res.json()).toMatchObject({ ok: true, steps: [{ step: "acquire_token", ok: true }, { step: "connect" }, { step: "authenticate" }, { step: "open_folder" }] });
     expect(s.asked).toEqual([expect.objectContaining({ clientSecret, tenantAuthority: app.tenantAuthority, username: "support@acme.test", password: null })]);
-    expect(s.tested.at(-1)!.credential).toEqual({ method: "xoauth2", accessToken: "token-1" });
+    expect(s.tested.at(-1)!.credential).toEqual({ method: "xoauth2", accessToken: "token-1", appOnly: true });
     expect(await row(id)).toEqual(before);
     const listed = (await api.get(`/api/v1/mailboxes/${id}/oauth/verifications`)).json().items;
     expect(listed).toEqual([{ id: res.json().verificationId, grant: "client_credentials", clientId: app.clientId, directoryId: app.directoryId, tenantAuthority: app.tenantAuthority, ok: true, steps: res.json().steps, verifiedAt: expect.any(String), testMailbox: false }]);

@@ -78,7 +78,7 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
     expect((await api.get(`/api/v1/mailboxes/${imap}`)).json()).toMatchObject({ enabled: false, status: { state: "disabled" } });
   });
 
-  it("says which protocols it cannot test yet, stops an OAuth mailbox's test at the token step when Entra ID cannot be reached, and tests the outbound SMTP mailbox", async () => {
+  it("stops an OAuth mailbox's test at the token step when Entra ID cannot be reached, and tests EWS and the outbound SMTP mailbox with their own settings", async () => {
     const { tester, calls } = standInTester(() => [{ step: "connect", ok: true, ms: 1 }]);
     await start(tester);
     const smtp = await createMailbox(api, outboundSmtp());
@@ -89,21 +89,18 @@ describe.each(testDialects())("what the mailbox runners use (%s)", (dialect) => 
       api,
       inboundImap({ name: "oauth", auth: { method: "oauth2", grant: "password", clientId: "c-1", directoryId: "d-1", tenantAuthority: `https://127.0.0.1:${closed}/` } }),
     );
-    for (const [id, step, pattern] of [
-      [ews, "connect", /cannot test EWS mailboxes yet/],
-      [oauth, "acquire_token", /The sign-in service could not be reached.*127\.0\.0\.1/],
-    ] as const) {
-      const res = await api.post(`/api/v1/mailboxes/${id}/test`);
-      expect(res.statusCode).toBe(200);
-      expect(res.json().ok).toBe(false);
-      expect(res.json().steps).toHaveLength(1);
-      expect(res.json().steps[0]).toMatchObject({ step, ok: false, message: expect.stringMatching(pattern) });
-    }
+    const res = await api.post(`/api/v1/mailboxes/${oauth}/test`);
+    expect(res.statusCode).toBe(200);
+    expect(res.json().ok).toBe(false);
+    expect(res.json().steps).toHaveLength(1);
+    expect(res.json().steps[0]).toMatchObject({ step: "acquire_token", ok: false, message: expect.stringMatching(/The sign-in service could not be reached.*127\.0\.0\.1/) });
     expect(calls).toEqual([]);
-    // the outbound SMTP mailbox is tested (connect and sign in, nothing sent) with its own settings
-    const tested = await api.post(`/api/v1/mailboxes/${smtp}/test`);
-    expect(tested.json()).toMatchObject({ ok: true });
-    expect(calls.map((c) => [c.protocol, c.settings.host, c.settings.login])).toEqual([["SMTP", "smtp.acme.test", "sender@acme.test"]]);
+    // EWS and the outbound SMTP mailbox are tested (connect and sign in, nothing sent) with their own settings
+    for (const id of [ews, smtp]) expect((await api.post(`/api/v1/mailboxes/${id}/test`)).json()).toMatchObject({ ok: true });
+    expect(calls.map((c) => [c.protocol, c.settings.host, c.settings.login])).toEqual([
+      ["EWS", "exchange.acme.test", expect.any(String)],
+      ["SMTP", "smtp.acme.test", "sender@acme.test"],
+    ]);
   });
 
   it("tests with the real connectors by default: a server that is not there fails at the connect step, in words", async () => {

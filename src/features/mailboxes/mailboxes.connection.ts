@@ -67,14 +67,12 @@ export async function tokenStep(oauth: OAuthCredentials, account: OAuthAccount):
     const kind = account.grant === "client_credentials" ? "application permissions" : "delegated permissions";
     const message = `Token for ${account.username} with ${kind}: ${carried}${problems.length > 0 ? `; ${problems.join("; ")}` : ""}`;
     const step: TestStep = { step: "acquire_token", ok: problems.length === 0, ms: ms(), message };
-    return { step, credentials: { get: () => Promise.resolve({ method: "xoauth2", accessToken: token.accessToken }), refused: () => undefined } };
+    return { step, credentials: { get: () => Promise.resolve({ method: "xoauth2", accessToken: token.accessToken, appOnly: account.grant === "client_credentials" }), refused: () => undefined } };
   } catch (err) {
     const message = err instanceof Error ? err.message + (err instanceof MailSourceError && err.serverText ? ` (${err.serverText})` : "") : String(err);
     return { step: { step: "acquire_token", ok: false, ms: ms(), message }, credentials: null };
   }
 }
-
-const testableProtocols: readonly string[] = ["IMAP", "POP3", "SMTP", "GRAPH"];
 
 export interface ConnectionTestDeps {
   tester: MailSourceTester | undefined;
@@ -94,7 +92,6 @@ export async function testConnection(
   account: () => OAuthAccount | null,
 ): Promise<{ ok: boolean; steps: TestStep[] }> {
   const cannot = (step: TestStep["step"], message: string) => ({ ok: false, steps: [{ step, ok: false, ms: 0, message }] });
-  if (!testableProtocols.includes(row.type)) return cannot("connect", `Mailroom cannot test ${row.type} mailboxes yet.`);
   if (!deps.tester) return cannot("connect", `This Mailroom server has no ${row.type} connection test yet.`);
   const started = performance.now();
   try {

@@ -1,0 +1,154 @@
+import { randomBytes } from "node:crypto";
+import { json, readJson, type EmulatorContext, type EmulatorRequest, type EmulatorResponse, type Route } from "./context.js";
+import { actingMailbox, EwsAuthenticator } from "./ews-auth.js";
+import type { EwsCall, EwsService } from "./ews-call.js";
+import { createItem } from "./ews-create.js";
+import { getFolder } from "./ews-folders.js";
+import { getItem, updateItem } from "./ews-items.js";
+import { EwsStreaming } from "./ews-streaming.js";
+import { epochOf, syncFolderItems } from "./ews-sync.js";
+import { child, messageText, parseXml, soapFault, soapResponse, type ResponseMessage, type XmlNode } from "./ews-xml.js";
+
+/**
+ * Exchange Web Services at POST /EWS/Exchange.asmx, over the same mailboxes and messages as Graph: the operations a mail
+ * client needs (GetFolder, SyncFolderItems, GetItem, UpdateItem, CreateItem, streaming notifications), with Basic, NTLM
+ * and OAuth, Exchange's per-message errors, and the emulator's switches under /_emulator/ews.
+ */
+
+type Operation = (call: EwsCall) => EmulatorResponse;
+
+/** How many response messages an operation's answer has: one per item or folder asked about, else one. */
+function messageCount(op: XmlNode): number {
+  const list = { GetItem: "ItemIds", UpdateItem: "ItemChanges", GetFolder: "FolderIds", CreateItem: "Items" }[op.name];
+  return Math.max(1, list ? (child(op, list)?.children.length ?? 0) : 1);
+}
+
+/**
+ * Fault switches (POST /_emulator/faults) for EWS: throttling (429) and server errors (500) are what Exchange sends
+ * when busy, HTTP 500 with an ErrorServerBusy SOAP fault and a back-off; 503 and 504 come from the front end in plain HTTP.
+ */
+export function ewsFaultResponse(status: number, retryAfterSeconds: number | null, headers: Record<string, string>): EmulatorResponse {
+  if (status === 503 || status === 504) {
+    return { status, headers: { "content-type": "text/plain; charset=utf-8", ...headers }, body: status === 503 ? "Service Unavailable" : "Gateway Timeout" };
+  }
+  return soapFault("ErrorServerBusy", messageText("ErrorServerBusy"), retryAfterSeconds === null ? 2000 : retryAfterSeconds * 1000);
+}
+
+export function ewsRoutes(ctx: EmulatorContext): { routes: Route[]; stop(): void } {
+  const { state } = ctx;
+  const service: EwsService = { syncEpochs: new Map(), readOnly: new Set(), syncKey: randomBytes(32) };
+  const auth = new EwsAuthenticator(ctx);
+  const streaming = new EwsStreaming(ctx);
+  const operations: Record<string, Operation> = {
+    GetFolder: getFolder,
+    SyncFolderItems: syncFolderItems,
+    GetItem: getItem,
+    UpdateItem: updateItem,
+    CreateItem: createItem,
+    Subscribe: (call) => streaming.subscribe(call),
+    Unsubscribe: (call) => streaming.unsubscribe(call),
+    GetStreamingEvents: (call) => streaming.getStreamingEvents(call),
+  };
+
+  /** An ewsError switch for this operation, used up by one request. */
+  const injectedError = (operation: string): ResponseMessage | null => {
+    const rule = state.faults.ewsErrors.find((r) => r.operation === operation && (r.remaining === null || r.remaining > 0));
+    if (!rule) return null;
+    if (rule.remaining !== null) rule.remaining -= 1;
+    return { ok: false, code: rule.code, ...(rule.backOffMs === null ? {} : { backOffMs: rule.backOffMs }) };
+  };
+
+  const handler = (req: EmulatorRequest): EmulatorResponse => {
+    // IIS authenticates before Exchange reads the body; X-AnchorMailbox (routing in Exchange Online) changes nothing here
+    const authenticated = auth.authenticate(req);
+    if (!authenticated.ok) return authenticated.response;
+    const identity = authenticated.identity;
+    const doc = parseXml(req.body);
+    const body = child(doc ?? undefined, "Body");
+    if (!doc || doc.name !== "Envelope" || !body) return soapFault("ErrorSchemaValidation", "The request failed schema validation: the body is not a SOAP envelope.");
+    const op = body.children[0];
+    if (!op) return soapFault("ErrorSchemaValidation", "The request failed schema validation: the SOAP body is empty.");
+    const operation = operations[op.name];
+    if (!operation) return soapFault("ErrorInvalidRequest", "The request is invalid.");
+    const mailbox = actingMailbox(state, identity, child(doc, "Header"));
+    if (!mailbox.ok) return soapResponse(op.name, Array.from({ length: messageCount(op) }, () => mailbox));
+    const injected = injectedError(op.name);
+    if (injected) return soapResponse(op.name, Array.from({ length: messageCount(op) }, () => injected));
+    return operation({ ctx, service, identity, user: mailbox.user, op });
+  };
+
+  const userOf = (req: EmulatorRequest): { body: Record<string, unknown>; userId: string } | EmulatorResponse => {
+    let body: Record<string, unknown>;
+    try {
+      body = (readJson(req) ?? {}) as Record<string, unknown>;
+    } catch {
+      return json(400, { error: "bad_request", error_description: "The body must be JSON" });
+    }
+    const user = typeof body.user === "string" ? body.user : "";
+    const found = state.findUser(user);
+    if (!found) return json(404, { error: "not_found", error_description: `No user '${user}' in any tenant of the emulator` });
+    return { body, userId: found.user.id };
+  };
+
+  const routes: Route[] = [
+    { method: "POST", pattern: "/EWS/Exchange.asmx", kind: "ews", handler },
+    {
+      // every SyncState issued so far for the user becomes invalid, as when Exchange loses them
+      method: "POST",
+      pattern: "/_emulator/ews/reset-sync",
+      kind: "control",
+      handler: (req) => {
+        const found = userOf(req);
+        if ("status" in found) return found;
+        const epoch = epochOf(service, found.userId) + 1;
+        service.syncEpochs.set(found.userId, epoch);
+        return json(200, { epoch });
+      },
+    },
+    {
+      // the mailbox refuses EWS writes (UpdateItem, CreateItem) with ErrorAccessDenied
+      method: "POST",
+      pattern: "/_emulator/ews/read-only",
+      kind: "control",
+      handler: (req) => {
+        const found = userOf(req);
+        if ("status" in found) return found;
+        if (found.body.readOnly === false) service.readOnly.delete(found.userId);
+        else service.readOnly.add(found.userId);
+        return json(200, { readOnly: service.readOnly.has(found.userId) });
+      },
+    },
+    {
+      method: "POST",
+      pattern: "/_emulator/ews/drop-subscriptions",
+      kind: "control",
+      handler: (req) => {
+        const found = userOf(req);
+        if ("status" in found) return found;
+        return json(200, { dropped: streaming.drop(found.userId) });
+      },
+    },
+    {
+      // heartbeat interval and a cap on connection time, for the streams opened from now on
+      method: "POST",
+      pattern: "/_emulator/ews/streaming",
+      kind: "control",
+      handler: (req) => {
+        let body: { heartbeatSeconds?: number; closeAfterMs?: number | null };
+        try {
+          body = readJson(req) ?? {};
+        } catch {
+          return json(400, { error: "bad_request", error_description: "The body must be JSON: {heartbeatSeconds?, closeAfterMs?}" });
+        }
+        if (body.heartbeatSeconds !== undefined) {
+          if (!(typeof body.heartbeatSeconds === "number" && body.heartbeatSeconds > 0)) return json(400, { error: "bad_request", error_description: "heartbeatSeconds must be a positive number" });
+          streaming.settings.heartbeatMs = body.heartbeatSeconds * 1000;
+        }
+        if (body.closeAfterMs !== undefined) streaming.settings.closeAfterMs = body.closeAfterMs;
+        return json(200, { heartbeatSeconds: streaming.settings.heartbeatMs / 1000, closeAfterMs: streaming.settings.closeAfterMs });
+      },
+    },
+    { method: "GET", pattern: "/_emulator/ews/subscriptions", kind: "control", handler: () => json(200, streaming.list()) },
+  ];
+  return { routes, stop: () => streaming.stop() };
+}

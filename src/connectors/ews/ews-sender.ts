@@ -1,0 +1,93 @@
+import { MailSendError, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
+import { MailSourceError, type MailSourceSettings } from "../mail-source.js";
+import { EwsClient } from "./ews-client.js";
+import { sendMime } from "./ews-operations.js";
+import { ewsUrl } from "./ews-source.js";
+
+export type EwsSenderSettings = Pick<MailSourceSettings, "host" | "port" | "security" | "login" | "credentials"> & {
+  ca: string[] | undefined;
+  allowInvalidCertificates: boolean;
+  timeoutMs: number;
+};
+
+/** Exchange refuses these for the message itself: sending it again gets the same answer */
+const refusedCodes = new Set(["ErrorInvalidRecipients", "ErrorMimeContentConversionFailed", "ErrorMessageSizeExceeded", "ErrorSendAsDenied", "ErrorInvalidSender", "ErrorQuotaExceeded"]);
+
+/**
+ * Sends through EWS as the outbound mailbox: CreateItem with the message as MIME and SendAndSaveCopy, so
+ * the composer's bytes go out as they are and a copy lands in Sent Items. Exchange takes recipients from
+ * the headers, so envelope recipients the headers do not name (Bcc) go in as a Bcc header, which
+ * Exchange removes on delivery.
+ */
+export class EwsSender implements MailSender {
+  readonly #client: EwsClient;
+  readonly #login: string;
+  #closed = false;
+  readonly #inFlight = new Set<Promise<unknown>>();
+
+  constructor(settings: EwsSenderSettings) {
+    this.#login = settings.login;
+    this.#client = new EwsClient({
+      url: ewsUrl(settings),
+      login: settings.login,
+      credentials: settings.credentials,
+      ca: settings.ca,
+      allowInvalidCertificates: settings.allowInvalidCertificates,
+      timeoutMs: settings.timeoutMs,
+    });
+  }
+
+  async send(message: OutboundMessage): Promise<SendReceipt> {
+    if (this.#closed) throw new MailSendError("closed", "The EWS sender is closed.", { retry: true });
+    if (message.envelope.to.length === 0) throw new MailSendError("invalid_message", "The message has no recipient.", { retry: false });
+    const sending = this.#client.call(sendMime(withBcc(message.raw, message.envelope.to)));
+    this.#inFlight.add(sending);
+    try {
+      const [answer] = await sending;
+      if (answer === undefined) throw new MailSendError("protocol_error", `Exchange at ${this.#client.host} answered CreateItem without a response message.`, { retry: true });
+      if (answer.responseClass === "Error") {
+        const said = `${answer.code}: ${answer.text}`;
+        if (refusedCodes.has(answer.code)) throw new MailSendError("rejected", `Exchange refused the message from ${this.#login}: ${said}`, { retry: false, serverText: said });
+        if (answer.code === "ErrorAccessDenied" || answer.code === "ErrorImpersonateUserDenied" || answer.code === "ErrorNonExistentMailbox") {
+          throw new MailSendError("auth_failed", `Exchange would not let ${this.#login} send: ${said}`, { retry: true, serverText: said });
+        }
+        throw new MailSendError("temporary", `Exchange could not send as ${this.#login} now: ${said}`, { retry: true, serverText: said });
+      }
+      return { response: `${answer.code} Sent by Exchange (EWS)`, accepted: [...message.envelope.to], rejected: [] };
+    } catch (err) {
+      throw sendError(err);
+    } finally {
+      this.#inFlight.delete(sending);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#inFlight]);
+    this.#client.close();
+  }
+}
+
+function sendError(err: unknown): MailSendError {
+  if (err instanceof MailSendError) return err;
+  if (err instanceof MailSourceError) {
+    const details = { retry: true, serverText: err.serverText, cause: err };
+    switch (err.code) {
+      case "throttled":
+      case "protocol_error":
+        return new MailSendError("temporary", err.message, details);
+      case "dns_error":
+        return new MailSendError("dns_error", err.message, details);
+      case "tls_error":
+        return new MailSendError("tls_error", err.message, details);
+      case "timeout":
+        return new MailSendError("timeout", err.message, details);
+      case "connection_refused":
+        return new MailSendError("connection_failed", err.message, details);
+      default:
+        // a refused login or token: sending again works once the mailbox is mended
+        return new MailSendError("auth_failed", err.message, details);
+    }
+  }
+  return new MailSendError("protocol_error", err instanceof Error ? err.message : String(err), { retry: true, cause: err });
+}
