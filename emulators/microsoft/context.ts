@@ -63,6 +63,8 @@ export interface EmulatorContext {
   changes: EventEmitter<{ change: [MailChange] }>;
   /** trusts the emulator's CA: for the emulator's own outgoing calls (notifications to https URLs) */
   caPem: string;
+  /** the answer of a fault switch (POST /_emulator/faults) that fires for this request, or null: for handlers that check late */
+  fault(kind: "ews"): EmulatorResponse | null;
 }
 
 export function json(status: number, body: unknown, headers: Record<string, string> = {}): EmulatorResponse {

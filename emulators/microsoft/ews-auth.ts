@@ -21,8 +21,9 @@ const EWS_AUDIENCES = ["https://outlook.office365.com", "https://outlook.office.
 const CLOCK_SKEW_SECONDS = 300;
 
 /** What IIS offers a client without credentials: each scheme in a header line of its own. */
-function challengeAll(): EmulatorResponse {
-  return { status: 401, headers: { "www-authenticate": ["Negotiate", "NTLM", 'Basic realm="127.0.0.1"'] } };
+function challengeAll(offered: ReadonlySet<PasswordScheme> = allSchemes): EmulatorResponse {
+  const challenges = [...(offered.has("ntlm") ? ["Negotiate", "NTLM"] : []), ...(offered.has("basic") ? ['Basic realm="127.0.0.1"'] : [])];
+  return { status: 401, headers: { "www-authenticate": challenges } };
 }
 
 /**
@@ -73,7 +74,13 @@ interface ConnectionAuth {
   signedIn: { tenant: Tenant; user: User } | null;
 }
 
+/** the password schemes an EWS virtual directory can have enabled (Windows and Basic authentication in IIS) */
+export type PasswordScheme = "ntlm" | "basic";
+const allSchemes: ReadonlySet<PasswordScheme> = new Set(["ntlm", "basic"]);
+
 export class EwsAuthenticator {
+  /** what IIS offers and takes; POST /_emulator/ews/auth changes it (an Exchange with Windows authentication off, say) */
+  offered: ReadonlySet<PasswordScheme> = allSchemes;
   readonly #ctx: EmulatorContext;
   // keyed by the connection object, so that it goes when the connection does
   readonly #connections = new WeakMap<EmulatorConnection, ConnectionAuth>();
@@ -89,12 +96,12 @@ export class EwsAuthenticator {
     const credentials = space === -1 ? "" : header.slice(space + 1).trim();
     if (header === "") {
       const signedIn = this.#connections.get(req.connection)?.signedIn;
-      return signedIn ? { ok: true, identity: { method: "ntlm", tenant: signedIn.tenant, user: signedIn.user } } : { ok: false, response: challengeAll() };
+      return signedIn ? { ok: true, identity: { method: "ntlm", tenant: signedIn.tenant, user: signedIn.user } } : { ok: false, response: challengeAll(this.offered) };
     }
-    if (scheme === "basic") return this.#basic(credentials);
-    if (scheme === "ntlm" || scheme === "negotiate") return this.#ntlm(req.connection, scheme === "ntlm" ? "NTLM" : "Negotiate", credentials);
+    if (scheme === "basic" && this.offered.has("basic")) return this.#basic(credentials);
+    if ((scheme === "ntlm" || scheme === "negotiate") && this.offered.has("ntlm")) return this.#ntlm(req.connection, scheme === "ntlm" ? "NTLM" : "Negotiate", credentials);
     if (scheme === "bearer") return this.#bearer(credentials);
-    return { ok: false, response: challengeAll() };
+    return { ok: false, response: challengeAll(this.offered) };
   }
 
   #basic(credentials: string): EwsAuthOutcome {

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { json, readJson, type EmulatorContext, type EmulatorRequest, type EmulatorResponse, type Route } from "./context.js";
-import { actingMailbox, EwsAuthenticator } from "./ews-auth.js";
+import { actingMailbox, EwsAuthenticator, type PasswordScheme } from "./ews-auth.js";
 import type { EwsCall, EwsService } from "./ews-call.js";
 import { createItem } from "./ews-create.js";
 import { getFolder } from "./ews-folders.js";
@@ -62,6 +62,8 @@ export function ewsRoutes(ctx: EmulatorContext): { routes: Route[]; stop(): void
     // IIS authenticates before Exchange reads the body; X-AnchorMailbox (routing in Exchange Online) changes nothing here
     const authenticated = auth.authenticate(req);
     if (!authenticated.ok) return authenticated.response;
+    const fault = ctx.fault("ews");
+    if (fault) return fault;
     const identity = authenticated.identity;
     const doc = parseXml(req.body);
     const body = child(doc ?? undefined, "Body");
@@ -149,6 +151,26 @@ export function ewsRoutes(ctx: EmulatorContext): { routes: Route[]; stop(): void
       },
     },
     { method: "GET", pattern: "/_emulator/ews/subscriptions", kind: "control", handler: () => json(200, streaming.list()) },
+    {
+      // which password schemes IIS offers: {"schemes": ["basic"]} is an Exchange with Windows authentication off
+      method: "POST",
+      pattern: "/_emulator/ews/auth",
+      kind: "control",
+      handler: (req) => {
+        let body: { schemes?: unknown };
+        try {
+          body = readJson(req) ?? {};
+        } catch {
+          return json(400, { error: "bad_request", error_description: "The body must be JSON: {schemes: [\"ntlm\" | \"basic\"]}" });
+        }
+        const schemes = Array.isArray(body.schemes) ? body.schemes : [];
+        if (schemes.length === 0 || !schemes.every((x): x is PasswordScheme => x === "ntlm" || x === "basic")) {
+          return json(400, { error: "bad_request", error_description: "schemes must list one or both of \"ntlm\" and \"basic\"" });
+        }
+        auth.offered = new Set(schemes);
+        return json(200, { schemes: [...auth.offered] });
+      },
+    },
   ];
   return { routes, stop: () => streaming.stop() };
 }

@@ -105,6 +105,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<StartedEm
     strict: options.strict ?? false,
     changes: new EventEmitter<{ change: [MailChange] }>(),
     caPem: certs.caPem,
+    fault: (kind) => firedFault(state, kind),
   };
   const subscriptions = subscriptionRoutes(context);
   const ews = ewsRoutes(context);
@@ -150,13 +151,19 @@ async function dispatch(routes: Route[], state: EmulatorState, req: EmulatorRequ
     state.faults.counts[route.kind] += 1;
     const delay = state.faults.delay;
     if (delay && (delay.match === "all" || delay.match === route.kind)) await new Promise((r) => setTimeout(r, delay.ms));
-    const fault = firingFault(state.faults.rules, route.kind);
-    if (fault) {
-      state.faults.counts.throttled += 1;
-      return faultResponse(fault, route.kind);
-    }
+    // Exchange throttles a user it knows: EWS's handler asks after signing the caller in (ctx.fault)
+    const fault = route.kind === "ews" ? null : firedFault(state, route.kind);
+    if (fault) return fault;
   }
   return route.handler(req);
+}
+
+/** The answer of the fault switch that fires for this request, if one does. */
+function firedFault(state: EmulatorState, kind: "graph" | "token" | "ews"): EmulatorResponse | null {
+  const rule = firingFault(state.faults.rules, kind);
+  if (!rule) return null;
+  state.faults.counts.throttled += 1;
+  return faultResponse(rule, kind);
 }
 
 function match(routes: Route[], req: EmulatorRequest): { route: Route; params: Record<string, string> } | undefined {

@@ -107,6 +107,9 @@ export class EwsClient {
     };
     let answer: EwsHttpAnswer;
     try {
+      const paused = this.#pausedUntil - Date.now();
+      if (paused > 0) await sleep(paused, signal);
+      if (signal.aborted) return;
       // the stream's own wait bounds it, so the socket deadline is generous
       answer = await this.#turn.run(() => this.#send(body, 31 * 60_000, { signal, onChunk }));
     } catch (err) {
@@ -115,9 +118,11 @@ export class EwsClient {
     }
     if (answer.status === 200 && answer.body.length === 0) return;
     const parsed = this.#read(answer);
-    if (parsed.fault?.code === "ErrorServerBusy") {
-      this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + (backOffOf(parsed.fault.values) ?? 1000));
-      throw new MailSourceError("throttled", `Exchange at ${this.host} is throttling ${this.#options.login}'s notifications.`, `${parsed.fault.code}: ${parsed.fault.text}`);
+    const busy = parsed.fault?.code === "ErrorServerBusy" ? parsed.fault : parsed.messages.find((m) => m.code === "ErrorServerBusy");
+    if (busy || answer.status === 503) {
+      // the runner backs off; the next request of this mailbox waits at least what Exchange asked
+      this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + Math.max(1000, busy ? backOffOf(busy.values) : retryAfterOf(answer, 1)));
+      throw new MailSourceError("throttled", `Exchange at ${this.host} is throttling ${this.#options.login}'s notifications.`, busy ? `${busy.code}: ${busy.text}` : `HTTP ${answer.status}`);
     }
     if (parsed.fault) throw new MailSourceError("protocol_error", `Exchange at ${this.host} refused the notification stream: ${parsed.fault.text}`, `${parsed.fault.code}: ${parsed.fault.text}`);
     onMessages(parsed.messages);
@@ -134,11 +139,19 @@ export class EwsClient {
       const credential = await this.#options.credentials.get();
       const impersonate = credential.method === "xoauth2" && credential.appOnly === true ? this.#options.login : null;
       const payload = Buffer.from(envelope(body, impersonate), "utf8");
-      const scheme = this.#scheme ?? (credential.method === "xoauth2" ? "bearer" : "ntlm");
+      let scheme = this.#scheme ?? (credential.method === "xoauth2" ? "bearer" : "ntlm");
       let authorization: string | null;
       if (scheme === "bearer") authorization = `Bearer ${credential.method === "xoauth2" ? credential.accessToken : ""}`;
-      else if (scheme === "basic") authorization = `Basic ${Buffer.from(`${this.#options.login}:${passwordOf(credential)}`, "utf8").toString("base64")}`;
-      else authorization = this.#connectionSignedIn ? null : await this.#ntlmHandshake(credential);
+      else if (scheme === "basic") authorization = basic(this.#options.login, credential);
+      else if (this.#connectionSignedIn) authorization = null;
+      else {
+        const handshake = await this.#ntlmHandshake(credential);
+        // no challenge but an answer (a front end's 503, throttling): the caller deals with it and sends again
+        if ("answer" in handshake) return handshake.answer;
+        authorization = handshake.authorization;
+        // the handshake found that Exchange offers Basic only
+        if (this.#scheme === "basic") scheme = "basic";
+      }
       const answer = await this.#http(payload, authorization, credential, timeoutMs, streaming);
       if (answer.status !== 401) {
         if (scheme === "ntlm") this.#connectionSignedIn = true;
@@ -176,19 +189,29 @@ export class EwsClient {
     this.#scheme = "basic";
   }
 
-  /** NTLM's first two legs on this connection; answers the Authorization of the third, which carries the request. */
-  async #ntlmHandshake(credential: Credential): Promise<string | null> {
+  /**
+   * NTLM's first two legs on this connection: the Authorization of the third, which carries the request, or
+   * the answer Exchange gave instead of a challenge.
+   */
+  async #ntlmHandshake(credential: Credential): Promise<{ authorization: string } | { answer: EwsHttpAnswer }> {
     const empty = Buffer.alloc(0);
     const answer = await this.#http(empty, `NTLM ${ntlmNegotiate()}`, credential, this.#options.timeoutMs);
+    if (answer.status !== 401) return { answer };
     const challenge = answer.challenges.map((c) => /^ntlm\s+(\S+)/i.exec(c)?.[1]).find((c) => c !== undefined);
-    if (answer.status === 401 && challenge) return `NTLM ${ntlmAuthenticate(parseChallenge(challenge), { ...ntlmUser(this.#options.login), password: passwordOf(credential) })}`;
-    if (answer.status === 401 && this.#scheme === null && answer.challenges.some((c) => /^basic\b/i.test(c))) {
-      this.#useBasic();
-      return `Basic ${Buffer.from(`${this.#options.login}:${passwordOf(credential)}`, "utf8").toString("base64")}`;
+    if (challenge) {
+      let parsed: ReturnType<typeof parseChallenge>;
+      try {
+        parsed = parseChallenge(challenge);
+      } catch (err) {
+        throw new MailSourceError("protocol_error", `Exchange at ${this.host} sent an NTLM challenge Mailroom cannot read: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      return { authorization: `NTLM ${ntlmAuthenticate(parsed, { ...ntlmUser(this.#options.login), password: passwordOf(credential) })}` };
     }
-    if (answer.status === 401) throw new MailSourceError("auth_failed", `Exchange at ${this.host} offers neither NTLM nor Basic sign-in for ${this.#options.login}.`, answer.challenges.join("; "));
-    // no sign-in asked for: an anonymous endpoint (a proxy that signs in itself)
-    return null;
+    if (this.#scheme === null && answer.challenges.some((c) => /^basic\b/i.test(c))) {
+      this.#useBasic();
+      return { authorization: basic(this.#options.login, credential) };
+    }
+    throw new MailSourceError("auth_failed", `Exchange at ${this.host} offers neither NTLM nor Basic sign-in for ${this.#options.login}.`, answer.challenges.join("; "));
   }
 
   async #http(payload: Buffer, authorization: string | null, credential: Credential, timeoutMs: number, streaming?: { signal: AbortSignal; onChunk: (c: Buffer) => void }): Promise<EwsHttpAnswer> {
@@ -238,6 +261,10 @@ export class EwsClient {
       throw new MailSourceError("protocol_error", `Exchange at ${this.host} answered HTTP ${answer.status} with XML that is not a SOAP envelope.`, `HTTP ${answer.status}`);
     }
   }
+}
+
+function basic(login: string, credential: Credential): string {
+  return `Basic ${Buffer.from(`${login}:${passwordOf(credential)}`, "utf8").toString("base64")}`;
 }
 
 function passwordOf(credential: Credential): string {

@@ -49,8 +49,14 @@ export function ewsHttp(request: EwsHttpRequest): Promise<EwsHttpAnswer> {
       res.on("error", fail);
       res.on("aborted", () => fail(new Error(`${request.url.host} ended the answer early`)));
     });
-    const timer = setTimeout(() => req.destroy(new TimeoutError(`${request.url.host} did not answer within ${Math.round(request.timeoutMs / 1000)} s`)), request.timeoutMs);
-    const onAbort = () => req.destroy(new AbortedError("The request was stopped."));
+    // settled here and the socket dropped without an error: an error given to destroy() can surface on the socket of a
+    // response under way, where nothing listens
+    const stop = (err: Error) => {
+      fail(err);
+      req.destroy();
+    };
+    const timer = setTimeout(() => stop(new TimeoutError(`${request.url.host} did not answer within ${Math.round(request.timeoutMs / 1000)} s`)), request.timeoutMs);
+    const onAbort = () => stop(new AbortedError("The request was stopped."));
     request.signal?.addEventListener("abort", onAbort, { once: true });
     if (request.signal?.aborted) onAbort();
     function done() {

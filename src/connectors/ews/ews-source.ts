@@ -31,6 +31,9 @@ const fetchBatch = { items: 20, bytes: 8 * 1024 * 1024 };
 /** message errors that mean the message is gone, not refused */
 const goneCodes = new Set(["ErrorItemNotFound", "ErrorInvalidIdMalformed", "ErrorInvalidIdNotAnItemAttachmentId", "ErrorMoveCopyFailed"]);
 
+/** how one GetStreamingEvents connection ended */
+type Heard = "changed" | "lost" | "closed" | "silent";
+
 /** the EWS endpoint of a mailbox: https://host[:port]/EWS/Exchange.asmx (http when security is none) */
 export function ewsUrl(settings: Pick<MailSourceSettings, "host" | "port" | "security">): URL {
   const secure = settings.security !== "none";
@@ -90,7 +93,14 @@ export class EwsSource implements MailSource {
         await sleep(Math.min(left, this.#options.pollMs ?? 60_000), signal);
         return signal.aborted ? "aborted" : "timeout";
       }
-      const heard = await this.#listen(subscription, left, signal);
+      let heard: Heard;
+      try {
+        heard = await this.#listen(subscription, left, signal);
+      } catch (err) {
+        // throttling delays the push, it does not break the mailbox: the next stream waits out the back-off
+        if (err instanceof MailSourceError && err.code === "throttled") continue;
+        throw err;
+      }
       if (heard === "changed") return "changed";
       if (heard === "lost") {
         // Exchange no longer has the subscription (a restart, a mailbox move): the sync that follows makes a new one
@@ -139,7 +149,7 @@ export class EwsSource implements MailSource {
   }
 
   /** One GetStreamingEvents connection: until an event, the subscription's loss, the server's close or the deadline */
-  async #listen(subscription: string, leftMs: number, signal: AbortSignal): Promise<"changed" | "lost" | "closed" | "silent"> {
+  async #listen(subscription: string, leftMs: number, signal: AbortSignal): Promise<Heard> {
     const stop = new AbortController();
     this.#listening = stop;
     const timer = setTimeout(() => stop.abort(), leftMs);
@@ -198,7 +208,7 @@ class EwsSession implements MailSession {
     }
     for (const [id, m] of found) this.#listed.set(id, { size: m.size, receivedAt: m.receivedAt });
     const candidates = [...found.entries()]
-      .filter(([, m]) => unseenSince === null || !m.isRead || m.receivedAt >= unseenSince)
+      .filter(([, m]) => unseenSince === null || !m.isRead || Date.parse(m.receivedAt) >= Date.parse(unseenSince))
       .sort((a, b) => a[1].receivedAt.localeCompare(b[1].receivedAt))
       .map(([id]) => id);
     const next = JSON.stringify({ syncState, unseenSince });

@@ -179,7 +179,7 @@ class GraphSession implements MailSession {
     }
     for (const [id, m] of found) if (m.receivedDateTime) this.#received.set(id, m.receivedDateTime);
     const candidates = [...found.entries()]
-      .filter(([, m]) => unseenSince === null || !m.isRead || m.receivedDateTime >= unseenSince)
+      .filter(([, m]) => unseenSince === null || !m.isRead || Date.parse(m.receivedDateTime) >= Date.parse(unseenSince))
       .sort((a, b) => a[1].receivedDateTime.localeCompare(b[1].receivedDateTime))
       .map(([id]) => id);
     const next = JSON.stringify({ delta: deltaLink, unseenSince });
