@@ -154,6 +154,19 @@ describe("EWS under Exchange's errors", () => {
     expect((await inbox(box.user)).every((m) => m.isRead)).toBe(true);
   });
 
+  it("treats a message deleted between listing and fetching as gone, not refused: nothing is left to acknowledge", async () => {
+    const box = await newBox();
+    await ms.deliver(box.user, testMessage("deleted by a colleague"));
+    await ms.deliver(box.user, testMessage("still there"));
+    const session = await box.source().open();
+    const listing = await session.list(null);
+    expect(listing.keys).toHaveLength(2);
+    ms.emulator.state.messages.get(listing.keys[0]!)!.deleted = true;
+    const fetched = await session.fetch(listing.keys.map((key) => ({ key, headersOnly: false })));
+    expect(fetched.map((m) => m.sourceKey)).toEqual([listing.keys[1]]);
+    expect(await session.acknowledge(listing.keys)).toEqual({ done: listing.keys, pending: [], refused: null });
+  });
+
   it("starts a new round when Exchange loses the sync state (ErrorInvalidSyncStateData), storing nothing twice", async () => {
     const box = await newBox();
     await ms.deliver(box.user, testMessage("before the loss"));
@@ -248,6 +261,18 @@ describe("EWS streaming notifications", () => {
     expect(await again).toBe("changed");
     await syncOnce(source, store);
     expect(subjectsOf(store)).toEqual(["after reconnects", "after resubscribing"]);
+  });
+
+  it("waits out a throttled notification stream instead of failing the mailbox", async () => {
+    const box = await newBox();
+    const source = box.source();
+    await syncOnce(source, new MemorySyncStore());
+    const throttled = (await stats()).throttled;
+    await ms.control("/_emulator/faults", { fail: { match: "ews", status: 429, retryAfterSeconds: 0.2, times: 1 } });
+    const waiting = source.waitForChange(60_000, new AbortController().signal);
+    await eventually(async () => (await stats()).throttled > throttled, 10_000);
+    await ms.deliver(box.user, testMessage("after the throttled stream"));
+    expect(await waiting).toBe("changed");
   });
 
   it("polls, with a warning, when Exchange will not keep a streaming subscription; a stop ends a wait at once and gives the subscription back", async () => {
