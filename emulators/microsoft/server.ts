@@ -49,7 +49,7 @@ export interface EmulatorDescription {
   /** the EWS endpoint: <url>/EWS/Exchange.asmx */
   ewsUrl: string;
   caFile: string;
-  tenants: { id: string; clients: { clientId: string; clientSecret: string }[]; users: { id: string; mail: string }[] }[];
+  tenants: { id: string; clients: { clientId: string; clientSecret: string }[]; users: { id: string; mail: string; password: string }[] }[];
 }
 
 /** Starts the Entra ID + Graph + EWS emulator on 127.0.0.1 over HTTPS. */
@@ -124,7 +124,7 @@ export async function startEmulator(options: EmulatorOptions): Promise<StartedEm
       tenants: [...state.tenants.values()].map((t) => ({
         id: t.id,
         clients: [...t.clients.values()].map((c) => ({ clientId: c.clientId, clientSecret: c.clientSecret })),
-        users: [...new Set(t.users.values())].map((u) => ({ id: u.id, mail: u.mail })),
+        users: [...new Set(t.users.values())].map((u) => ({ id: u.id, mail: u.mail, password: u.password })),
       })),
     }),
     close: async () => {
