@@ -4,7 +4,7 @@
  * retries live elsewhere; nothing outside src/connectors imports nodemailer.
  */
 
-import type { TestStep } from "./mail-source.js";
+import type { MailSourceError, TestStep } from "./mail-source.js";
 
 export interface OutboundMessage {
   /**
@@ -101,4 +101,28 @@ export function withBcc(raw: Buffer, recipients: string[]): Buffer {
   const named = headerRecipients(raw);
   const bcc = recipients.filter((r) => !named.has(r.toLowerCase()));
   return bcc.length === 0 ? raw : Buffer.concat([Buffer.from(`Bcc: ${bcc.join(", ")}\r\n`, "latin1"), raw]);
+}
+
+/**
+ * A send through an HTTP API (Graph, EWS) that failed before the server took the message: connection
+ * trouble, throttling, a refused token or login. Sending again may work once it passes or is mended.
+ */
+export function sendErrorOf(err: MailSourceError): MailSendError {
+  const details = { retry: true, serverText: err.serverText, cause: err };
+  switch (err.code) {
+    case "throttled":
+    case "protocol_error":
+      return new MailSendError("temporary", err.message, details);
+    case "dns_error":
+      return new MailSendError("dns_error", err.message, details);
+    case "tls_error":
+      return new MailSendError("tls_error", err.message, details);
+    case "timeout":
+      return new MailSendError("timeout", err.message, details);
+    case "connection_refused":
+      return new MailSendError("connection_failed", err.message, details);
+    default:
+      // a refused login or token (an expired secret, consent missing): sending again works once the mailbox is mended
+      return new MailSendError("auth_failed", err.message, details);
+  }
 }

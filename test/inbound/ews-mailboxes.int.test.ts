@@ -61,7 +61,6 @@ async function enable(id: string, on: AdminApi = api, queue = queueId): Promise<
 
 const subjects = async (mailboxId: string, on: AdminApi = api) =>
   ((await on.get(`/api/v1/interactions?mailboxId=${mailboxId}&limit=200`)).json().items as { subject: string }[]).map((i) => i.subject).sort();
-const inbox = async (user: string, folder = "inbox") => (await ms.get(`/_emulator/messages?user=${encodeURIComponent(user)}&folder=${folder}`)) as { subject: string; isRead: boolean; mimeBase64: string }[];
 const status = async (mailboxId: string) => (await api.get(`/api/v1/mailboxes/${mailboxId}`)).json().status as { state: string; code?: string; message?: string };
 
 describe("EWS mailboxes", () => {
@@ -77,7 +76,7 @@ describe("EWS mailboxes", () => {
     await ms.deliver(box.user, testMessage("arrives while listening"));
     await eventually(async () => (await subjects(box.id)).length === 2, 20_000);
     expect(await subjects(box.id)).toEqual(["arrives while listening", "waiting before enable"]);
-    await eventually(async () => (await inbox(box.user)).every((m) => m.isRead), 10_000);
+    await eventually(async () => (await ms.messages(box.user)).every((m) => m.isRead), 10_000);
   });
 
   it("loses and doubles nothing while Exchange answers half of its requests with ErrorServerBusy", async () => {
@@ -93,7 +92,7 @@ describe("EWS mailboxes", () => {
       await ms.control("/_emulator/faults", { clear: true });
     }
     expect(await subjects(box.id)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `busy ${i}`));
-    await eventually(async () => (await inbox(box.user)).every((m) => m.isRead), 10_000);
+    await eventually(async () => (await ms.messages(box.user)).every((m) => m.isRead), 10_000);
   });
 
   it("shows a wrong password as auth_failed with Exchange's words", async () => {
@@ -130,7 +129,7 @@ describe("an EWS mailbox across a restart", () => {
       await ms.deliver(box.user, testMessage("after the restart"));
       await eventually(async () => (await subjects(box.id, api2)).length >= 5, 20_000);
       expect(await subjects(box.id, api2)).toEqual(["after the restart", "before the restart", "while down 1", "while down 2", "while down 3"]);
-      await eventually(async () => (await inbox(box.user)).every((m) => m.isRead), 10_000);
+      await eventually(async () => (await ms.messages(box.user)).every((m) => m.isRead), 10_000);
     } finally {
       await running?.close();
       await db.close();
@@ -169,13 +168,13 @@ describe("an agent's round trip through Exchange (EWS in and out)", () => {
     const { outboundId, messageId } = reply.json();
     await eventually(async () => (await agent.get(`/api/v1/outbound/${outboundId}`)).json().state === "sent", 30_000);
 
-    const received = (await inbox(customer)).find((m) => Buffer.from(m.mimeBase64, "base64").toString("latin1").includes(messageId))!;
+    const received = (await ms.messages(customer)).find((m) => Buffer.from(m.mimeBase64, "base64").toString("latin1").includes(messageId))!;
     const mail = await simpleParser(Buffer.from(received.mimeBase64, "base64"));
     expect(mail.from?.value).toEqual([{ address: desk.user, name: "Acme Help" }]);
     expect(mail.subject).toBe("Re: Order 77 is late");
     expect(mail.inReplyTo).toBe(`<${customerId}>`);
     expect(mail.text).toContain("It ships today.");
-    expect((await inbox(desk.user, "sentitems")).map((m) => m.subject)).toEqual(["Re: Order 77 is late"]);
+    expect((await ms.messages(desk.user, "sentitems")).map((m) => m.subject)).toEqual(["Re: Order 77 is late"]);
     const sent = (await ms.get("/_emulator/sent")) as { via: string; to: string[] }[];
     expect(sent.filter((r) => r.to.includes(customer)).map((r) => r.via)).toEqual(["ews"]);
   });

@@ -73,7 +73,6 @@ async function graphMailbox(s: Started, extra: Record<string, unknown> = {}): Pr
 const subjects = async (s: Started, mailboxId: string) =>
   ((await s.api.get(`/api/v1/interactions?mailboxId=${mailboxId}&limit=100`)).json().items as { subject: string }[]).map((i) => i.subject).sort();
 const status = async (s: Started, mailboxId: string) => (await s.api.get(`/api/v1/mailboxes/${mailboxId}`)).json().status as { state: string; code?: string; message?: string; warnings: { code: string; message: string }[] };
-const inbox = async (user: string) => (await ms.get(`/_emulator/messages?user=${encodeURIComponent(user)}`)) as { id: string; subject: string; isRead: boolean }[];
 const subscriptionOf = async (user: string) =>
   ((await ms.get("/_emulator/subscriptions")) as { id: string; resource: string; expirationDateTime: string }[]).filter((x) => x.resource.includes(user));
 
@@ -97,7 +96,7 @@ describe("Graph mailboxes woken by change notifications", () => {
     await ms.deliver(box.user, testMessage("arrives while subscribed"));
     await eventually(async () => (await subjects(s, box.id)).length === 2, 20_000);
     expect(await subjects(s, box.id)).toEqual(["arrives while subscribed", "waiting before enable"]);
-    await eventually(async () => (await inbox(box.user)).every((m) => m.isRead), 10_000);
+    await eventually(async () => (await ms.messages(box.user)).every((m) => m.isRead), 10_000);
   });
 
   it("renews its subscription when Graph asks for reauthorization, makes a new one when Graph removes it, and catches up when Graph missed notifications", async () => {
@@ -167,7 +166,7 @@ describe("Graph mailboxes woken by change notifications", () => {
       await ms.control("/_emulator/faults", { clear: true });
     }
     expect(await subjects(s, box.id)).toEqual([1, 2, 3, 4, 5, 6].map((i) => `throttled ${i}`));
-    await eventually(async () => (await inbox(box.user)).every((m) => m.isRead), 10_000);
+    await eventually(async () => (await ms.messages(box.user)).every((m) => m.isRead), 10_000);
   });
 
   it("shows an expired client secret as secret_expired with Entra's words", async () => {
@@ -230,7 +229,7 @@ describe("Graph mailboxes when notifications never come", () => {
     } finally {
       await ms.control("/_emulator/faults", { clear: true });
     }
-    await eventually(async () => (await inbox(box.user)).every((m) => m.isRead), 10_000);
+    await eventually(async () => (await ms.messages(box.user)).every((m) => m.isRead), 10_000);
   });
 });
 
@@ -294,7 +293,7 @@ describe("a Graph outbound mailbox", () => {
       expect(mail.bcc.join(",")).toContain("hidden@elsewhere.test");
       await eventually(async () => (await s.t.request({ method: "GET", url: `/api/v1/outbound/${sent.json().outboundId}`, token: agent })).json().state === "sent", 10_000);
       // the customer, a user of the emulator, got it without the Bcc header
-      const delivered = (await ms.get(`/_emulator/messages?user=${encodeURIComponent(customer)}`)) as { subject: string; mimeBase64: string }[];
+      const delivered = await ms.messages(customer);
       expect(delivered.map((m) => m.subject)).toEqual(["Through Graph"]);
       expect(Buffer.from(delivered[0]!.mimeBase64, "base64").toString("latin1")).not.toMatch(/hidden@elsewhere\.test/);
     } finally {

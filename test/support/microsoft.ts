@@ -2,6 +2,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { allApplicationPermissions, allDelegatedPermissions, startEmulator, type Seed, type StartedEmulator } from "../../emulators/microsoft/index.js";
+import type { CredentialProvider, MailSourceSettings } from "../../src/connectors/mail-source.js";
 import { createLogger } from "../../src/logger.js";
 import { TokenService, type OAuthAccount } from "../../src/oauth/token-service.js";
 import { startDovecot, type Dovecot, type DovecotOptions } from "./dovecot.js";
@@ -25,7 +26,21 @@ export interface Microsoft {
   /** a user of the emulator's first tenant; the password grant signs in with `password` */
   addUser(mail: string, password?: string): Promise<{ id: string; mail: string }>;
   deliver(to: string, mime: string | Buffer): Promise<string>;
+  /** what one of the user's folders holds (the Inbox unless named), as GET /_emulator/messages lists it */
+  messages(user: string, folder?: string): Promise<EmulatorMessage[]>;
+  /** the bytes of the user's Inbox messages that are not read: what a connector has not acknowledged */
+  unread(user: string): Promise<Buffer[]>;
+  /** what a connector needs to reach `user`'s mailbox at the emulator (Graph or EWS: the same host and port) */
+  mailboxSettings(user: string, credentials: CredentialProvider): MailSourceSettings;
   stop(): Promise<void>;
+}
+
+export interface EmulatorMessage {
+  id: string;
+  subject: string;
+  isRead: boolean;
+  internetMessageId: string;
+  mimeBase64: string;
 }
 
 /** One tenant whose domain is test/support's (acme.test), one app with every mail permission, no users yet. */
@@ -61,6 +76,7 @@ export async function startMicrosoft(options: { seed?: Seed; strict?: boolean } 
     if (res.status >= 300) throw new Error(`emulator ${method} ${route}: ${res.status} ${res.text}`);
     return res.text === "" ? undefined : (JSON.parse(res.text) as unknown);
   };
+  const messages = async (user: string, folder = "inbox") => (await call("GET", `/_emulator/messages?user=${encodeURIComponent(user)}&folder=${folder}`)) as EmulatorMessage[];
   return {
     emulator,
     url: emulator.url,
@@ -88,6 +104,21 @@ export async function startMicrosoft(options: { seed?: Seed; strict?: boolean } 
       const body = typeof mime === "string" ? { to, mime } : { to, mimeBase64: mime.toString("base64") };
       return ((await call("POST", "/_emulator/deliver", body)) as { id: string }).id;
     },
+    messages,
+    unread: async (user) => (await messages(user)).filter((m) => !m.isRead).map((m) => Buffer.from(m.mimeBase64, "base64")),
+    mailboxSettings: (user, credentials) => ({
+      mailboxId: `mb-${user}`,
+      host: "127.0.0.1",
+      port: Number(new URL(emulator.url).port),
+      security: "tls",
+      login: user,
+      credentials,
+      folder: "INBOX",
+      acknowledge: { mode: "seen" },
+      initialImport: "all",
+      connectTimeoutMs: 10_000,
+      allowInvalidCertificates: false,
+    }),
     stop: async () => {
       await emulator.close();
       fs.rmSync(certDir, { recursive: true, force: true });

@@ -42,7 +42,6 @@ async function newSender(): Promise<{ sender: EwsSender; user: string }> {
 const mime = (from: string, to: string, subject: string) =>
   Buffer.from([`From: Support <${from}>`, `To: ${to}`, `Subject: ${subject}`, "Message-ID: <reply-" + subject.replace(/\W/g, "") + "@acme.test>", "MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "", "Grüße, the support team", ""].join("\r\n"));
 const sent = async () => (await ms.get("/_emulator/sent")) as { from: string; to: string[]; bcc: string[]; mime: string; via: string }[];
-const folder = async (user: string, name: string) => (await ms.get(`/_emulator/messages?user=${encodeURIComponent(user)}&folder=${name}`)) as { subject: string; mimeBase64: string }[];
 
 describe("sending through EWS", () => {
   it("sends the composed bytes as they are, keeps a copy in Sent Items, and reaches envelope-only recipients as Bcc", async () => {
@@ -57,11 +56,11 @@ describe("sending through EWS", () => {
 
     const record = (await sent()).find((r) => r.from.toLowerCase() === user)!;
     expect(record).toMatchObject({ via: "ews", to: [customer], bcc: [hidden] });
-    const delivered = (await folder(customer, "inbox"))[0]!;
+    const delivered = (await ms.messages(customer, "inbox"))[0]!;
     expect(Buffer.from(delivered.mimeBase64, "base64").toString("utf8")).toContain("Grüße, the support team");
     expect(Buffer.from(delivered.mimeBase64, "base64").toString("latin1")).not.toMatch(/^Bcc:/im);
-    expect((await folder(hidden, "inbox")).map((m) => m.subject)).toEqual(["Your order"]);
-    expect((await folder(user, "sentitems")).map((m) => m.subject)).toEqual(["Your order"]);
+    expect((await ms.messages(hidden, "inbox")).map((m) => m.subject)).toEqual(["Your order"]);
+    expect((await ms.messages(user, "sentitems")).map((m) => m.subject)).toEqual(["Your order"]);
   });
 
   it("waits out throttling and sends once; a message Exchange refuses is not sent again, a refused login is", async () => {
@@ -71,7 +70,7 @@ describe("sending through EWS", () => {
     await ms.control("/_emulator/faults", { fail: { match: "ews", status: 429, retryAfterSeconds: 0.5, times: 1 } });
     await sender.send({ raw: mime(user, customer, "Throttled once"), envelope: { from: user, to: [customer] } });
     expect((await sent()).filter((r) => r.from.toLowerCase() === user)).toHaveLength(1);
-    expect((await folder(customer, "inbox")).map((m) => m.subject)).toEqual(["Throttled once"]);
+    expect((await ms.messages(customer, "inbox")).map((m) => m.subject)).toEqual(["Throttled once"]);
 
     const refused = await sender.send({ raw: mime(user, "nobody", "Bad recipient"), envelope: { from: user, to: ["nobody"] } }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(MailSendError);

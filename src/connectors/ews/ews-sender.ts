@@ -1,4 +1,4 @@
-import { MailSendError, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
+import { MailSendError, sendErrorOf, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
 import { MailSourceError, type MailSourceSettings } from "../mail-source.js";
 import { EwsClient } from "./ews-client.js";
 import { sendMime } from "./ews-operations.js";
@@ -70,24 +70,6 @@ export class EwsSender implements MailSender {
 
 function sendError(err: unknown): MailSendError {
   if (err instanceof MailSendError) return err;
-  if (err instanceof MailSourceError) {
-    const details = { retry: true, serverText: err.serverText, cause: err };
-    switch (err.code) {
-      case "throttled":
-      case "protocol_error":
-        return new MailSendError("temporary", err.message, details);
-      case "dns_error":
-        return new MailSendError("dns_error", err.message, details);
-      case "tls_error":
-        return new MailSendError("tls_error", err.message, details);
-      case "timeout":
-        return new MailSendError("timeout", err.message, details);
-      case "connection_refused":
-        return new MailSendError("connection_failed", err.message, details);
-      default:
-        // a refused login or token: sending again works once the mailbox is mended
-        return new MailSendError("auth_failed", err.message, details);
-    }
-  }
+  if (err instanceof MailSourceError) return sendErrorOf(err);
   return new MailSendError("protocol_error", err instanceof Error ? err.message : String(err), { retry: true, cause: err });
 }

@@ -45,19 +45,7 @@ async function newBox(credentials?: (user: string, password: string) => Credenti
   const user = uniqueUser("ews");
   const password = `${user}-secret`;
   const { id: userId } = await ms.addUser(user, password);
-  const settings: MailSourceSettings = {
-    mailboxId: `mb-${user}`,
-    host: "127.0.0.1",
-    port: Number(new URL(ms.url).port),
-    security: "tls",
-    login: user,
-    credentials: credentials?.(user, password) ?? fixedCredential({ method: "password", password }),
-    folder: "INBOX",
-    acknowledge: { mode: "seen" },
-    initialImport: "all",
-    connectTimeoutMs: 10_000,
-    allowInvalidCertificates: false,
-  };
+  const settings = ms.mailboxSettings(user, credentials?.(user, password) ?? fixedCredential({ method: "password", password }));
   return {
     user,
     userId,
@@ -71,7 +59,6 @@ async function newBox(credentials?: (user: string, password: string) => Credenti
   };
 }
 
-const inbox = async (user: string) => (await ms.get(`/_emulator/messages?user=${encodeURIComponent(user)}`)) as { subject: string; isRead: boolean }[];
 const stats = async () => (await ms.get("/_emulator/stats")) as { ews: number; throttled: number };
 const subscriptions = async (box: Box) => ((await ms.get("/_emulator/ews/subscriptions")) as { id: string; userId: string; connected: boolean }[]).filter((s) => s.userId === box.userId);
 const subjectsOf = (store: MemorySyncStore) => store.committedMessages().map((m) => /Subject: (.*)\r\n/.exec(m.raw.toString("latin1"))?.[1]).sort();
@@ -131,7 +118,7 @@ describe("EWS sign-in", () => {
     const userStore = new MemorySyncStore();
     expect((await syncOnce(user.source(), userStore)).report).toMatchObject({ created: 1, acked: 1 });
     expect([subjectsOf(appStore), subjectsOf(userStore)]).toEqual([["app token"], ["user token"]]);
-    expect((await inbox(user.user)).every((m) => m.isRead)).toBe(true);
+    expect((await ms.messages(user.user)).every((m) => m.isRead)).toBe(true);
   });
 });
 
@@ -151,7 +138,7 @@ describe("EWS under Exchange's errors", () => {
     expect(report).toMatchObject({ created: 5, acked: 5 });
     expect(subjectsOf(store)).toEqual([1, 2, 3, 4, 5].map((i) => `busy ${i}`));
     expect((await stats()).throttled).toBeGreaterThan(0);
-    expect((await inbox(box.user)).every((m) => m.isRead)).toBe(true);
+    expect((await ms.messages(box.user)).every((m) => m.isRead)).toBe(true);
   });
 
   it("treats a message deleted between listing and fetching as gone, not refused: nothing is left to acknowledge", async () => {
@@ -191,7 +178,7 @@ describe("EWS under Exchange's errors", () => {
     const second = await syncOnce(box.source(), store);
     expect(second.report.created).toBe(1);
     expect(subjectsOf(store)).toEqual(["read-only 1", "read-only 2"]);
-    expect((await inbox(box.user)).map((m) => m.isRead)).toEqual([false, false]);
+    expect((await ms.messages(box.user)).map((m) => m.isRead)).toEqual([false, false]);
   });
 
   it("takes only unread mail on a first sync with initialImport unseen, and still only that after a lost sync state", async () => {
@@ -304,6 +291,6 @@ describe("the EWS connection test", () => {
     expect(await testEws(box.settings, options)).toEqual([{ step: "open_folder", ok: true, ms: expect.any(Number), message: expect.stringMatching(/Opened the Inbox of .* \(1 messages, 1 unread\)/) }]);
     const wrong = await testEws({ ...box.settings, credentials: fixedCredential({ method: "password", password: "nope" }) }, options);
     expect(wrong).toEqual([{ step: "authenticate", ok: false, ms: expect.any(Number), message: expect.stringMatching(/refused the login/) }]);
-    expect((await inbox(box.user)).map((m) => m.isRead)).toEqual([false]);
+    expect((await ms.messages(box.user)).map((m) => m.isRead)).toEqual([false]);
   });
 });

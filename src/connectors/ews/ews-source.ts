@@ -12,6 +12,7 @@ import {
   type SessionTraits,
   type SourceMessage,
 } from "../mail-source.js";
+import { parseRoundCursor, roundCursor, roundListing, unseenSinceOf } from "../round-listing.js";
 import { EwsClient } from "./ews-client.js";
 import * as ops from "./ews-operations.js";
 import { child, children, text, type ResponseMessage } from "./ews-xml.js";
@@ -189,16 +190,15 @@ class EwsSession implements MailSession {
   ) {}
 
   async list(cursor: string | null): Promise<Listing> {
-    const stored = parseCursor(cursor);
-    // with initialImport "unseen", mail read before the first sync is not taken, then or after a sync state is lost
-    const unseenSince = stored?.unseenSince ?? (this.settings.initialImport === "unseen" ? new Date().toISOString() : null);
-    let syncState = stored?.syncState ?? null;
+    const stored = parseRoundCursor(cursor, "syncState");
+    const unseenSince = unseenSinceOf(stored, this.settings);
+    let syncState = stored?.position ?? null;
     const found = new Map<string, { receivedAt: string; size: number; isRead: boolean }>();
     for (let last = false; !last; ) {
       const [answer] = await this.client.call(ops.syncInbox(syncState, maxChanges));
-      if (answer?.code === "ErrorInvalidSyncStateData" && stored?.syncState) {
+      if (answer?.code === "ErrorInvalidSyncStateData" && stored?.position) {
         // Exchange lost or will not take the sync state: a new round from the start; stored keys are recognised as such
-        return this.list(JSON.stringify({ syncState: null, unseenSince }));
+        return this.list(roundCursor("syncState", null, unseenSince));
       }
       const page = ops.readSyncPage(ops.single(answer ? [answer] : [], this.settings.login, this.client.host));
       for (const item of page.created) found.set(item.id, item);
@@ -207,18 +207,8 @@ class EwsSession implements MailSession {
       last = page.last;
     }
     for (const [id, m] of found) this.#listed.set(id, { size: m.size, receivedAt: m.receivedAt });
-    const candidates = [...found.entries()]
-      .filter(([, m]) => unseenSince === null || !m.isRead || Date.parse(m.receivedAt) >= Date.parse(unseenSince))
-      .sort((a, b) => a[1].receivedAt.localeCompare(b[1].receivedAt))
-      .map(([id]) => id);
-    const next = JSON.stringify({ syncState, unseenSince });
-    return {
-      epoch: "",
-      reread: false,
-      keys: candidates,
-      // the sync state covers the whole round: only once every candidate is taken may it be stored
-      cursorThrough: (index) => (index >= candidates.length - 1 ? next : cursor),
-    };
+    // the sync state covers the whole round
+    return roundListing(found, unseenSince, cursor, roundCursor("syncState", syncState, unseenSince));
   }
 
   async sizes(keys: string[]): Promise<Map<string, number>> {
@@ -319,16 +309,5 @@ class EwsSession implements MailSession {
       }
       if (batch.length > 0) yield batch;
     }
-  }
-}
-
-/** The stored cursor: the sync state of the last complete round, and since when only unread mail counts (initialImport "unseen"). */
-function parseCursor(cursor: string | null): { syncState: string | null; unseenSince: string | null } | null {
-  if (cursor === null) return null;
-  try {
-    const parsed = JSON.parse(cursor) as { syncState?: unknown; unseenSince?: unknown };
-    return { syncState: typeof parsed.syncState === "string" ? parsed.syncState : null, unseenSince: typeof parsed.unseenSince === "string" ? parsed.unseenSince : null };
-  } catch {
-    return null;
   }
 }

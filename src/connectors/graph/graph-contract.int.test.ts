@@ -4,7 +4,6 @@ import { describeMailSourceContract } from "../../../test/support/mail-source-co
 import { TokenService } from "../../oauth/token-service.js";
 import { createLogger } from "../../logger.js";
 import { trustedCa } from "../../shared/https-request.js";
-import type { MailSourceSettings } from "../mail-source.js";
 import { GraphSource } from "./graph-source.js";
 
 /**
@@ -15,34 +14,18 @@ import { GraphSource } from "./graph-source.js";
 describeMailSourceContract("Microsoft Graph", async () => {
   const ms: Microsoft = await startMicrosoft();
   const tokens = new TokenService({ timeoutMs: 10_000, extraCa: ms.emulator.caPem, log: createLogger("silent") });
-  const port = Number(new URL(ms.url).port);
   return {
     async newMailbox() {
       const user = uniqueUser("graph");
       await ms.addUser(user);
       const credentials = tokens.credentials(ms.account({ protocol: "GRAPH", username: user }));
-      const settings: MailSourceSettings = {
-        mailboxId: `mb-${user}`,
-        host: "127.0.0.1",
-        port,
-        security: "tls",
-        login: user,
-        credentials,
-        folder: "INBOX",
-        acknowledge: { mode: "seen" },
-        initialImport: "all",
-        connectTimeoutMs: 10_000,
-        allowInvalidCertificates: false,
-      };
+      const settings = ms.mailboxSettings(user, credentials);
       return {
         source: () => new GraphSource(settings, { hub: null, ca: trustedCa(ms.emulator.caPem), timeoutMs: 10_000 }),
         deliver: async (raw) => {
           await ms.deliver(user, typeof raw === "string" ? Buffer.from(raw) : raw);
         },
-        unacknowledged: async () => {
-          const list = (await ms.get(`/_emulator/messages?user=${encodeURIComponent(user)}`)) as { isRead: boolean; mimeBase64: string }[];
-          return list.filter((m) => !m.isRead).map((m) => Buffer.from(m.mimeBase64, "base64"));
-        },
+        unacknowledged: () => ms.unread(user),
         refuseFetchOf: async (marker) => {
           await ms.control("/_emulator/refuse", { user, marker });
         },

@@ -1,4 +1,4 @@
-import { MailSendError, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
+import { MailSendError, sendErrorOf, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
 import { MailSourceError, type CredentialProvider } from "../mail-source.js";
 import { GraphClient, GraphRequestError } from "./graph-client.js";
 
@@ -51,16 +51,7 @@ export class GraphSender implements MailSender {
 }
 
 function sendError(err: unknown, login: string): MailSendError {
-  if (err instanceof MailSourceError) {
-    const details = { serverText: err.serverText, cause: err };
-    if (err.code === "auth_failed" || err.code === "consent_required") return new MailSendError("auth_failed", err.message, { retry: true, ...details });
-    if (err.code === "throttled") return new MailSendError("temporary", err.message, { retry: true, ...details });
-    if (err.code === "dns_error") return new MailSendError("dns_error", err.message, { retry: true, ...details });
-    if (err.code === "tls_error") return new MailSendError("tls_error", err.message, { retry: true, ...details });
-    if (err.code === "timeout") return new MailSendError("timeout", err.message, { retry: true, ...details });
-    // a token Entra ID would not give (an expired secret): sending again works once the mailbox is mended
-    return new MailSendError(err.code === "connection_refused" ? "connection_failed" : "auth_failed", err.message, { retry: true, ...details });
-  }
+  if (err instanceof MailSourceError) return sendErrorOf(err);
   if (err instanceof GraphRequestError) {
     const said = err.graph ? `${err.graph.code}: ${err.graph.message}` : `HTTP ${err.status}`;
     if (err.status >= 500) return new MailSendError("temporary", `Microsoft Graph could not send as ${login} now: ${said}`, { retry: true, serverText: said });

@@ -12,6 +12,7 @@ import {
   type SessionTraits,
   type SourceMessage,
 } from "../mail-source.js";
+import { parseRoundCursor, roundCursor, roundListing, unseenSinceOf, type RoundMessage } from "../round-listing.js";
 import { GraphClient, GraphRequestError } from "./graph-client.js";
 import { GraphNotificationHub, type HeldSubscription } from "./graph-notifications.js";
 
@@ -153,12 +154,10 @@ class GraphSession implements MailSession {
   ) {}
 
   async list(cursor: string | null): Promise<Listing> {
-    const stored = parseCursor(cursor);
-    // with initialImport "unseen", mail that was read before the first sync is not imported, then or later
-    // (a delta round also lists messages that were only changed, e.g. flagged)
-    const unseenSince = stored?.unseenSince ?? (this.settings.initialImport === "unseen" ? new Date().toISOString() : null);
-    let url = stored?.delta ?? this.client.userPath("/mailFolders/inbox/messages/delta?$select=id,isRead,receivedDateTime");
-    const found = new Map<string, { receivedDateTime: string; isRead: boolean }>();
+    const stored = parseRoundCursor(cursor, "delta");
+    const unseenSince = unseenSinceOf(stored, this.settings);
+    let url = stored?.position ?? this.client.userPath("/mailFolders/inbox/messages/delta?$select=id,isRead,receivedDateTime");
+    const found = new Map<string, RoundMessage>();
     let deltaLink: string | null = null;
     while (deltaLink === null) {
       let page: DeltaPage;
@@ -166,30 +165,20 @@ class GraphSession implements MailSession {
         page = await this.client.json<DeltaPage>("GET", url, undefined, { prefer: "odata.maxpagesize=200" });
       } catch (err) {
         // the delta link expired at Graph: start a new round; stored keys are recognised as such
-        if (err instanceof GraphRequestError && err.status === 410 && stored?.delta) return this.list(JSON.stringify({ delta: null, unseenSince }));
+        if (err instanceof GraphRequestError && err.status === 410 && stored?.position) return this.list(roundCursor("delta", null, unseenSince));
         throw mapped(err, this.settings.login);
       }
       for (const item of page.value ?? []) {
         if (item["@removed"] !== undefined) found.delete(item.id);
-        else found.set(item.id, { receivedDateTime: item.receivedDateTime ?? "", isRead: item.isRead === true });
+        else found.set(item.id, { receivedAt: item.receivedDateTime ?? "", isRead: item.isRead === true });
       }
       if (page["@odata.deltaLink"]) deltaLink = page["@odata.deltaLink"];
       else if (page["@odata.nextLink"]) url = page["@odata.nextLink"];
       else throw new MailSourceError("protocol_error", "Microsoft Graph ended a delta query without a next or delta link.");
     }
-    for (const [id, m] of found) if (m.receivedDateTime) this.#received.set(id, m.receivedDateTime);
-    const candidates = [...found.entries()]
-      .filter(([, m]) => unseenSince === null || !m.isRead || Date.parse(m.receivedDateTime) >= Date.parse(unseenSince))
-      .sort((a, b) => a[1].receivedDateTime.localeCompare(b[1].receivedDateTime))
-      .map(([id]) => id);
-    const next = JSON.stringify({ delta: deltaLink, unseenSince });
-    return {
-      epoch: "",
-      reread: false,
-      keys: candidates,
-      // the delta link covers the whole round: only once every candidate is taken may it be stored
-      cursorThrough: (index) => (index >= candidates.length - 1 ? next : cursor),
-    };
+    for (const [id, m] of found) if (m.receivedAt) this.#received.set(id, m.receivedAt);
+    // the delta link covers the whole round
+    return roundListing(found, unseenSince, cursor, roundCursor("delta", deltaLink, unseenSince));
   }
 
   /**
@@ -308,17 +297,6 @@ class GraphSession implements MailSession {
     const raw = Buffer.from(`${lines}\r\n`, "utf8");
     const size = sizeOf(m.singleValueExtendedProperties) ?? raw.length;
     return { sourceKey: key, raw, size, truncated: true, receivedAt: m.receivedDateTime ? new Date(m.receivedDateTime) : null };
-  }
-}
-
-/** The stored cursor: the delta link of the last complete round, and since when only unread mail counts (initialImport "unseen"). */
-function parseCursor(cursor: string | null): { delta: string | null; unseenSince: string | null } | null {
-  if (cursor === null) return null;
-  try {
-    const parsed = JSON.parse(cursor) as { delta?: unknown; unseenSince?: unknown };
-    return { delta: typeof parsed.delta === "string" ? parsed.delta : null, unseenSince: typeof parsed.unseenSince === "string" ? parsed.unseenSince : null };
-  } catch {
-    return null;
   }
 }
 
