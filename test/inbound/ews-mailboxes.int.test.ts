@@ -95,6 +95,25 @@ describe("EWS mailboxes", () => {
     await eventually(async () => (await ms.messages(box.user)).every((m) => m.isRead), 10_000);
   });
 
+  it("signs in with an application's OAuth 2.0 token (full_access_as_app, impersonating the mailbox), tested and running", async () => {
+    const user = uniqueUser("exchapp");
+    await ms.addUser(user);
+    const res = await api.post("/api/v1/mailboxes", {
+      clientType: "inbound", name: user.split("@")[0]!.replace(/[^A-Za-z0-9@_.]/g, "_").slice(0, 40), type: "EWS", mailbox: user,
+      host: "127.0.0.1", port: port(), security: "tls",
+      auth: { method: "oauth2", grant: "client_credentials", clientId: ms.clientId, directoryId: ms.tenantId, tenantAuthority: ms.authority },
+      clientSecret: ms.clientSecret,
+    });
+    expect(res.statusCode, res.body).toBe(201);
+    const id = res.json().id as string;
+    const tested = (await api.post(`/api/v1/mailboxes/${id}/test`)).json();
+    expect(tested).toMatchObject({ ok: true, steps: [{ step: "acquire_token", ok: true, message: expect.stringContaining("full_access_as_app") }, { step: "open_folder", ok: true }] });
+    await ms.deliver(user, testMessage("through an app's token"));
+    await enable(id);
+    await eventually(async () => (await subjects(id)).length === 1, 20_000);
+    await eventually(async () => (await ms.messages(user)).every((m) => m.isRead), 10_000);
+  });
+
   it("shows a wrong password as auth_failed with Exchange's words", async () => {
     const box = await ewsMailbox();
     expect((await api.patch(`/api/v1/mailboxes/${box.id}`, { password: "not-the-password" })).statusCode).toBe(200);
