@@ -5,11 +5,8 @@
  * messages and the time to recover. Prints one JSON document on stdout (progress on stderr); a missed
  * target is a figure, not a failure. See bench/README.md.
  */
-import { runScenarios, startRun } from "./lib/run.js";
-import { latencyScenario } from "./graph/latency.js";
-import { parseOptions } from "./graph/options.js";
-import { stormScenario } from "./graph/storm.js";
+import { graphProtocol } from "./graph/protocol.js";
 import { latencyTargets, stormTargets } from "./graph/targets.js";
+import { runMicrosoftBench } from "./microsoft/run-bench.js";
 
-const options = parseOptions(process.argv.slice(2), process.env);
-await runScenarios("graph", startRun(), options, { latency: { run: latencyScenario, targets: latencyTargets }, storm: { run: stormScenario, targets: stormTargets } });
+await runMicrosoftBench(graphProtocol, { catchUpDefault: 5, latencyTargets, stormTargets });

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import { corpusNames, type CorpusName } from "../corpus.js";
-import { optionReaders } from "../lib/options.js";
+import { commonFlags, commonValues, optionReaders, scenarioFlags } from "../lib/options.js";
 
 export const scenarios = ["backlog", "latency", "fairness", "scale"] as const;
 export type Scenario = (typeof scenarios)[number];
@@ -58,9 +58,8 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
   const { values } = parseArgs({
     args: argv,
     options: {
-      quick: { type: "boolean" },
-      scenario: { type: "string", multiple: true },
-      corpus: { type: "string", multiple: true },
+      ...commonFlags,
+      ...scenarioFlags,
       count: { type: "string" },
       runs: { type: "string" },
       workers: { type: "string" },
@@ -74,9 +73,6 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
       mailboxes: { type: "string" },
       "scale-samples": { type: "string" },
       "settle-seconds": { type: "string" },
-      "mailroom-node-args": { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean" },
     },
   });
   const quick = helpAndQuick(values.help, values.quick, env);
@@ -98,7 +94,6 @@ export function parseOptions(argv: string[], env: Record<string, string | undefi
     mailboxes: positive(values.mailboxes, quick ? 100 : 1_000, "--mailboxes"),
     scaleSamples: positive(values["scale-samples"], quick ? 10 : 50, "--scale-samples"),
     settleSeconds: positive(values["settle-seconds"], quick ? 5 : 30, "--settle-seconds"),
-    mailroomNodeArgs: (values["mailroom-node-args"] ?? "").split(/\s+/).filter(Boolean),
-    out: values.out,
+    ...commonValues(values),
   };
 }

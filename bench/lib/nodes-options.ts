@@ -1,5 +1,5 @@
 import { parseArgs } from "node:util";
-import { optionReaders } from "./options.js";
+import { commonFlags, commonValues, optionReaders } from "./options.js";
 
 export interface NodesOptions {
   quick: boolean;
@@ -32,16 +32,13 @@ export function parseNodesOptions(argv: string[], env: Record<string, string | u
   const { values } = parseArgs({
     args: argv,
     options: {
-      quick: { type: "boolean" },
+      ...commonFlags,
       mailboxes: { type: "string" },
       runs: { type: "string" },
       "lease-seconds": { type: "string" },
       "settle-seconds": { type: "string" },
       "api-before-seconds": { type: "string" },
       "failover-deadline-seconds": { type: "string" },
-      "mailroom-node-args": { type: "string" },
-      out: { type: "string" },
-      help: { type: "boolean" },
     },
   });
   const quick = helpAndQuick(values.help, values.quick, env);
@@ -55,7 +52,6 @@ export function parseNodesOptions(argv: string[], env: Record<string, string | u
     settleSeconds: positive(values["settle-seconds"], quick ? 5 : 30, "--settle-seconds"),
     apiBeforeSeconds: positive(values["api-before-seconds"], quick ? 5 : 10, "--api-before-seconds"),
     failoverDeadlineSeconds: positive(values["failover-deadline-seconds"], 120, "--failover-deadline-seconds"),
-    mailroomNodeArgs: (values["mailroom-node-args"] ?? "").split(/\s+/).filter(Boolean),
-    out: values.out,
+    ...commonValues(values),
   };
 }

@@ -34,3 +34,30 @@ export function optionReaders(usage: string) {
     },
   };
 }
+
+/**
+ * The parseArgs flags every benchmark of Mailroom takes besides its own: a smoke run, node flags for
+ * the Mailroom processes, where the JSON also goes, and the usage text.
+ */
+export const commonFlags = {
+  quick: { type: "boolean" },
+  "mailroom-node-args": { type: "string" },
+  out: { type: "string" },
+  help: { type: "boolean" },
+} as const;
+
+/** parseArgs flags that each take one value, by name. */
+export function stringFlags<Name extends string>(...names: Name[]): Record<Name, { type: "string" }> {
+  return Object.fromEntries(names.map((name) => [name, { type: "string" }])) as Record<Name, { type: "string" }>;
+}
+
+/** The flags of a benchmark with named scenarios run on corpora (each a comma list, or the flag repeated). */
+export const scenarioFlags = {
+  scenario: { type: "string", multiple: true },
+  corpus: { type: "string", multiple: true },
+} as const;
+
+/** What commonFlags' node flags and output file were given as. */
+export function commonValues(values: { "mailroom-node-args"?: string | undefined; out?: string | undefined }): { mailroomNodeArgs: string[]; out: string | undefined } {
+  return { mailroomNodeArgs: (values["mailroom-node-args"] ?? "").split(/\s+/).filter(Boolean), out: values.out };
+}

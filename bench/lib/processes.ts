@@ -1,5 +1,7 @@
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { sleep } from "./clock.js";
 
 /**
@@ -160,3 +162,12 @@ export function othersCpu(pids: number[], markers: string[]): () => number {
   const ours0 = ours();
   return () => Math.round(Math.max(0, machineBusySeconds() - busy0 - (ours() - ours0)) * 10) / 10;
 }
+
+const checkout = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/**
+ * What the command lines of the processes a benchmark starts from this checkout hold: Mailroom,
+ * compiled or from source, its parse workers, and the benchmarks' child processes (started by
+ * absolute path). For othersCpu.
+ */
+export const checkoutMarkers = ["dist", "src", "bench"].map((dir) => `${path.join(checkout, dir)}/`);

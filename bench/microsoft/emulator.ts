@@ -3,30 +3,34 @@ import https from "node:https";
 import { allApplicationPermissions } from "../../emulators/microsoft/index.js";
 import { startMicrosoft, type Microsoft } from "../../test/support/microsoft.js";
 import { nowMs } from "../lib/clock.js";
+import type { Deliverer, Delivery } from "../lib/paced-delivery.js";
 import type { Cleanup } from "../lib/processes.js";
 
-/** What the emulator counts (GET /_emulator/stats). */
+/** What the emulator counts (GET /_emulator/stats): requests by kind, throttled ones, Graph's notifications. */
 export interface EmulatorCounts {
   graph: number;
   token: number;
+  ews: number;
   throttled: number;
   notificationsSent: number;
   notificationsDropped: number;
 }
 
-export interface Delivery {
-  /** Graph's id of the new message */
-  graphId: string;
-  /** CLOCK_MONOTONIC ms when the POST /_emulator/deliver went out and when its answer had been read */
-  sentAt: number;
-  returnedAt: number;
+/** An EWS streaming subscription as GET /_emulator/ews/subscriptions lists it. */
+export interface EwsSubscription {
+  id: string;
+  userId: string;
+  eventTypes: string[];
+  queued: number;
+  /** a GetStreamingEvents connection holds it now */
+  connected: boolean;
 }
 
 /**
- * The Microsoft emulator (Entra ID + Graph) in this process, as the tests start it, reached over HTTPS
- * with its CA through one keep-alive agent, as any client of it would.
+ * The Microsoft emulator (Entra ID, Graph and EWS) in this process, as the tests start it, reached over
+ * HTTPS with its CA through one keep-alive agent, as any client of it would.
  */
-export class GraphEmulator {
+export class MicrosoftEmulator implements Deliverer {
   readonly #agent: https.Agent;
   #token: { value: string; until: number } | undefined;
 
@@ -34,9 +38,9 @@ export class GraphEmulator {
     this.#agent = new https.Agent({ keepAlive: true, maxSockets: 8, ca: ms.emulator.caPem });
   }
 
-  static async start(cleanup: Cleanup): Promise<{ emulator: GraphEmulator; stop: () => Promise<void> }> {
+  static async start(cleanup: Cleanup): Promise<{ emulator: MicrosoftEmulator; stop: () => Promise<void> }> {
     const ms = await startMicrosoft();
-    const emulator = new GraphEmulator(ms);
+    const emulator = new MicrosoftEmulator(ms);
     const stop = cleanup.add(`microsoft emulator ${ms.url}`, async () => {
       emulator.#agent.destroy();
       await ms.stop();
@@ -50,6 +54,11 @@ export class GraphEmulator {
 
   get port(): number {
     return Number(new URL(this.ms.url).port);
+  }
+
+  /** the EWS endpoint, as an Exchange server's */
+  get ewsUrl(): string {
+    return `${this.ms.url}/EWS/Exchange.asmx`;
   }
 
   /** the PEM file of the emulator's CA: what MAILROOM_TRUSTED_CA_FILE names */
@@ -82,15 +91,23 @@ export class GraphEmulator {
     return (res.text === "" ? undefined : JSON.parse(res.text)) as T;
   }
 
-  async addUser(mail: string): Promise<void> {
-    await this.ms.addUser(mail);
+  /** A user of the emulator's tenant; `password` is what Basic and NTLM sign in with (EWS), none for Graph's client credentials. */
+  async addUser(mail: string, password?: string): Promise<void> {
+    await this.ms.addUser(mail, password);
   }
 
-  /** POST /_emulator/deliver: the message arrives as if through Exchange, and the change notifications go out right after. */
+  /** The emulator's id of a user: what its EWS subscriptions are listed under. */
+  userId(mail: string): string {
+    const found = this.ms.emulator.state.findUser(mail);
+    if (!found) throw new Error(`no user ${mail} at the emulator`);
+    return found.user.id;
+  }
+
+  /** POST /_emulator/deliver: the message arrives as if through Exchange; Graph's notifications and EWS's events go out right after. */
   async deliver(to: string, raw: Buffer): Promise<Delivery> {
     const res = await this.request("POST", "/_emulator/deliver", { to, mimeBase64: raw.toString("base64") });
     if (res.status !== 201) throw new Error(`emulator deliver to ${to}: ${res.status} ${res.text.slice(0, 300)}`);
-    return { graphId: (JSON.parse(res.text) as { id: string }).id, sentAt: res.sentAt, returnedAt: res.returnedAt };
+    return { itemId: (JSON.parse(res.text) as { id: string }).id, sentAt: res.sentAt, returnedAt: res.returnedAt };
   }
 
   /** An application token for Graph with every mail permission, signed by the emulator's Entra ID (no token endpoint involved). */
@@ -116,7 +133,7 @@ export class GraphEmulator {
     return value;
   }
 
-  /** Creates a change subscription on the user's Inbox (the emulator runs the validation handshake first); answers its id. */
+  /** Creates a Graph change subscription on the user's Inbox (the emulator runs the validation handshake first); answers its id. */
   async subscribe(user: string, notificationUrl: string): Promise<string> {
     const created = await this.#json<{ id: string }>(
       "POST",
@@ -133,8 +150,14 @@ export class GraphEmulator {
     return created.id;
   }
 
+  /** Graph's change subscriptions. */
   subscriptions(): Promise<{ id: string; resource: string; notificationUrl: string }[]> {
     return this.#json("GET", "/_emulator/subscriptions");
+  }
+
+  /** EWS's streaming subscriptions. */
+  ewsSubscriptions(): Promise<EwsSubscription[]> {
+    return this.#json("GET", "/_emulator/ews/subscriptions");
   }
 
   stats(): Promise<EmulatorCounts> {
@@ -153,9 +176,7 @@ export class GraphEmulator {
    */
   unread(user: string): number {
     const { state } = this.ms.emulator;
-    const found = state.findUser(user);
-    if (!found) throw new Error(`no user ${user} at the emulator`);
-    return state.folderMessages(found.user.id, "inbox").filter((m) => !m.deleted && !m.isRead).length;
+    return state.folderMessages(this.userId(user), "inbox").filter((m) => !m.deleted && !m.isRead).length;
   }
 }
 
@@ -164,6 +185,7 @@ export function countsBetween(before: EmulatorCounts, after: EmulatorCounts): Em
   return {
     graph: after.graph - before.graph,
     token: after.token - before.token,
+    ews: after.ews - before.ews,
     throttled: after.throttled - before.throttled,
     notificationsSent: after.notificationsSent - before.notificationsSent,
     notificationsDropped: after.notificationsDropped - before.notificationsDropped,

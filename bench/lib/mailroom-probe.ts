@@ -1,7 +1,7 @@
 import type { ApiClient } from "../../test/support/mailroom-process.js";
-import { sleep } from "../lib/clock.js";
-import { MailroomEventStream, type InteractionsCreated } from "../lib/event-stream.js";
-import { InteractionReader } from "../lib/interaction-reader.js";
+import { sleep } from "./clock.js";
+import { MailroomEventStream, type InteractionsCreated } from "./event-stream.js";
+import { InteractionReader } from "./interaction-reader.js";
 
 /** When a message became visible to a user of Mailroom. */
 export interface Shown {

@@ -1,8 +1,21 @@
 import { randomBytes } from "node:crypto";
 import { corpusSeeds, generateCorpus, type CorpusName } from "../corpus.js";
-import { nowMs, sleep } from "../lib/clock.js";
-import { median } from "../lib/stats.js";
-import type { Delivery, GraphEmulator } from "./emulator.js";
+import { nowMs, sleep } from "./clock.js";
+import { median } from "./stats.js";
+
+/** One message handed to the mail server under test, timed from this process. */
+export interface Delivery {
+  /** the server's id of the new message (the emulator's: Graph's message id, which is also EWS's ItemId) */
+  itemId: string;
+  /** CLOCK_MONOTONIC ms when the delivery request went out and when its answer had been read */
+  sentAt: number;
+  returnedAt: number;
+}
+
+/** Whatever takes a message for a user and says when: the Microsoft emulator's POST /_emulator/deliver. */
+export interface Deliverer {
+  deliver(to: string, raw: Buffer): Promise<Delivery>;
+}
 
 export interface BenchMessage {
   /** the Message-ID (without brackets), unique to this run: how Mailroom's interaction is matched to it */
@@ -53,7 +66,7 @@ export interface Delivered extends Delivery {
  * when `keepGoing` says so.
  */
 export async function deliverPaced(
-  emulator: GraphEmulator,
+  target: Deliverer,
   user: string,
   messages: BenchMessage[],
   intervalMs: number,
@@ -68,7 +81,7 @@ export async function deliverPaced(
     if (opts.keepGoing && !opts.keepGoing()) break;
     lateMaxMs = Math.max(lateMaxMs, nowMs() - dueAt);
     const message = messages[i]!;
-    delivered.push({ messageId: message.messageId, dueAt, ...(await emulator.deliver(user, message.raw)) });
+    delivered.push({ messageId: message.messageId, dueAt, ...(await target.deliver(user, message.raw)) });
   }
   return { delivered, lateMaxMs: Math.round(lateMaxMs) };
 }

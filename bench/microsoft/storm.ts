@@ -1,20 +1,23 @@
 import type { ApiClient } from "../../test/support/mailroom-process.js";
 import type { CorpusName } from "../corpus.js";
 import { nowMs, progress, sleep } from "../lib/clock.js";
-import type { Cleanup } from "../lib/processes.js";
+import { summarizeLog, type MailroomLogSummary } from "../lib/mailroom-log.js";
+import { interactionsByMessageId, MailroomProbe } from "../lib/mailroom-probe.js";
+import { corpusMessages, deliverPaced, sizes } from "../lib/paced-delivery.js";
+import { checkoutMarkers, othersCpu, type Cleanup } from "../lib/processes.js";
+import { recovery, type Recovery } from "../lib/recovery.js";
 import { summarize, type Summary } from "../lib/stats.js";
-import { countsBetween, GraphEmulator, type EmulatorCounts } from "./emulator.js";
-import { startGraphMailroom, summarizeLog, type GraphMailroom, type MailroomLogSummary } from "./mailroom.js";
-import { corpusMessages, deliverPaced, sizes } from "./messages.js";
-import type { GraphBenchOptions } from "./options.js";
-import { interactionsByMessageId, MailroomProbe } from "./probe.js";
-import { recovery, type Recovery } from "./recovery.js";
+import { countsBetween, MicrosoftEmulator, type EmulatorCounts } from "./emulator.js";
+import { startMicrosoftMailroom, type MicrosoftMailroom } from "./mailroom.js";
+import { perCorpus, type MicrosoftBenchOptions } from "./options.js";
+import type { MicrosoftProtocol } from "./protocol.js";
 
-export const stormMethod = {
+/** What the storm scenario's report says it measured; only the throttling's wording differs by protocol. */
+const stormMethod = (protocol: MicrosoftProtocol) => ({
   delivery: "messages delivered with POST /_emulator/deliver on a fixed schedule (rate msg/s) for before + storm + after seconds",
   storm:
-    "at the storm's start POST /_emulator/faults {fail: {match: graph, status: 429, retryAfterSeconds, ratio}} (the emulator spreads them evenly: with ratio 0.5 every second Graph request is answered 429 with Retry-After; " +
-    "Entra's token endpoint and the notifications are left alone), at its end {clear: true}; both moments are when that POST had answered",
+    `at the storm's start POST /_emulator/faults {fail: {match: ${protocol.name}, status: 429, retryAfterSeconds, ratio}} (the emulator spreads them evenly: with ratio 0.5 every second ${protocol.label} request is answered ` +
+    `${protocol.stormAnswer}; Entra's token endpoint and Graph's notifications are left alone), at its end {clear: true}; both moments are when that POST had answered`,
   committed: "a message counts as committed when the interaction.created event naming it is read from GET /api/v1/events (confirmed with GET /api/v1/interactions/:id)",
   lost: "delivered messages whose Message-ID GET /api/v1/interactions (all pages) does not list once the settle time is over",
   duplicates: "Message-IDs with more than one interaction, by GET /api/v1/interactions and by the events",
@@ -22,7 +25,7 @@ export const stormMethod = {
     "from the storm's end: backlogCommittedMs, until every message delivered before it was committed; caughtUpMs, until delivered minus committed (sampled every 100 ms) " +
     "is back within the largest lag seen before the storm and stays there for 3 s; throughputRecoveredMs, until 3 whole seconds of delivery in a row each commit at least " +
     "what they delivered minus that lag. recoveryMs is the largest of the three (null when one never happened)",
-};
+});
 
 export interface StormCorpusResult {
   corpus: CorpusName;
@@ -30,6 +33,7 @@ export interface StormCorpusResult {
   seconds: { before: number; storm: number; after: number };
   messageSizes: ReturnType<typeof sizes>;
   catchUpSeconds: number;
+  catchUpVariable: string;
   delivered: number;
   /** distinct delivered Message-IDs with at least one interaction, through the API */
   committed: number;
@@ -52,24 +56,26 @@ export interface StormCorpusResult {
   statusChanges: { atMs: number; state: string; code: string | null; message: string | null }[];
   readyMs: number;
   scheduleLateMaxMs: number;
+  /** CPU seconds the rest of the machine took from the first delivery until settled (see othersCpu): near 0 on a quiet machine */
+  othersCpuSeconds: number;
   eventStreamEnded: string | null;
   apiErrors: string[];
   log: MailroomLogSummary;
 }
 
 export interface StormResult {
-  method: typeof stormMethod;
-  faults: { match: "graph"; status: 429; ratio: number; retryAfterSeconds: number };
+  method: ReturnType<typeof stormMethod>;
+  faults: { match: MicrosoftProtocol["name"]; status: 429; ratio: number; retryAfterSeconds: number };
   corpora: Partial<Record<CorpusName, StormCorpusResult>>;
 }
 
-export async function stormScenario(opts: GraphBenchOptions, cleanup: Cleanup, interrupted: () => boolean): Promise<StormResult> {
-  const corpora: StormResult["corpora"] = {};
-  for (const corpus of opts.corpora) {
-    if (interrupted()) break;
-    corpora[corpus] = await stormOnCorpus(opts, cleanup, corpus, interrupted);
-  }
-  return { method: stormMethod, faults: { match: "graph", status: 429, ratio: opts.stormRatio, retryAfterSeconds: opts.retryAfterSeconds }, corpora };
+/** The storm scenario of a protocol: a share of its requests throttled for a while as messages keep arriving, per corpus. */
+export function stormScenario(protocol: MicrosoftProtocol) {
+  return async (opts: MicrosoftBenchOptions, cleanup: Cleanup, interrupted: () => boolean): Promise<StormResult> => ({
+    method: stormMethod(protocol),
+    faults: { match: protocol.name, status: 429, ratio: opts.stormRatio, retryAfterSeconds: opts.retryAfterSeconds },
+    corpora: await perCorpus(opts, interrupted, (corpus) => stormOnCorpus(protocol, opts, cleanup, corpus, interrupted)),
+  });
 }
 
 /** Polls the mailbox's status and keeps every change. */
@@ -101,18 +107,18 @@ function watchStatus(api: ApiClient, mailboxId: string): { changes: { at: number
   };
 }
 
-async function stormOnCorpus(opts: GraphBenchOptions, cleanup: Cleanup, corpus: CorpusName, interrupted: () => boolean): Promise<StormCorpusResult> {
+async function stormOnCorpus(protocol: MicrosoftProtocol, opts: MicrosoftBenchOptions, cleanup: Cleanup, corpus: CorpusName, interrupted: () => boolean): Promise<StormCorpusResult> {
   const keepGoing = () => !interrupted();
-  const { emulator, stop: stopEmulator } = await GraphEmulator.start(cleanup);
-  let mailroom: GraphMailroom | undefined;
+  const { emulator, stop: stopEmulator } = await MicrosoftEmulator.start(cleanup);
+  let mailroom: MicrosoftMailroom | undefined;
   let probe: MailroomProbe | undefined;
   let stopProbe: (() => Promise<void>) | undefined;
   let status: ReturnType<typeof watchStatus> | undefined;
   let switcher: Promise<void> | undefined;
   try {
-    mailroom = await startGraphMailroom(cleanup, emulator, {
+    mailroom = await startMicrosoftMailroom(cleanup, emulator, protocol, {
       user: `storm-${corpus}@acme.test`,
-      name: `graph_storm_${corpus.replace(/[^A-Za-z0-9]/g, "_")}`,
+      name: `${protocol.name}_storm_${corpus.replace(/[^A-Za-z0-9]/g, "_")}`,
       catchUpSeconds: opts.catchUpSeconds,
       nodeArgs: opts.mailroomNodeArgs,
     });
@@ -125,20 +131,21 @@ async function stormOnCorpus(opts: GraphBenchOptions, cleanup: Cleanup, corpus: 
 
     const intervalMs = 1000 / opts.rate;
     const count = Math.round((opts.beforeSeconds + opts.stormSeconds + opts.afterSeconds) * opts.rate);
-    const messages = corpusMessages(corpus, count, `graph-storm-${corpus}`);
+    const messages = corpusMessages(corpus, count, `${protocol.name}-storm-${corpus}`);
     const countsAtStart = await emulator.stats();
+    const others = othersCpu([], checkoutMarkers);
     const start = nowMs() + 50;
     const storm: { start?: number; end?: number; counts?: EmulatorCounts; stormCounts?: EmulatorCounts } = {};
     switcher = (async () => {
       await sleep(start + opts.beforeSeconds * 1000 - nowMs());
       if (!keepGoing()) return;
       const countsAtStorm = await emulator.stats();
-      storm.start = (await emulator.faults({ fail: { match: "graph", status: 429, retryAfterSeconds: opts.retryAfterSeconds, ratio: opts.stormRatio } })).returnedAt;
-      progress(`storm ${corpus}: 429 on ${opts.stormRatio * 100}% of Graph requests (Retry-After: ${opts.retryAfterSeconds}) for ${opts.stormSeconds} s`);
+      storm.start = (await emulator.faults({ fail: { match: protocol.name, status: 429, retryAfterSeconds: opts.retryAfterSeconds, ratio: opts.stormRatio } })).returnedAt;
+      progress(`storm ${corpus}: ${opts.stormRatio * 100}% of ${protocol.label} requests answered ${protocol.stormAnswer} (retryAfterSeconds ${opts.retryAfterSeconds}) for ${opts.stormSeconds} s`);
       await sleep(start + (opts.beforeSeconds + opts.stormSeconds) * 1000 - nowMs());
       storm.end = (await emulator.faults({ clear: true })).returnedAt;
       storm.stormCounts = countsBetween(countsAtStorm, await emulator.stats());
-      progress(`storm ${corpus}: storm over (${storm.stormCounts.throttled} of ${storm.stormCounts.graph} Graph requests throttled)`);
+      progress(`storm ${corpus}: storm over (${storm.stormCounts.throttled} of ${storm.stormCounts[protocol.name]} ${protocol.label} requests throttled)`);
     })();
     progress(`storm ${corpus}: ${count} messages at ${opts.rate}/s: ${opts.beforeSeconds} s before, ${opts.stormSeconds} s storm, ${opts.afterSeconds} s after`);
     const run = await deliverPaced(emulator, mailroom.user, messages, intervalMs, { keepGoing, startAt: start });
@@ -147,6 +154,7 @@ async function stormOnCorpus(opts: GraphBenchOptions, cleanup: Cleanup, corpus: 
     const ids = run.delivered.map((d) => d.messageId);
     const missing = await probe.settle(ids, opts.settleSeconds * 1000);
     const settledAt = nowMs();
+    const othersCpuSeconds = others();
     progress(`storm ${corpus}: ${run.delivered.length - missing}/${run.delivered.length} shown ${Math.round(settledAt - lastDeliveryAt)} ms after the last delivery`);
     const ackWait = Date.now() + 15_000;
     while (Date.now() < ackWait && emulator.unread(mailroom.user) > 0) await sleep(50);
@@ -168,6 +176,7 @@ async function stormOnCorpus(opts: GraphBenchOptions, cleanup: Cleanup, corpus: 
       seconds: { before: opts.beforeSeconds, storm: opts.stormSeconds, after: opts.afterSeconds },
       messageSizes: sizes(messages),
       catchUpSeconds: opts.catchUpSeconds,
+      catchUpVariable: protocol.catchUpVariable,
       delivered: run.delivered.length,
       committed: ids.filter((id) => byApi.has(id)).length,
       lost: ids.filter((id) => !byApi.has(id)).length,
@@ -186,6 +195,7 @@ async function stormOnCorpus(opts: GraphBenchOptions, cleanup: Cleanup, corpus: 
       statusChanges: status.changes.map((c) => ({ atMs: Math.round(c.at - stormStart), state: c.state, code: c.code, message: c.message })),
       readyMs: mailroom.readyMs,
       scheduleLateMaxMs: run.lateMaxMs,
+      othersCpuSeconds,
       eventStreamEnded: probe.streamEnded,
       apiErrors: probe.apiErrors,
       log: summarizeLog(mailroom.proc.output()),
