@@ -5,7 +5,7 @@ import { sleep } from "../../shared/sleep.js";
 import { MailSourceError, type Credential, type CredentialProvider } from "../mail-source.js";
 import { networkError } from "../network-errors.js";
 import { AbortedError, ewsHttp, type EwsHttpAnswer } from "./ews-http.js";
-import { envelope, parseXml, readAnswer, takeEnvelopes, type ParsedAnswer, type ResponseMessage, type XmlNode } from "./ews-xml.js";
+import { envelope, parseAnswerText, parseXml, readAnswer, takeEnvelopes, type ParsedAnswer, type ResponseMessage, type XmlNode } from "./ews-xml.js";
 import { ntlmAuthenticate, ntlmNegotiate, ntlmUser, parseChallenge } from "./ntlm.js";
 
 export interface EwsClientOptions {
@@ -23,6 +23,13 @@ export interface EwsClientOptions {
    */
   retryBudgetMs?: number;
   signal?: AbortSignal;
+  /** shared by the clients of one mailbox: Exchange's back-off holds for the mailbox, not one connection */
+  throttle?: Throttle;
+}
+
+/** until when no request of the mailbox goes out (epoch ms): Exchange asked for a back-off */
+export interface Throttle {
+  pausedUntil: number;
 }
 
 /** A server answer with the error of one response message, for the caller to map. */
@@ -56,10 +63,11 @@ export class EwsClient {
   #scheme: Scheme | null = null;
   /** NTLM: the connection has signed in; later requests on it carry no header until Exchange asks again */
   #connectionSignedIn = false;
-  #pausedUntil = 0;
+  readonly #throttle: Throttle;
 
   constructor(options: EwsClientOptions) {
     this.#options = options;
+    this.#throttle = options.throttle ?? { pausedUntil: 0 };
     const agentOptions = { keepAlive: true, maxSockets: 1 };
     this.#agent = options.url.protocol === "https:" ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
   }
@@ -72,7 +80,7 @@ export class EwsClient {
   async call(body: string): Promise<ResponseMessage[]> {
     const giveUpAt = Date.now() + (this.#options.retryBudgetMs ?? 120_000);
     for (let attempt = 1; ; attempt++) {
-      const paused = this.#pausedUntil - Date.now();
+      const paused = this.#throttle.pausedUntil - Date.now();
       if (paused > 0) await sleep(paused, this.#options.signal);
       if (this.#options.signal?.aborted) throw new MailSourceError("closed", "The mailbox was stopped.");
       const answer = await this.#turn.run(() => this.#send(body, this.#options.timeoutMs));
@@ -85,7 +93,7 @@ export class EwsClient {
           throw new MailSourceError("throttled", `Exchange at ${this.host} kept throttling requests for ${this.#options.login}; Mailroom will try again.`, said);
         }
         // Exchange's BackOffMilliseconds is for the whole mailbox, not this request alone
-        this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + retryAfter);
+        this.#throttle.pausedUntil = Math.max(this.#throttle.pausedUntil, Date.now() + retryAfter);
         continue;
       }
       if (parsed.fault) throw new MailSourceError("protocol_error", `Exchange at ${this.host} refused the request: ${parsed.fault.text}`, `${parsed.fault.code}: ${parsed.fault.text}`);
@@ -107,7 +115,7 @@ export class EwsClient {
     };
     let answer: EwsHttpAnswer;
     try {
-      const paused = this.#pausedUntil - Date.now();
+      const paused = this.#throttle.pausedUntil - Date.now();
       if (paused > 0) await sleep(paused, signal);
       if (signal.aborted) return;
       // the stream's own wait bounds it, so the socket deadline is generous
@@ -121,7 +129,7 @@ export class EwsClient {
     const busy = parsed.fault?.code === "ErrorServerBusy" ? parsed.fault : parsed.messages.find((m) => m.code === "ErrorServerBusy");
     if (busy || answer.status === 503) {
       // the runner backs off; the next request of this mailbox waits at least what Exchange asked
-      this.#pausedUntil = Math.max(this.#pausedUntil, Date.now() + Math.max(1000, busy ? backOffOf(busy.values) : retryAfterOf(answer, 1)));
+      this.#throttle.pausedUntil = Math.max(this.#throttle.pausedUntil, Date.now() + Math.max(1000, busy ? backOffOf(busy.values) : retryAfterOf(answer, 1)));
       throw new MailSourceError("throttled", `Exchange at ${this.host} is throttling ${this.#options.login}'s notifications.`, busy ? `${busy.code}: ${busy.text}` : `HTTP ${answer.status}`);
     }
     if (parsed.fault) throw new MailSourceError("protocol_error", `Exchange at ${this.host} refused the notification stream: ${parsed.fault.text}`, `${parsed.fault.code}: ${parsed.fault.text}`);
@@ -233,7 +241,11 @@ export class EwsClient {
         ...(streaming ? { onChunk: streaming.onChunk } : {}),
       });
     } catch (err) {
-      if (err instanceof AbortedError) throw new MailSourceError("closed", "The mailbox was stopped.");
+      if (err instanceof AbortedError) {
+        // the socket went with the request: the next one signs in on a new connection
+        this.#connectionSignedIn = false;
+        throw new MailSourceError("closed", "The mailbox was stopped.");
+      }
       const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
       throw (
         networkError(err, { host: url.hostname, port, connectTimeoutMs: timeoutMs }) ??
@@ -245,18 +257,18 @@ export class EwsClient {
   #read(answer: EwsHttpAnswer): ParsedAnswer {
     const type = String(answer.headers["content-type"] ?? "");
     if (answer.status === 503) return { messages: [], fault: null };
-    let doc: XmlNode | null = null;
+    let parsed: { doc: XmlNode; lifted: string[] } | null = null;
     if (/xml/i.test(type) || answer.body.subarray(0, 64).toString("utf8").trimStart().startsWith("<")) {
       try {
-        doc = parseXml(answer.body.toString("utf8"));
+        parsed = parseAnswerText(answer.body.toString("utf8"));
       } catch {
-        doc = null;
+        parsed = null;
       }
     }
-    if (doc === null) throw new MailSourceError("protocol_error", `Exchange at ${this.host} answered HTTP ${answer.status} without SOAP: is ${this.#options.url.pathname} its EWS endpoint?`, `HTTP ${answer.status}`);
+    if (parsed === null) throw new MailSourceError("protocol_error", `Exchange at ${this.host} answered HTTP ${answer.status} without SOAP: is ${this.#options.url.pathname} its EWS endpoint?`, `HTTP ${answer.status}`);
     if (answer.status === 403) throw new MailSourceError("consent_required", `Exchange at ${this.host} forbids ${this.#options.login} to use EWS.`, `HTTP 403`);
     try {
-      return readAnswer(doc);
+      return readAnswer(parsed.doc, parsed.lifted);
     } catch {
       throw new MailSourceError("protocol_error", `Exchange at ${this.host} answered HTTP ${answer.status} with XML that is not a SOAP envelope.`, `HTTP ${answer.status}`);
     }

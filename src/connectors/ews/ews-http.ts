@@ -1,5 +1,6 @@
 import http from "node:http";
 import https from "node:https";
+import { secureContextFor } from "../../shared/https-request.js";
 
 export interface EwsHttpAnswer {
   status: number;
@@ -34,7 +35,7 @@ export function ewsHttp(request: EwsHttpRequest): Promise<EwsHttpAnswer> {
       method: "POST",
       headers: { ...request.headers, "content-length": String(request.body.length) },
       agent: request.agent,
-      ...(secure ? { rejectUnauthorized: request.rejectUnauthorized, ...(request.ca ? { ca: request.ca } : {}) } : {}),
+      ...(secure ? { rejectUnauthorized: request.rejectUnauthorized, ...(request.ca ? { secureContext: secureContextFor(request.ca) } : {}) } : {}),
     };
     const req = (secure ? https : http).request(request.url, options, (res) => {
       const chunks: Buffer[] = [];

@@ -15,7 +15,7 @@ import {
 import { parseRoundCursor, roundCursor, roundListing, unseenSinceOf } from "../round-listing.js";
 import { EwsClient } from "./ews-client.js";
 import * as ops from "./ews-operations.js";
-import { child, children, text, type ResponseMessage } from "./ews-xml.js";
+import { child, children, mimeContentOf, text, type ResponseMessage } from "./ews-xml.js";
 
 export interface EwsSourceOptions {
   /** certificates trusted for the EWS endpoint besides Node's roots */
@@ -55,7 +55,13 @@ export class EwsSource implements MailSource {
   readonly connected = false;
   readonly #settings: MailSourceSettings;
   readonly #options: EwsSourceOptions;
+  /** syncs; its connection stays signed in while a stream ends and a new one starts */
   readonly #client: EwsClient;
+  /**
+   * GetStreamingEvents, on a connection of its own: a stream is ended by dropping its connection, and on
+   * the sync's connection that meant a new TLS connection and NTLM sign-in between every wake and its sync
+   */
+  readonly #streams: EwsClient;
   readonly #abort = new AbortController();
   #subscription: string | null = null;
   /** ends the GetStreamingEvents connection under way */
@@ -67,7 +73,7 @@ export class EwsSource implements MailSource {
     this.#options = options;
     const url = ewsUrl(settings);
     this.maildrop = maildropId("EWS", url.host, settings.login.toLowerCase(), "inbox");
-    this.#client = new EwsClient({
+    const clientOptions = {
       url,
       login: settings.login,
       credentials: settings.credentials,
@@ -75,7 +81,10 @@ export class EwsSource implements MailSource {
       allowInvalidCertificates: settings.allowInvalidCertificates,
       timeoutMs: options.timeoutMs,
       signal: this.#abort.signal,
-    });
+      throttle: { pausedUntil: 0 },
+    };
+    this.#client = new EwsClient(clientOptions);
+    this.#streams = new EwsClient(clientOptions);
   }
 
   async open(): Promise<MailSession> {
@@ -122,6 +131,7 @@ export class EwsSource implements MailSource {
     }
     this.#abort.abort();
     this.#client.close();
+    this.#streams.close();
   }
 
   takeWarnings(): { code: "notifications_unavailable"; message: string }[] {
@@ -158,7 +168,7 @@ export class EwsSource implements MailSource {
     let envelopes = 0;
     const minutes = Math.min(30, Math.max(1, Math.ceil(leftMs / 60_000)));
     try {
-      await this.#client.stream(ops.streamEvents(subscription, minutes), AbortSignal.any([signal, stop.signal]), (messages: ResponseMessage[]) => {
+      await this.#streams.stream(ops.streamEvents(subscription, minutes), AbortSignal.any([signal, stop.signal]), (messages: ResponseMessage[]) => {
         envelopes += 1;
         for (const m of messages) {
           if (m.responseClass === "Error") heard = "lost";
@@ -253,7 +263,7 @@ class EwsSession implements MailSession {
           const raw = ops.headerBlockOf(item);
           messages.push({ sourceKey: key, raw, size: Number.isFinite(size) && size > 0 ? size : raw.length, truncated: true, receivedAt });
         } else {
-          const raw = Buffer.from(text(item, "MimeContent"), "base64");
+          const raw = mimeContentOf(item, answer.lifted);
           messages.push({ sourceKey: key, raw, size: raw.length, truncated: false, receivedAt });
         }
       });

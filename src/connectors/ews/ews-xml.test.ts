@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { headerBlockOf, itemOf, readSyncPage } from "./ews-operations.js";
-import { child, envelope, parseXml, readAnswer, takeEnvelopes } from "./ews-xml.js";
+import { child, envelope, mimeContentOf, parseAnswerText, parseXml, readAnswer, takeEnvelopes } from "./ews-xml.js";
 
 const ns = `xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" xmlns:m="http://schemas.microsoft.com/exchange/services/2006/messages" xmlns:t="http://schemas.microsoft.com/exchange/services/2006/types"`;
 const answer = (body: string) => `<?xml version="1.0" encoding="utf-8"?><s:Envelope ${ns}><s:Body>${body}</s:Body></s:Envelope>`;
@@ -81,5 +81,25 @@ describe("EWS answers", () => {
     const impersonating = envelope("<m:X/>", "a&b@acme.test");
     expect(impersonating).toContain("<t:PrimarySmtpAddress>a&amp;b@acme.test</t:PrimarySmtpAddress>");
     expect(readAnswer(parseXml(impersonating.replace("<m:X/>", "<m:XResponse/>"))).messages).toEqual([]);
+  });
+
+  it("lifts MimeContent out before parsing and gives each item its own bytes back, whatever the prefix", () => {
+    const one = Buffer.from("Subject: one\r\n\r\n\u00e9t\u00e9 &<>\r\n", "utf8");
+    const two = Buffer.alloc(300_000, 0xfe);
+    const xml = answer(
+      `<m:GetItemResponse><m:ResponseMessages>` +
+        `<m:GetItemResponseMessage ResponseClass="Success"><m:ResponseCode>NoError</m:ResponseCode><m:Items><t:Message><t:MimeContent CharacterSet="UTF-8">${one.toString("base64")}</t:MimeContent><t:ItemId Id="A"/></t:Message></m:Items></m:GetItemResponseMessage>` +
+        `<GetItemResponseMessage ResponseClass="Success"><ResponseCode>NoError</ResponseCode><Items><Message><MimeContent>${two.toString("base64")}</MimeContent><ItemId Id="B"/></Message></Items></GetItemResponseMessage>` +
+        `</m:ResponseMessages></m:GetItemResponse>`,
+    );
+    const { doc, lifted } = parseAnswerText(xml);
+    expect(lifted).toHaveLength(2);
+    const messages = readAnswer(doc, lifted).messages;
+    const bytes = messages.map((m) => mimeContentOf(itemOf(child(m.node, "Items")), m.lifted));
+    expect(bytes[0]!.equals(one)).toBe(true);
+    expect(bytes[1]!.equals(two)).toBe(true);
+    // not lifted (a stream's envelope): read from the parsed text as it is
+    const plain = readAnswer(parseXml(xml)).messages[0]!;
+    expect(mimeContentOf(itemOf(child(plain.node, "Items")), plain.lifted).equals(one)).toBe(true);
   });
 });

@@ -53,6 +53,29 @@ export function parseXml(text: string): XmlNode {
   return parser.parse(text) as XmlNode;
 }
 
+/** base64 has no "#": a lifted value's place holder cannot be real content */
+const liftedMark = "#lifted:";
+
+/**
+ * Parses an answer with its MimeContent values lifted out first: the XML parser spends ~250 ms of the
+ * event loop on the 3.5 MB of base64 of a 2.6 MB message (bench:ews, mixed corpus), a plain scan ~2 ms.
+ */
+export function parseAnswerText(xml: string): { doc: XmlNode; lifted: string[] } {
+  const lifted: string[] = [];
+  const kept = xml.replace(/(<(?:[\w.-]+:)?MimeContent\b[^>]*>)([^<]*)(<\/(?:[\w.-]+:)?MimeContent\s*>)/g, (_, open: string, value: string, close: string) => {
+    lifted.push(value);
+    return `${open}${liftedMark}${lifted.length - 1}${close}`;
+  });
+  return { doc: parseXml(kept), lifted };
+}
+
+/** An item's MimeContent, decoded; lifted values are read from the answer they were lifted from */
+export function mimeContentOf(item: XmlNode | undefined, lifted: readonly string[]): Buffer {
+  const value = text(item, "MimeContent");
+  const index = value.startsWith(liftedMark) ? Number(value.slice(liftedMark.length)) : NaN;
+  return Buffer.from(Number.isInteger(index) ? (lifted[index] ?? "") : value, "base64");
+}
+
 /** The child elements named `name`, always as a list (the parser gives one child as itself). */
 export function children(node: XmlValue | undefined, name: string): XmlNode[] {
   if (node === undefined || typeof node === "string" || Array.isArray(node)) return [];
@@ -91,6 +114,8 @@ export interface ResponseMessage {
   /** the MessageXml values by name, e.g. BackOffMilliseconds */
   values: Record<string, string>;
   node: XmlNode;
+  /** the answer's MimeContent values, lifted out before parsing (parseAnswerText) */
+  lifted: readonly string[];
 }
 
 /** A SOAP fault: the server refused the whole request (throttling, a schema error). */
@@ -112,7 +137,7 @@ function messageValues(node: XmlNode | undefined): Record<string, string> {
 }
 
 /** The response messages of an answer, in order, or its SOAP fault. */
-export function readAnswer(doc: XmlNode): ParsedAnswer {
+export function readAnswer(doc: XmlNode, lifted: readonly string[] = []): ParsedAnswer {
   const body = child(child(doc, "Envelope"), "Body");
   if (body === undefined) throw new Error("The answer is not a SOAP envelope");
   const fault = child(body, "Fault");
@@ -129,7 +154,7 @@ export function readAnswer(doc: XmlNode): ParsedAnswer {
       if (name.startsWith("@") || !name.endsWith("ResponseMessage")) continue;
       for (const node of Array.isArray(value) ? value : [value]) {
         if (typeof node !== "object" || Array.isArray(node)) continue;
-        messages.push({ responseClass: attribute(node, "ResponseClass"), code: text(node, "ResponseCode"), text: text(node, "MessageText"), values: messageValues(node), node });
+        messages.push({ responseClass: attribute(node, "ResponseClass"), code: text(node, "ResponseCode"), text: text(node, "MessageText"), values: messageValues(node), node, lifted });
       }
     }
   }
