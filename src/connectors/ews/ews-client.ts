@@ -32,18 +32,6 @@ export interface Throttle {
   pausedUntil: number;
 }
 
-/** A server answer with the error of one response message, for the caller to map. */
-export class EwsResponseError extends Error {
-  constructor(
-    readonly code: string,
-    readonly serverText: string,
-    message: string,
-  ) {
-    super(message);
-    this.name = "EwsResponseError";
-  }
-}
-
 type Scheme = "ntlm" | "basic" | "bearer";
 
 /** BackOffMilliseconds Exchange asks for can be minutes; each wait is capped so a stop is never far off */
@@ -108,10 +96,19 @@ export class EwsClient {
   async stream(body: string, signal: AbortSignal, onMessages: (messages: ResponseMessage[]) => void): Promise<void> {
     let buffered = "";
     const decoder = new TextDecoder();
+    // an envelope that cannot be read ends the stream: thrown inside the socket's data event it would end the process
+    const unreadable = new AbortController();
+    const broken: { reason: string | null } = { reason: null };
     const onChunk = (chunk: Buffer) => {
-      const split = takeEnvelopes(buffered + decoder.decode(chunk, { stream: true }));
-      buffered = split.rest;
-      for (const e of split.envelopes) onMessages(readAnswer(parseXml(e)).messages);
+      if (broken.reason !== null) return;
+      try {
+        const split = takeEnvelopes(buffered + decoder.decode(chunk, { stream: true }));
+        buffered = split.rest;
+        for (const e of split.envelopes) onMessages(readAnswer(parseXml(e)).messages);
+      } catch (err) {
+        broken.reason = err instanceof Error ? err.message : String(err);
+        unreadable.abort();
+      }
     };
     let answer: EwsHttpAnswer;
     try {
@@ -119,8 +116,9 @@ export class EwsClient {
       if (paused > 0) await sleep(paused, signal);
       if (signal.aborted) return;
       // the stream's own wait bounds it, so the socket deadline is generous
-      answer = await this.#turn.run(() => this.#send(body, 31 * 60_000, { signal, onChunk }));
+      answer = await this.#turn.run(() => this.#send(body, 31 * 60_000, { signal: AbortSignal.any([signal, unreadable.signal]), onChunk }));
     } catch (err) {
+      if (broken.reason !== null) throw new MailSourceError("protocol_error", `Exchange at ${this.host} sent a notification Mailroom cannot read: ${broken.reason}`);
       if (signal.aborted) return;
       throw err;
     }

@@ -73,7 +73,8 @@ export function ewsHttp(request: EwsHttpRequest): Promise<EwsHttpAnswer> {
   });
 }
 
-export class TimeoutError extends Error {
+/** named like Node's socket timeout, so that the connectors map it to "timeout" */
+class TimeoutError extends Error {
   readonly code = "ETIMEDOUT";
 }
 

@@ -8,6 +8,7 @@ import { createLogger } from "../../logger.js";
 import { TokenService } from "../../oauth/token-service.js";
 import { trustedCa } from "../../shared/https-request.js";
 import { fixedCredential, MailSourceError, type CredentialProvider, type MailSourceSettings } from "../mail-source.js";
+import { EwsClient } from "./ews-client.js";
 import { EwsSource } from "./ews-source.js";
 import { testEws } from "./ews-tester.js";
 
@@ -260,6 +261,34 @@ describe("EWS streaming notifications", () => {
     await eventually(async () => (await stats()).throttled > throttled, 10_000);
     await ms.deliver(box.user, testMessage("after the throttled stream"));
     expect(await waiting).toBe("changed");
+  });
+
+  it("ends a stream whose envelope it cannot read with a protocol error, and the process goes on", async () => {
+    // an Exchange (or a proxy) that starts a notification stream and then writes what is not a SOAP envelope
+    const odd = http.createServer((req, res) => {
+      req.resume();
+      res.writeHead(200, { "content-type": "text/xml; charset=utf-8" });
+      res.write(`<?xml version="1.0"?><x:Envelope xmlns:x="urn:x"><x:Header/></x:Envelope>`);
+    });
+    await new Promise<void>((resolve) => odd.listen(0, "127.0.0.1", resolve));
+    try {
+      const client = new EwsClient({
+        url: new URL(`http://127.0.0.1:${(odd.address() as AddressInfo).port}/EWS/Exchange.asmx`),
+        login: "support@acme.test",
+        credentials: fixedCredential({ method: "xoauth2", accessToken: "token" }),
+        ca: undefined,
+        allowInvalidCertificates: false,
+        timeoutMs: 10_000,
+      });
+      await expect(client.stream("<m:GetStreamingEvents/>", new AbortController().signal, () => undefined)).rejects.toMatchObject({
+        code: "protocol_error",
+        message: expect.stringMatching(/sent a notification Mailroom cannot read: The answer is not a SOAP envelope/),
+      });
+      client.close();
+    } finally {
+      odd.closeAllConnections();
+      odd.close();
+    }
   });
 
   it("polls, with a warning, when Exchange will not keep a streaming subscription; a stop ends a wait at once and gives the subscription back", async () => {

@@ -7,8 +7,8 @@ import { XMLParser } from "fast-xml-parser";
  */
 
 const soap = "http://schemas.xmlsoap.org/soap/envelope/";
-export const typesNs = "http://schemas.microsoft.com/exchange/services/2006/types";
-export const messagesNs = "http://schemas.microsoft.com/exchange/services/2006/messages";
+const typesNs = "http://schemas.microsoft.com/exchange/services/2006/types";
+const messagesNs = "http://schemas.microsoft.com/exchange/services/2006/messages";
 
 /** A parsed element: attributes under "@name", text under "#text" when it also has attributes. */
 export type XmlNode = { [name: string]: XmlValue };
