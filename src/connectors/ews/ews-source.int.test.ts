@@ -293,11 +293,16 @@ describe("EWS streaming notifications", () => {
 
   it("polls, with a warning, when Exchange will not keep a streaming subscription; a stop ends a wait at once and gives the subscription back", async () => {
     const box = await newBox();
-    await ms.control("/_emulator/faults", { ewsError: { operation: "Subscribe", code: "ErrorAccessDenied", times: 1 } });
+    await ms.control("/_emulator/faults", { ewsError: { operation: "Subscribe", code: "ErrorAccessDenied", times: 2 } });
     const source = box.source({ pollMs: 50 });
     await syncOnce(source, new MemorySyncStore());
     expect(source.takeWarnings()).toEqual([{ code: "notifications_unavailable", message: expect.stringMatching(/polling every 0 s: ErrorAccessDenied/) }]);
     expect(await source.waitForChange(60_000, new AbortController().signal)).toBe("timeout");
+    // refused again at the next sync: said once, not at every poll; then granted, and the mailbox listens
+    await syncOnce(source, new MemorySyncStore());
+    expect(source.takeWarnings()).toEqual([]);
+    await syncOnce(source, new MemorySyncStore());
+    expect(await subscriptions(box)).toHaveLength(1);
 
     const other = await newBox();
     const listening = other.source();

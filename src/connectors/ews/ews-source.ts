@@ -67,6 +67,7 @@ export class EwsSource implements MailSource {
   /** ends the GetStreamingEvents connection under way */
   #listening: AbortController | null = null;
   #warnings: { code: "notifications_unavailable"; message: string }[] = [];
+  #refusalWarned = false;
 
   constructor(settings: MailSourceSettings, options: EwsSourceOptions) {
     this.#settings = settings;
@@ -142,16 +143,22 @@ export class EwsSource implements MailSource {
 
   async #subscribe(): Promise<void> {
     if (this.#subscription !== null) return;
-    const refused = (said: string) =>
+    const refused = (said: string) => {
+      // said once until a subscription is had again: every sync tries anew, and a warning per poll would drown the others
+      if (this.#refusalWarned) return;
+      this.#refusalWarned = true;
       this.#warnings.push({
         code: "notifications_unavailable",
         message: `Exchange would not keep a streaming subscription for ${this.#settings.login}, so new mail is found by polling every ${Math.round((this.#options.pollMs ?? 60_000) / 1000)} s: ${said}`,
       });
+    };
     try {
       const [answer] = await this.#client.call(ops.subscribeInbox());
       const id = answer?.responseClass === "Success" ? text(answer.node, "SubscriptionId") : "";
-      if (id !== "") this.#subscription = id;
-      else refused(answer ? `${answer.code}: ${answer.text}` : "no answer");
+      if (id !== "") {
+        this.#subscription = id;
+        this.#refusalWarned = false;
+      } else refused(answer ? `${answer.code}: ${answer.text}` : "no answer");
     } catch (err) {
       // the sync that follows meets the same trouble and reports it; throttling only costs the push
       if (!(err instanceof MailSourceError) || err.code !== "throttled") throw err;
