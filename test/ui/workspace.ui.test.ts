@@ -219,8 +219,9 @@ describe("agent workspace", () => {
     expect(new URL(admin.url()).search).toBe("?view=all&state=assigned");
     await list.getByLabel("State").selectOption("queued");
     await list.getByLabel("Queue").selectOption(desk.generalQueueId);
-    await list.getByRole("link", { name: /Wrong size delivered/ }).waitFor();
-    expect(await list.getByRole("link").count()).toBe(1);
+    // the queued list already showed it among others: what counts is that the others go
+    await settles(() => list.getByRole("link").count()).toBe(1);
+    expect(await list.getByRole("link").textContent()).toMatch(/Wrong size delivered/);
   });
 
   it("shows an HTML email's text but runs none of its scripts, and loads remote images only after Show images", async () => {
