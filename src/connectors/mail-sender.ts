@@ -126,3 +126,30 @@ export function sendErrorOf(err: MailSourceError): MailSendError {
       return new MailSendError("auth_failed", err.message, details);
   }
 }
+
+/**
+ * The bookkeeping of a sender over an HTTP API (Graph, EWS): no send after close() and none without a
+ * recipient, and close() waits for the sends under way.
+ */
+export class SendsInFlight {
+  #closed = false;
+  readonly #sends = new Set<Promise<unknown>>();
+
+  constructor(private readonly api: string) {}
+
+  /** Starts `send`, or throws MailSendError at once when the sender is closed or the message has no recipient. */
+  start<T>(message: OutboundMessage, send: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new MailSendError("closed", `The ${this.api} sender is closed.`, { retry: true });
+    if (message.envelope.to.length === 0) throw new MailSendError("invalid_message", "The message has no recipient.", { retry: false });
+    const sending = send();
+    this.#sends.add(sending);
+    const done = () => this.#sends.delete(sending);
+    sending.then(done, done);
+    return sending;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await Promise.allSettled([...this.#sends]);
+  }
+}

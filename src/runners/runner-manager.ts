@@ -117,11 +117,11 @@ export class RunnerManager {
     let started = 0;
     const waves = this.deps.startWaves;
     for (const [id, mailbox] of wanted) {
-      if (this.#stopped) return;
       if (waves && started > 0 && started % waves.size === 0) await sleep(waves.pauseMs);
+      if (this.#stopped) return;
       // the lease may have gone during a pause
       const token = leases.tokenOf(id);
-      if (token === undefined || this.#runners.has(id) || this.#stopped) continue;
+      if (token === undefined || this.#runners.has(id)) continue;
       const runner = this.deps.createRunner(mailbox, { nodeId: leases.node.id, token, fence: leases.fence(id, token) });
       this.#runners.set(id, runner);
       runner.start();

@@ -2,10 +2,10 @@ import http from "node:http";
 import https from "node:https";
 import { Semaphore } from "../../shared/semaphore.js";
 import { sleep } from "../../shared/sleep.js";
-import { MailSourceError, type Credential, type CredentialProvider } from "../mail-source.js";
+import { MailSourceError, type Credential, type CredentialProvider, type MailSourceSettings } from "../mail-source.js";
 import { networkError } from "../network-errors.js";
 import { AbortedError, ewsHttp, type EwsHttpAnswer } from "./ews-http.js";
-import { envelope, parseAnswerText, parseXml, readAnswer, takeEnvelopes, type ParsedAnswer, type ResponseMessage, type XmlNode } from "./ews-xml.js";
+import { envelope, parseAnswerText, parseXml, readAnswer, takeEnvelopes, type ParsedAnswer, type ResponseMessage, type SoapFault, type XmlNode } from "./ews-xml.js";
 import { ntlmAuthenticate, ntlmNegotiate, ntlmUser, parseChallenge } from "./ntlm.js";
 
 export interface EwsClientOptions {
@@ -30,6 +30,21 @@ export interface EwsClientOptions {
 /** until when no request of the mailbox goes out (epoch ms): Exchange asked for a back-off */
 export interface Throttle {
   pausedUntil: number;
+}
+
+/** the EWS endpoint of a mailbox: https://host[:port]/EWS/Exchange.asmx (http when security is none) */
+export function ewsUrl(settings: Pick<MailSourceSettings, "host" | "port" | "security">): URL {
+  const secure = settings.security !== "none";
+  const standard = secure ? 443 : 80;
+  return new URL(`${secure ? "https" : "http"}://${settings.host}${settings.port === standard ? "" : `:${settings.port}`}/EWS/Exchange.asmx`);
+}
+
+/** The client of a mailbox's settings: its endpoint, login, credential and certificate rule */
+export function ewsClientFor(
+  settings: Pick<MailSourceSettings, "host" | "port" | "security" | "login" | "credentials" | "allowInvalidCertificates">,
+  options: Pick<EwsClientOptions, "ca" | "timeoutMs" | "retryBudgetMs" | "signal" | "throttle">,
+): EwsClient {
+  return new EwsClient({ url: ewsUrl(settings), login: settings.login, credentials: settings.credentials, allowInvalidCertificates: settings.allowInvalidCertificates, ...options });
 }
 
 type Scheme = "ntlm" | "basic" | "bearer";
@@ -73,7 +88,7 @@ export class EwsClient {
       if (this.#options.signal?.aborted) throw new MailSourceError("closed", "The mailbox was stopped.");
       const answer = await this.#turn.run(() => this.#send(body, this.#options.timeoutMs));
       const parsed = this.#read(answer);
-      const busy = parsed.fault?.code === "ErrorServerBusy" ? parsed.fault : parsed.messages.find((m) => m.code === "ErrorServerBusy");
+      const busy = busyOf(parsed);
       const retryAfter = busy ? backOffOf(busy.values) : answer.status === 503 ? retryAfterOf(answer, attempt) : null;
       if (retryAfter !== null) {
         if (Date.now() + retryAfter > giveUpAt) {
@@ -124,7 +139,7 @@ export class EwsClient {
     }
     if (answer.status === 200 && answer.body.length === 0) return;
     const parsed = this.#read(answer);
-    const busy = parsed.fault?.code === "ErrorServerBusy" ? parsed.fault : parsed.messages.find((m) => m.code === "ErrorServerBusy");
+    const busy = busyOf(parsed);
     if (busy || answer.status === 503) {
       // the runner backs off; the next request of this mailbox waits at least what Exchange asked
       this.#throttle.pausedUntil = Math.max(this.#throttle.pausedUntil, Date.now() + Math.max(1000, busy ? backOffOf(busy.values) : retryAfterOf(answer, 1)));
@@ -271,6 +286,11 @@ export class EwsClient {
       throw new MailSourceError("protocol_error", `Exchange at ${this.host} answered HTTP ${answer.status} with XML that is not a SOAP envelope.`, `HTTP ${answer.status}`);
     }
   }
+}
+
+/** Exchange's throttling answer, as a SOAP fault or in a response message */
+function busyOf(parsed: ParsedAnswer): SoapFault | ResponseMessage | undefined {
+  return parsed.fault?.code === "ErrorServerBusy" ? parsed.fault : parsed.messages.find((m) => m.code === "ErrorServerBusy");
 }
 
 function basic(login: string, credential: Credential): string {

@@ -1,8 +1,7 @@
-import { MailSendError, sendErrorOf, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
+import { MailSendError, SendsInFlight, sendErrorOf, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
 import { MailSourceError, type MailSourceSettings } from "../mail-source.js";
-import { EwsClient } from "./ews-client.js";
+import { ewsClientFor, type EwsClient } from "./ews-client.js";
 import { sendMime } from "./ews-operations.js";
-import { ewsUrl } from "./ews-source.js";
 
 export type EwsSenderSettings = Pick<MailSourceSettings, "host" | "port" | "security" | "login" | "credentials"> & {
   ca: string[] | undefined;
@@ -22,26 +21,15 @@ const refusedCodes = new Set(["ErrorInvalidRecipients", "ErrorMimeContentConvers
 export class EwsSender implements MailSender {
   readonly #client: EwsClient;
   readonly #login: string;
-  #closed = false;
-  readonly #inFlight = new Set<Promise<unknown>>();
+  readonly #sends = new SendsInFlight("EWS");
 
   constructor(settings: EwsSenderSettings) {
     this.#login = settings.login;
-    this.#client = new EwsClient({
-      url: ewsUrl(settings),
-      login: settings.login,
-      credentials: settings.credentials,
-      ca: settings.ca,
-      allowInvalidCertificates: settings.allowInvalidCertificates,
-      timeoutMs: settings.timeoutMs,
-    });
+    this.#client = ewsClientFor(settings, settings);
   }
 
   async send(message: OutboundMessage): Promise<SendReceipt> {
-    if (this.#closed) throw new MailSendError("closed", "The EWS sender is closed.", { retry: true });
-    if (message.envelope.to.length === 0) throw new MailSendError("invalid_message", "The message has no recipient.", { retry: false });
-    const sending = this.#client.call(sendMime(withBcc(message.raw, message.envelope.to)));
-    this.#inFlight.add(sending);
+    const sending = this.#sends.start(message, () => this.#client.call(sendMime(withBcc(message.raw, message.envelope.to))));
     try {
       const [answer] = await sending;
       if (answer === undefined) throw new MailSendError("protocol_error", `Exchange at ${this.#client.host} answered CreateItem without a response message.`, { retry: true });
@@ -56,14 +44,11 @@ export class EwsSender implements MailSender {
       return { response: `${answer.code} Sent by Exchange (EWS)`, accepted: [...message.envelope.to], rejected: [] };
     } catch (err) {
       throw sendError(err);
-    } finally {
-      this.#inFlight.delete(sending);
     }
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#sends.close();
     this.#client.close();
   }
 }

@@ -13,7 +13,7 @@ import {
   type SourceMessage,
 } from "../mail-source.js";
 import { parseRoundCursor, roundCursor, roundListing, unseenSinceOf } from "../round-listing.js";
-import { EwsClient } from "./ews-client.js";
+import { ewsClientFor, ewsUrl, type EwsClient } from "./ews-client.js";
 import * as ops from "./ews-operations.js";
 import { child, children, mimeContentOf, text, type ResponseMessage } from "./ews-xml.js";
 
@@ -34,13 +34,6 @@ const goneCodes = new Set(["ErrorItemNotFound", "ErrorInvalidIdMalformed", "Erro
 
 /** how one GetStreamingEvents connection ended */
 type Heard = "changed" | "lost" | "closed" | "silent";
-
-/** the EWS endpoint of a mailbox: https://host[:port]/EWS/Exchange.asmx (http when security is none) */
-export function ewsUrl(settings: Pick<MailSourceSettings, "host" | "port" | "security">): URL {
-  const secure = settings.security !== "none";
-  const standard = secure ? 443 : 80;
-  return new URL(`${secure ? "https" : "http"}://${settings.host}${settings.port === standard ? "" : `:${settings.port}`}/EWS/Exchange.asmx`);
-}
 
 /**
  * An Exchange mailbox's Inbox through Exchange Web Services. The cursor is the SyncFolderItems sync state
@@ -72,20 +65,10 @@ export class EwsSource implements MailSource {
   constructor(settings: MailSourceSettings, options: EwsSourceOptions) {
     this.#settings = settings;
     this.#options = options;
-    const url = ewsUrl(settings);
-    this.maildrop = maildropId("EWS", url.host, settings.login.toLowerCase(), "inbox");
-    const clientOptions = {
-      url,
-      login: settings.login,
-      credentials: settings.credentials,
-      ca: options.ca,
-      allowInvalidCertificates: settings.allowInvalidCertificates,
-      timeoutMs: options.timeoutMs,
-      signal: this.#abort.signal,
-      throttle: { pausedUntil: 0 },
-    };
-    this.#client = new EwsClient(clientOptions);
-    this.#streams = new EwsClient(clientOptions);
+    this.maildrop = maildropId("EWS", ewsUrl(settings).host, settings.login.toLowerCase(), "inbox");
+    const clientOptions = { ca: options.ca, timeoutMs: options.timeoutMs, signal: this.#abort.signal, throttle: { pausedUntil: 0 } };
+    this.#client = ewsClientFor(settings, clientOptions);
+    this.#streams = ewsClientFor(settings, clientOptions);
   }
 
   async open(): Promise<MailSession> {

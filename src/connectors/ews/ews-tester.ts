@@ -1,7 +1,6 @@
 import { MailSourceError, type MailSourceSettings, type TestStep } from "../mail-source.js";
-import { EwsClient } from "./ews-client.js";
+import { ewsClientFor } from "./ews-client.js";
 import { getInbox, single } from "./ews-operations.js";
-import { ewsUrl } from "./ews-source.js";
 import { child, text } from "./ews-xml.js";
 
 /**
@@ -9,15 +8,7 @@ import { child, text } from "./ews-xml.js";
  * sync needs and an outbound mailbox's user can do too. Nothing is changed or sent.
  */
 export async function testEws(settings: MailSourceSettings, options: { ca: string[] | undefined; timeoutMs: number }): Promise<TestStep[]> {
-  const client = new EwsClient({
-    url: ewsUrl(settings),
-    login: settings.login,
-    credentials: settings.credentials,
-    ca: options.ca,
-    allowInvalidCertificates: settings.allowInvalidCertificates,
-    timeoutMs: options.timeoutMs,
-    retryBudgetMs: 5_000,
-  });
+  const client = ewsClientFor(settings, { ...options, retryBudgetMs: 5_000 });
   const started = performance.now();
   const ms = () => Math.round(performance.now() - started);
   try {

@@ -1,4 +1,4 @@
-import { MailSendError, sendErrorOf, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
+import { MailSendError, SendsInFlight, sendErrorOf, withBcc, type MailSender, type OutboundMessage, type SendReceipt } from "../mail-sender.js";
 import { MailSourceError, type CredentialProvider } from "../mail-source.js";
 import { GraphClient, GraphRequestError } from "./graph-client.js";
 
@@ -19,8 +19,7 @@ export interface GraphSenderSettings {
  */
 export class GraphSender implements MailSender {
   readonly #client: GraphClient;
-  #closed = false;
-  #inFlight = new Set<Promise<unknown>>();
+  readonly #sends = new SendsInFlight("Graph");
 
   constructor(private readonly settings: GraphSenderSettings) {
     const port = settings.port === 443 ? "" : `:${settings.port}`;
@@ -28,24 +27,20 @@ export class GraphSender implements MailSender {
   }
 
   async send(message: OutboundMessage): Promise<SendReceipt> {
-    if (this.#closed) throw new MailSendError("closed", "The Graph sender is closed.", { retry: true });
-    if (message.envelope.to.length === 0) throw new MailSendError("invalid_message", "The message has no recipient.", { retry: false });
     const raw = withBcc(message.raw, message.envelope.to);
-    const sending = this.#client.request("POST", this.#client.userPath("/sendMail"), { body: raw.toString("base64"), headers: { "content-type": "text/plain" } });
-    this.#inFlight.add(sending);
+    const sending = this.#sends.start(message, () =>
+      this.#client.request("POST", this.#client.userPath("/sendMail"), { body: raw.toString("base64"), headers: { "content-type": "text/plain" } }),
+    );
     try {
       const answer = await sending;
       return { response: `${answer.status} Accepted by Microsoft Graph`, accepted: [...message.envelope.to], rejected: [] };
     } catch (err) {
       throw sendError(err, this.settings.login);
-    } finally {
-      this.#inFlight.delete(sending);
     }
   }
 
   async close(): Promise<void> {
-    this.#closed = true;
-    await Promise.allSettled([...this.#inFlight]);
+    await this.#sends.close();
     this.#client.close();
   }
 }
