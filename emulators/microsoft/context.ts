@@ -76,6 +76,15 @@ export function readJson(req: EmulatorRequest): unknown {
   return JSON.parse(req.body.toString("utf8")) as unknown;
 }
 
+/** A control route's JSON body (an empty one is {}), or the 400 saying what it should have been: `shape`, e.g. "{to, mime}" */
+export function controlBody<T>(req: EmulatorRequest, shape: string): { body: T } | { response: EmulatorResponse } {
+  try {
+    return { body: (readJson(req) ?? {}) as T };
+  } catch {
+    return { response: json(400, { error: "bad_request", error_description: `The body must be JSON: ${shape}` }) };
+  }
+}
+
 /** Graph's error body (https://learn.microsoft.com/graph/errors). */
 export function graphError(status: number, code: string, message: string, headers: Record<string, string> = {}): EmulatorResponse {
   const date = new Date().toISOString().replace(/\.\d{3}Z$/, "Z");

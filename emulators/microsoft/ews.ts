@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { json, readJson, type EmulatorContext, type EmulatorRequest, type EmulatorResponse, type Route } from "./context.js";
+import { controlBody, json, type EmulatorContext, type EmulatorRequest, type EmulatorResponse, type Route } from "./context.js";
 import { actingMailbox, EwsAuthenticator, type PasswordScheme } from "./ews-auth.js";
 import type { EwsCall, EwsService } from "./ews-call.js";
 import { createItem } from "./ews-create.js";
@@ -79,69 +79,45 @@ export function ewsRoutes(ctx: EmulatorContext): { routes: Route[]; stop(): void
     return operation({ ctx, service, identity, user: mailbox.user, op });
   };
 
-  const userOf = (req: EmulatorRequest): { body: Record<string, unknown>; userId: string } | EmulatorResponse => {
-    let body: Record<string, unknown>;
-    try {
-      body = (readJson(req) ?? {}) as Record<string, unknown>;
-    } catch {
-      return json(400, { error: "bad_request", error_description: "The body must be JSON" });
-    }
-    const user = typeof body.user === "string" ? body.user : "";
-    const found = state.findUser(user);
-    if (!found) return json(404, { error: "not_found", error_description: `No user '${user}' in any tenant of the emulator` });
-    return { body, userId: found.user.id };
-  };
+  /** A control route on one user's mailbox: POST {user, …} */
+  const userRoute = (pattern: string, act: (userId: string, body: Record<string, unknown>) => EmulatorResponse): Route => ({
+    method: "POST",
+    pattern,
+    kind: "control",
+    handler: (req) => {
+      const parsed = controlBody<Record<string, unknown>>(req, "{user, …}");
+      if ("response" in parsed) return parsed.response;
+      const user = typeof parsed.body.user === "string" ? parsed.body.user : "";
+      const found = state.findUser(user);
+      if (!found) return json(404, { error: "not_found", error_description: `No user '${user}' in any tenant of the emulator` });
+      return act(found.user.id, parsed.body);
+    },
+  });
 
   const routes: Route[] = [
     { method: "POST", pattern: "/EWS/Exchange.asmx", kind: "ews", handler },
-    {
-      // every SyncState issued so far for the user becomes invalid, as when Exchange loses them
-      method: "POST",
-      pattern: "/_emulator/ews/reset-sync",
-      kind: "control",
-      handler: (req) => {
-        const found = userOf(req);
-        if ("status" in found) return found;
-        const epoch = epochOf(service, found.userId) + 1;
-        service.syncEpochs.set(found.userId, epoch);
-        return json(200, { epoch });
-      },
-    },
-    {
-      // the mailbox refuses EWS writes (UpdateItem, CreateItem) with ErrorAccessDenied
-      method: "POST",
-      pattern: "/_emulator/ews/read-only",
-      kind: "control",
-      handler: (req) => {
-        const found = userOf(req);
-        if ("status" in found) return found;
-        if (found.body.readOnly === false) service.readOnly.delete(found.userId);
-        else service.readOnly.add(found.userId);
-        return json(200, { readOnly: service.readOnly.has(found.userId) });
-      },
-    },
-    {
-      method: "POST",
-      pattern: "/_emulator/ews/drop-subscriptions",
-      kind: "control",
-      handler: (req) => {
-        const found = userOf(req);
-        if ("status" in found) return found;
-        return json(200, { dropped: streaming.drop(found.userId) });
-      },
-    },
+    // every SyncState issued so far for the user becomes invalid, as when Exchange loses them
+    userRoute("/_emulator/ews/reset-sync", (userId) => {
+      const epoch = epochOf(service, userId) + 1;
+      service.syncEpochs.set(userId, epoch);
+      return json(200, { epoch });
+    }),
+    // the mailbox refuses EWS writes (UpdateItem, CreateItem) with ErrorAccessDenied
+    userRoute("/_emulator/ews/read-only", (userId, body) => {
+      if (body.readOnly === false) service.readOnly.delete(userId);
+      else service.readOnly.add(userId);
+      return json(200, { readOnly: service.readOnly.has(userId) });
+    }),
+    userRoute("/_emulator/ews/drop-subscriptions", (userId) => json(200, { dropped: streaming.drop(userId) })),
     {
       // heartbeat interval and a cap on connection time, for the streams opened from now on
       method: "POST",
       pattern: "/_emulator/ews/streaming",
       kind: "control",
       handler: (req) => {
-        let body: { heartbeatSeconds?: number; closeAfterMs?: number | null };
-        try {
-          body = readJson(req) ?? {};
-        } catch {
-          return json(400, { error: "bad_request", error_description: "The body must be JSON: {heartbeatSeconds?, closeAfterMs?}" });
-        }
+        const parsed = controlBody<{ heartbeatSeconds?: number; closeAfterMs?: number | null }>(req, "{heartbeatSeconds?, closeAfterMs?}");
+        if ("response" in parsed) return parsed.response;
+        const body = parsed.body;
         if (body.heartbeatSeconds !== undefined) {
           if (!(typeof body.heartbeatSeconds === "number" && body.heartbeatSeconds > 0)) return json(400, { error: "bad_request", error_description: "heartbeatSeconds must be a positive number" });
           streaming.settings.heartbeatMs = body.heartbeatSeconds * 1000;
@@ -157,13 +133,9 @@ export function ewsRoutes(ctx: EmulatorContext): { routes: Route[]; stop(): void
       pattern: "/_emulator/ews/auth",
       kind: "control",
       handler: (req) => {
-        let body: { schemes?: unknown };
-        try {
-          body = readJson(req) ?? {};
-        } catch {
-          return json(400, { error: "bad_request", error_description: "The body must be JSON: {schemes: [\"ntlm\" | \"basic\"]}" });
-        }
-        const schemes = Array.isArray(body.schemes) ? body.schemes : [];
+        const parsed = controlBody<{ schemes?: unknown }>(req, '{schemes: ["ntlm" | "basic"]}');
+        if ("response" in parsed) return parsed.response;
+        const schemes = Array.isArray(parsed.body.schemes) ? parsed.body.schemes : [];
         if (schemes.length === 0 || !schemes.every((x): x is PasswordScheme => x === "ntlm" || x === "basic")) {
           return json(400, { error: "bad_request", error_description: "schemes must list one or both of \"ntlm\" and \"basic\"" });
         }

@@ -1,4 +1,4 @@
-import { graphError, json, readJson, type EmulatorContext, type EmulatorRequest, type EmulatorResponse, type Route } from "./context.js";
+import { controlBody, graphError, json, readJson, type EmulatorContext, type EmulatorRequest, type EmulatorResponse, type Route } from "./context.js";
 import { authorizeMailbox, authorizeUserRead, mailRead, mailWrite } from "./graph-auth.js";
 import { deltaRoutes } from "./graph-delta.js";
 import { checkFilterOrder, intOption, matches, parseFilter, parseOrderBy, parseSelect, sortMessages } from "./graph-query.js";
@@ -212,12 +212,9 @@ function mailControlRoutes(ctx: EmulatorContext): Route[] {
       pattern: "/_emulator/deliver",
       kind: "control",
       handler: (req) => {
-        let body: { to?: string; mime?: string; mimeBase64?: string; folder?: string; isRead?: boolean };
-        try {
-          body = readJson(req) ?? {};
-        } catch {
-          return json(400, { error: "bad_request", error_description: "The body must be JSON: {to, mime | mimeBase64}" });
-        }
+        const parsed = controlBody<{ to?: string; mime?: string; mimeBase64?: string; folder?: string; isRead?: boolean }>(req, "{to, mime | mimeBase64}");
+        if ("response" in parsed) return parsed.response;
+        const body = parsed.body;
         const found = state.findUser(body.to ?? "");
         if (!found) return json(404, { error: "not_found", error_description: `No user '${body.to ?? ""}' in any tenant of the emulator` });
         const folder = (body.folder ?? "inbox").toLowerCase();

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { graphError, json, readJson, type EmulatorContext, type EmulatorRequest, type EmulatorResponse, type MailChange, type Route } from "./context.js";
+import { controlBody, graphError, json, readJson, type EmulatorContext, type EmulatorRequest, type EmulatorResponse, type MailChange, type Route } from "./context.js";
 import { authenticate, findUser, hasPermission, mailSubscribe, type GraphCaller } from "./graph-auth.js";
 import { Notifier } from "./graph-notify.js";
 import { resolveFolder } from "./graph-store.js";
@@ -338,12 +338,9 @@ function lifecycleControlRoutes(
       pattern: "/_emulator/lifecycle",
       kind: "control",
       handler: (req) => {
-        let body: { subscriptionId?: string; event?: string };
-        try {
-          body = readJson(req) ?? {};
-        } catch {
-          return json(400, { error: "bad_request", error_description: "The body must be JSON: {subscriptionId, event}" });
-        }
+        const parsed = controlBody<{ subscriptionId?: string; event?: string }>(req, "{subscriptionId, event}");
+        if ("response" in parsed) return parsed.response;
+        const body = parsed.body;
         const event = body.event;
         if (event !== "reauthorizationRequired" && event !== "subscriptionRemoved" && event !== "missed") {
           return json(400, { error: "bad_request", error_description: "event must be reauthorizationRequired, subscriptionRemoved or missed" });
