@@ -12,7 +12,7 @@ import {
   type QueryResult,
 } from "kysely";
 import { Semaphore } from "../shared/semaphore.js";
-import { batchResult, isStatementBatch, statementsOf } from "./statement-batch.js";
+import { batchResult, endsTransaction, isStatementBatch, statementsOf } from "./statement-batch.js";
 import type { SqliteReply, SqliteRequest, SqliteResult, SqliteStatement, SqliteThreadOptions } from "./sqlite-thread-protocol.js";
 import { asBuffer } from "../shared/bytes.js";
 
@@ -93,12 +93,14 @@ class ThreadedSqliteDriver implements Driver {
  * What Kysely calls a connection: one use of the database, a transaction or a single statement. A
  * transaction and every write hold the writer's lock; a query outside a transaction goes to the reader.
  * BEGIN travels with the transaction's first statement rather than on its own (SQLite's BEGIN is
- * deferred: it takes no lock until that statement runs anyway), and a statement batch
- * (`statement-batch.ts`) is one request.
+ * deferred: it takes no lock until that statement runs anyway), a statement batch
+ * (`statement-batch.ts`) is one request, and COMMIT travels with a transaction's last batch.
  */
 class Session implements DatabaseConnection {
   #release: (() => void) | null = null;
   #beginPending = false;
+  /** the transaction's last batch committed it */
+  #committed = false;
 
   constructor(
     private readonly writer: SqliteThread,
@@ -113,10 +115,12 @@ class Session implements DatabaseConnection {
 
   async end(command: "commit" | "rollback"): Promise<void> {
     try {
-      // a transaction that ran no statement never began
-      if (!this.#beginPending) await this.writer.run([statement(CompiledQuery.raw(command))]);
+      // a transaction that ran no statement never began; one committed with its last batch is over (a
+      // failure after that batch, which the caller still hears of, has nothing left to roll back)
+      if (!this.#beginPending && !this.#committed) await this.writer.run([statement(CompiledQuery.raw(command))]);
     } finally {
       this.#beginPending = false;
+      this.#committed = false;
       this.release();
     }
   }
@@ -132,9 +136,14 @@ class Session implements DatabaseConnection {
     const statements = (batch ? statementsOf(compiledQuery) : [compiledQuery]).map(statement);
     const answer = (results: SqliteResult[]) => (batch ? batchResult(results.map(toQueryResult)) : toQueryResult(results[0]!)) as QueryResult<R>;
     if (this.#release) {
+      if (this.#committed) throw new Error("a statement after the transaction's last statements: it was committed with them");
       const begin = this.#beginPending ? [statement(CompiledQuery.raw("begin"))] : [];
+      // a failed statement stops the request before the commit: the transaction rolls back as usual
+      const commit = batch && endsTransaction(compiledQuery) ? [statement(CompiledQuery.raw("commit"))] : [];
       this.#beginPending = false;
-      return answer((await this.writer.run([...begin, ...statements])).slice(begin.length));
+      const results = await this.writer.run([...begin, ...statements, ...commit]);
+      if (commit.length) this.#committed = true;
+      return answer(results.slice(begin.length, begin.length + statements.length));
     }
     if (!batch && SelectQueryNode.is(compiledQuery.query)) return answer(await this.reader.run(statements));
     const release = await this.lock.acquire();

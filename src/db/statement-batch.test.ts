@@ -70,4 +70,49 @@ describe.each(testDialects())("statement batches (%s)", (dialect) => {
       await t.cleanup();
     }
   });
+
+  it("commits a transaction whose last batch says so, and rolls it back whole when a statement of that batch fails", async () => {
+    const t = await openTestDb(dialect);
+    try {
+      const k = t.db.kysely;
+      await k.transaction().execute(async (trx) => {
+        await executeStatements(trx, [trx.insertInto("queues").values(queue("q1"))]);
+        const results = await executeStatements(trx, [trx.insertInto("queues").values(queue("q2")), trx.selectFrom("queues").select("id").orderBy("id")], { last: true });
+        expect(results[1]!.rows).toEqual([{ id: "q1" }, { id: "q2" }]);
+      });
+      expect(await k.selectFrom("queues").select("id").orderBy("id").execute()).toEqual([{ id: "q1" }, { id: "q2" }]);
+      const failed = k.transaction().execute(async (trx) => {
+        await executeStatements(trx, [trx.insertInto("queues").values(queue("q3"))]);
+        await executeStatements(trx, [trx.insertInto("queues").values(queue("q4")), trx.insertInto("queues").values(queue("q1"))], { last: true });
+      });
+      expect(uniqueViolation(await failed.then(() => null, (err: unknown) => err))).not.toBeNull();
+      expect(await k.selectFrom("queues").select("id").orderBy("id").execute()).toEqual([{ id: "q1" }, { id: "q2" }]);
+      // the writer is free again, and an empty last batch leaves the commit to the transaction
+      await k.transaction().execute(async (trx) => {
+        await executeStatements(trx, [trx.insertInto("queues").values(queue("q5"))]);
+        await executeStatements(trx, [], { last: true });
+      });
+      expect(await k.selectFrom("queues").select("id").orderBy("id").execute()).toEqual([{ id: "q1" }, { id: "q2" }, { id: "q5" }]);
+    } finally {
+      await t.cleanup();
+    }
+  });
+
+  it.runIf(dialect === "sqlite")("on SQLite, commits with the last batch: a statement after it in the transaction is refused", async () => {
+    const t = await openTestDb(dialect);
+    try {
+      const k = t.db.kysely;
+      const late = k.transaction().execute(async (trx) => {
+        await executeStatements(trx, [trx.insertInto("queues").values(queue("q1"))], { last: true });
+        await trx.insertInto("queues").values(queue("q2")).execute();
+      });
+      await expect(late).rejects.toThrow("after the transaction's last statements");
+      // what the last batch wrote was committed with it, and stays
+      expect(await k.selectFrom("queues").select("id").execute()).toEqual([{ id: "q1" }]);
+      await k.transaction().execute((trx) => executeStatements(trx, [trx.insertInto("queues").values(queue("q3"))], { last: true }));
+      expect(await k.selectFrom("queues").select("id").orderBy("id").execute()).toEqual([{ id: "q1" }, { id: "q3" }]);
+    } finally {
+      await t.cleanup();
+    }
+  });
 });

@@ -24,14 +24,20 @@ import {
  */
 
 const marker = "-- mailroom: statements in one request";
+const lastMarker = "-- mailroom: a transaction's last statements in one request";
 
 /** One query that carries the statements of a batch to a driver that knows it. */
-function batchQuery(statements: CompiledQuery[]): CompiledQuery<QueryResult<unknown>> {
-  return CompiledQuery.raw(marker, statements);
+function batchQuery(statements: CompiledQuery[], last: boolean): CompiledQuery<QueryResult<unknown>> {
+  return CompiledQuery.raw(last ? lastMarker : marker, statements);
 }
 
 export function isStatementBatch(query: CompiledQuery): boolean {
-  return query.sql === marker;
+  return query.sql === marker || query.sql === lastMarker;
+}
+
+/** The batch is its transaction's last: a driver may commit the transaction in the same request. */
+export function endsTransaction(query: CompiledQuery): boolean {
+  return query.sql === lastMarker;
 }
 
 export function statementsOf(query: CompiledQuery): CompiledQuery[] {
@@ -48,10 +54,16 @@ interface QueryRunner {
   executeQuery<R>(query: CompiledQuery<R>): Promise<QueryResult<R>>;
 }
 
-/** Runs the statements as one request; answers each one's result. */
-export async function executeStatements(db: QueryRunner, statements: Compilable[]): Promise<QueryResult<unknown>[]> {
+/**
+ * Runs the statements as one request; answers each one's result. `last`: nothing else runs in the
+ * transaction after them, so the driver may commit it with them. SQLite's thread does (a commit was a
+ * round trip of its own to the thread, which waited for the server's thread twice more while the
+ * transaction held the one writer); Kysely's commit then has nothing left to do. On PostgreSQL the
+ * commit comes as usual.
+ */
+export async function executeStatements(db: QueryRunner, statements: Compilable[], options: { last?: boolean } = {}): Promise<QueryResult<unknown>[]> {
   if (statements.length === 0) return [];
-  const { rows } = await db.executeQuery(batchQuery(statements.map((s) => s.compile())));
+  const { rows } = await db.executeQuery(batchQuery(statements.map((s) => s.compile()), options.last ?? false));
   return rows;
 }
 

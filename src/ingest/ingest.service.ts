@@ -156,7 +156,7 @@ export class IngestService {
           ...(batch.cursor !== null ? [this.store.saveCursor(trx, ref, batch.cursor, now)] : []),
           // to every node's event stream when this commits (PostgreSQL); after the commit otherwise
           ...(outcome.created.length && this.commitNotices ? this.commitNotices(target.mailboxId, outcome.created) : []),
-        ]);
+        ], { last: true });
       });
     } catch (err) {
       // a value the database refuses, or a bug in turning this mail into rows: storing parts of the batch finds the message

@@ -4,7 +4,8 @@ import type { Lane, SyncScheduler } from "./mailbox-sync.js";
 /**
  * Shares what all mailboxes of a node use — the database's writer and the machine — so that new mail
  * to a quiet mailbox never waits behind other mailboxes' backlogs: its transactions go before waiting
- * bulk ones, and backlogs take turns, a stint of batches at a time, in the order they asked.
+ * bulk ones, and backlogs take turns, a stint of batches at a time, in the order they asked, whenever
+ * another backlog waits for one.
  */
 export class IngestScheduler implements SyncScheduler {
   readonly #transactions: Semaphore;
@@ -21,5 +22,9 @@ export class IngestScheduler implements SyncScheduler {
 
   bulkTurn(): Promise<() => void> {
     return this.#bulk.acquire();
+  }
+
+  bulkWaiting(): boolean {
+    return this.#bulk.waiting > 0;
   }
 }

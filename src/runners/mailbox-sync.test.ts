@@ -35,6 +35,7 @@ describe("MailboxSync and the scheduler", () => {
     const scheduler: SyncScheduler = {
       transaction: (l, fn) => slot.run(l, fn),
       bulkTurn: async () => () => {},
+      bulkWaiting: () => false,
     };
     const { store, calls } = watched(new MemorySyncStore(), slot);
     const { report } = await syncOnce(drop.source(), store, { limits: { maxCount: 10 }, hooks: { scheduler, urgentCount: 5 } });
@@ -64,6 +65,7 @@ describe("MailboxSync and backlogs' turns", () => {
         if (turnHeld) await granted;
         return () => {};
       },
+      bulkWaiting: () => false,
     };
     const inner = new MemorySyncStore();
     const lookups: boolean[] = [];
@@ -88,5 +90,69 @@ describe("MailboxSync and backlogs' turns", () => {
     expect(report.created).toBe(12);
     expect(report.lane).toBe("bulk");
     expect(lookups).toEqual([false, false, false]);
+  });
+});
+
+describe("MailboxSync's pipeline for a backlog", () => {
+  /** A store that notes lookups and commits in the order they happen. */
+  function noting(inner: MemorySyncStore) {
+    const events: string[] = [];
+    const store = new Proxy(inner, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== "function") return value;
+        if (name !== "lookup" && name !== "commit") return value.bind(target);
+        return async (...args: unknown[]) => {
+          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+          events.push(name === "lookup" ? `lookup ${(args[0] as string[]).length}` : "commit");
+          return result;
+        };
+      },
+    });
+    return { store: store as SyncStore, events };
+  }
+
+  function backlog(count: number): MemoryMaildrop {
+    const drop = new MemoryMaildrop();
+    for (let i = 0; i < count; i++) drop.deliver(`From: a@x.example\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
+    return drop;
+  }
+
+  it.each([
+    ["nobody waits", false, 1],
+    // 30 batches in stints of 8
+    ["another backlog waits", true, 4],
+  ] as const)("holds one turn while %s, and gives it up after each stint otherwise", async (_label, othersWait, turns) => {
+    let asked = 0;
+    let held = 0;
+    let most = 0;
+    const scheduler: SyncScheduler = {
+      transaction: (_l, fn) => fn(),
+      bulkTurn: async () => {
+        asked++;
+        most = Math.max(most, ++held);
+        return () => void held--;
+      },
+      bulkWaiting: () => othersWait,
+    };
+    const { report } = await syncOnce(backlog(60).source(), new MemorySyncStore(), { limits: { window: 10, maxCount: 2 }, hooks: { scheduler, urgentCount: 1 } });
+    expect(report.created).toBe(60);
+    expect(report.lane).toBe("bulk");
+    expect(asked).toBe(turns);
+    expect(most).toBe(1);
+    expect(held).toBe(0);
+  });
+
+  it("looks up the next window while the batches of the one before are still being stored, and starts with a small window", async () => {
+    const { store, events } = noting(new MemorySyncStore());
+    const { report } = await syncOnce(backlog(45).source(), store, { limits: { window: 20, maxCount: 2, prefetch: 1 } });
+    expect(report.created).toBe(45);
+    // the first window is (prefetch + 2) batches; each next one is looked up before the window before it is all stored
+    const lookups = events.filter((e) => e.startsWith("lookup"));
+    expect(lookups).toEqual(["lookup 6", "lookup 20", "lookup 19"]);
+    const commitsBefore = (n: number) => events.slice(0, events.indexOf(lookups[n]!)).filter((e) => e === "commit").length;
+    // window 1 holds 3 batches (6 keys), window 2 ten more
+    expect(commitsBefore(1)).toBeLessThan(3);
+    expect(commitsBefore(2)).toBeLessThan(13);
   });
 });

@@ -26,6 +26,8 @@ export interface SyncScheduler {
   transaction<T>(lane: Lane, fn: () => Promise<T>): Promise<T>;
   /** A bulk sync holds a turn for each stint of batches it stores, so that backlogs take turns; the answer releases it. */
   bulkTurn(): Promise<() => void>;
+  /** another backlog waits for a turn: the one holding it gives it up after its stint */
+  bulkWaiting(): boolean;
 }
 
 export interface SyncHooks {

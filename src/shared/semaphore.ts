@@ -12,6 +12,11 @@ export class Semaphore {
     this.#free = Math.max(1, size);
   }
 
+  /** how many wait for a slot now */
+  get waiting(): number {
+    return this.#urgent.length + this.#waiting.length;
+  }
+
   /** Waits for a slot; the answer gives it back (once, however often it is called). */
   acquire(urgent = false): Promise<() => void> {
     if (this.#free > 0) {
