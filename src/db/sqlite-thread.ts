@@ -161,17 +161,25 @@ class Session implements DatabaseConnection {
 }
 
 function statement(query: CompiledQuery): SqliteStatement {
-  return { sql: query.sql, parameters: query.parameters.map(ownBytes) };
+  return { sql: query.sql, parameters: query.parameters };
 }
 
 /**
- * Bytes that travel to the thread alone. A message to a thread copies the whole memory a Buffer is a
- * view of, not only the view: a small Buffer shares an 8 KB slab with others, and an attachment from a
- * parse worker is a view of the worker's whole answer (megabytes, for a few messages with attachments).
+ * Bytes travel to the thread moved, not copied: each is copied once into memory of its own, which the
+ * message then hands over. Cloned, a Buffer was copied twice (into the message and out of it), and a
+ * Buffer that is a view (a small one shares an 8 KB slab; an attachment from a parse worker is a view
+ * of the worker's whole answer) carried all the memory it views with it. A batch of 50 messages holds
+ * megabytes of them.
  */
-function ownBytes(value: unknown): unknown {
-  if (!(value instanceof Uint8Array) || value.byteLength === value.buffer.byteLength) return value;
-  return new Uint8Array(value);
+function movable(statements: SqliteStatement[]): { statements: SqliteStatement[]; moved: ArrayBuffer[] } {
+  const moved: ArrayBuffer[] = [];
+  const own = (value: unknown): unknown => {
+    if (!(value instanceof Uint8Array)) return value;
+    const copy = new Uint8Array(value);
+    moved.push(copy.buffer);
+    return copy;
+  };
+  return { statements: statements.map((s) => ({ sql: s.sql, parameters: s.parameters.map(own) })), moved };
 }
 
 function toQueryResult(result: SqliteResult): QueryResult<unknown> {
@@ -216,10 +224,11 @@ class SqliteThread {
   /** Runs the statements in order as one request; answers each one's result, or throws the first failure. */
   async run(statements: SqliteStatement[]): Promise<SqliteResult[]> {
     if (this.#failure) throw this.#failure;
-    const request: SqliteRequest = { id: this.#nextId++, statements };
+    const { statements: own, moved } = movable(statements);
+    const request: SqliteRequest = { id: this.#nextId++, statements: own };
     const reply = await new Promise<SqliteReply>((resolve, reject) => {
       this.#pending.set(request.id, { resolve, reject });
-      this.worker.postMessage(request);
+      this.worker.postMessage(request, moved);
     });
     if ("error" in reply) {
       // the driver's own error shape, so that constraint-errors.ts reads it as it reads better-sqlite3's

@@ -115,4 +115,34 @@ describe.each(testDialects())("statement batches (%s)", (dialect) => {
       await t.cleanup();
     }
   });
+
+  it("stores bytes exactly and leaves the caller's Buffers as they were (a Buffer of its own, and a view into a larger one)", async () => {
+    const t = await openTestDb(dialect);
+    try {
+      const k = t.db.kysely;
+      const own = Buffer.from(Array.from({ length: 70_000 }, (_, i) => i % 251));
+      const slab = Buffer.alloc(64 * 1024, 7);
+      const view = slab.subarray(100, 164);
+      await k.transaction().execute((trx) =>
+        executeStatements(
+          trx,
+          [
+            trx.insertInto("blobs").values([
+              { id: "b1", data: own, size: own.length },
+              { id: "b2", data: view, size: view.length },
+            ]),
+          ],
+          { last: true },
+        ),
+      );
+      expect(own.length).toBe(70_000);
+      expect(own[250]).toBe(250);
+      expect(slab.length).toBe(64 * 1024);
+      expect(view.length).toBe(64);
+      const rows = await k.selectFrom("blobs").select(["id", "data"]).orderBy("id").execute();
+      expect(rows.map((r) => Buffer.from(r.data).equals(r.id === "b1" ? own : view))).toEqual([true, true]);
+    } finally {
+      await t.cleanup();
+    }
+  });
 });
