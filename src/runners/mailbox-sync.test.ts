@@ -143,16 +143,17 @@ describe("MailboxSync's pipeline for a backlog", () => {
     expect(held).toBe(0);
   });
 
-  it("looks up the next window while the batches of the one before are still being stored, and starts with a small window", async () => {
+  it("looks up the next window while the batches of the one before are still being stored, from a small window up to the full one", async () => {
     const { store, events } = noting(new MemorySyncStore());
     const { report } = await syncOnce(backlog(45).source(), store, { limits: { window: 20, maxCount: 2, prefetch: 1 } });
     expect(report.created).toBe(45);
-    // the first window is (prefetch + 2) batches; each next one is looked up before the window before it is all stored
+    // the first window is (prefetch + 2) batches, each next one twice as large up to the window
     const lookups = events.filter((e) => e.startsWith("lookup"));
-    expect(lookups).toEqual(["lookup 6", "lookup 20", "lookup 19"]);
+    expect(lookups).toEqual(["lookup 6", "lookup 12", "lookup 20", "lookup 7"]);
+    // each is looked up before the window before it is all stored: windows of 3, 6 and 10 batches
     const commitsBefore = (n: number) => events.slice(0, events.indexOf(lookups[n]!)).filter((e) => e === "commit").length;
-    // window 1 holds 3 batches (6 keys), window 2 ten more
     expect(commitsBefore(1)).toBeLessThan(3);
-    expect(commitsBefore(2)).toBeLessThan(13);
+    expect(commitsBefore(2)).toBeLessThan(3 + 6);
+    expect(commitsBefore(3)).toBeLessThan(3 + 6 + 10);
   });
 });
