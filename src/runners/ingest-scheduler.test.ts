@@ -48,4 +48,28 @@ describe("IngestScheduler", () => {
     a();
     (await b)();
   });
+
+  it("says while syncs that may be new mail run, and wakes who waits when the last one ends, or after the longest wait", async () => {
+    const scheduler = new IngestScheduler({ transactions: 1, bulkTurns: 1 });
+    expect(scheduler.newMailRunning()).toBe(false);
+    await scheduler.newMailDone(60_000);
+    const a = scheduler.newMail();
+    const b = scheduler.newMail();
+    expect(scheduler.newMailRunning()).toBe(true);
+    let woken = false;
+    const waiting = scheduler.newMailDone(60_000).then(() => (woken = true));
+    a();
+    a();
+    await new Promise((r) => setImmediate(r));
+    expect(woken).toBe(false);
+    expect(scheduler.newMailRunning()).toBe(true);
+    b();
+    await waiting;
+    expect(scheduler.newMailRunning()).toBe(false);
+    // new mail that never ends lets a backlog go after the longest wait
+    const stuck = scheduler.newMail();
+    await scheduler.newMailDone(5);
+    expect(scheduler.newMailRunning()).toBe(true);
+    stuck();
+  });
 });

@@ -10,6 +10,9 @@ import type { Lane, SyncScheduler } from "./mailbox-sync.js";
 export class IngestScheduler implements SyncScheduler {
   readonly #transactions: Semaphore;
   readonly #bulk: Semaphore;
+  /** syncs that may be new mail, running now, and who waits for there to be none */
+  #newMail = 0;
+  readonly #quiet: (() => void)[] = [];
 
   constructor(options: { transactions: number; bulkTurns: number }) {
     this.#transactions = new Semaphore(options.transactions);
@@ -26,5 +29,30 @@ export class IngestScheduler implements SyncScheduler {
 
   bulkWaiting(): boolean {
     return this.#bulk.waiting > 0;
+  }
+
+  newMail(): () => void {
+    this.#newMail++;
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      if (--this.#newMail === 0) for (const wake of this.#quiet.splice(0)) wake();
+    };
+  }
+
+  newMailRunning(): boolean {
+    return this.#newMail > 0;
+  }
+
+  newMailDone(maxMs: number): Promise<void> {
+    if (this.#newMail === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, maxMs);
+      this.#quiet.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 }

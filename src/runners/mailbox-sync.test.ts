@@ -5,6 +5,9 @@ import { MemoryMaildrop } from "../../test/support/memory-source.js";
 import { MemorySyncStore, syncOnce } from "../../test/support/memory-sync-store.js";
 import type { Lane, SyncScheduler } from "./sync-types.js";
 
+/** What a scheduler says when no other backlog waits and no new mail is being taken. */
+const alone = { bulkWaiting: () => false, newMail: () => () => {}, newMailRunning: () => false, newMailDone: async () => {} };
+
 const writes = ["commit", "commitUnstorable", "markAcknowledged", "markRefused", "retire", "recordAttempt", "saveCursor"] as const;
 
 /** A store that notes each write, and whether it ran inside one of the scheduler's writer slots. */
@@ -35,7 +38,7 @@ describe("MailboxSync and the scheduler", () => {
     const scheduler: SyncScheduler = {
       transaction: (l, fn) => slot.run(l, fn),
       bulkTurn: async () => () => {},
-      bulkWaiting: () => false,
+      ...alone,
     };
     const { store, calls } = watched(new MemorySyncStore(), slot);
     const { report } = await syncOnce(drop.source(), store, { limits: { maxCount: 10 }, hooks: { scheduler, urgentCount: 5 } });
@@ -65,7 +68,7 @@ describe("MailboxSync and backlogs' turns", () => {
         if (turnHeld) await granted;
         return () => {};
       },
-      bulkWaiting: () => false,
+      ...alone,
     };
     const inner = new MemorySyncStore();
     const lookups: boolean[] = [];
@@ -133,6 +136,7 @@ describe("MailboxSync's pipeline for a backlog", () => {
         most = Math.max(most, ++held);
         return () => void held--;
       },
+      ...alone,
       bulkWaiting: () => othersWait,
     };
     const { report } = await syncOnce(backlog(60).source(), new MemorySyncStore(), { limits: { window: 10, maxCount: 2 }, hooks: { scheduler, urgentCount: 1 } });
@@ -155,5 +159,75 @@ describe("MailboxSync's pipeline for a backlog", () => {
     expect(commitsBefore(1)).toBeLessThan(3);
     expect(commitsBefore(2)).toBeLessThan(3 + 6);
     expect(commitsBefore(3)).toBeLessThan(3 + 6 + 10);
+  });
+});
+
+describe("MailboxSync and new mail of other mailboxes", () => {
+  function backlog(count: number): MemoryMaildrop {
+    const drop = new MemoryMaildrop();
+    for (let i = 0; i < count; i++) drop.deliver(`From: a@x.example\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
+    return drop;
+  }
+
+  it("holds a backlog's next fetches and commits while new mail is being taken, once a stint at most", async () => {
+    let newMailRuns = true;
+    let pauses = 0;
+    let letGo!: () => void;
+    const paused = new Promise<void>((resolve) => (letGo = resolve));
+    let pausedAt = -1;
+    let signal!: () => void;
+    const pausing = new Promise<string>((resolve) => (signal = () => resolve("paused")));
+    const inner = new MemorySyncStore();
+    const scheduler: SyncScheduler = {
+      transaction: (_l, fn) => fn(),
+      bulkTurn: async () => () => {},
+      ...alone,
+      newMailRunning: () => newMailRuns,
+      newMailDone: async () => {
+        pauses++;
+        if (pauses === 1) {
+          pausedAt = inner.commits.length;
+          signal();
+          await paused;
+        }
+      },
+    };
+    const running = syncOnce(backlog(40).source(), inner, { limits: { window: 10, maxCount: 2 }, hooks: { scheduler, urgentCount: 1 } });
+    expect(await Promise.race([pausing, running.then(() => "done without holding back")])).toBe("paused");
+    // nothing is stored while new mail is taken
+    await new Promise((r) => setTimeout(r, 20));
+    expect(inner.commits.length).toBe(pausedAt);
+    newMailRuns = false;
+    letGo();
+    const { report } = await running;
+    expect(report.created).toBe(40);
+    expect(pauses).toBe(1);
+
+    // new mail that never ends does not stop a backlog: it holds back once a stint (20 batches: 3 stints)
+    newMailRuns = true;
+    pauses = 0;
+    const again = await syncOnce(backlog(40).source(), new MemorySyncStore(), { limits: { window: 10, maxCount: 2 }, hooks: { scheduler, urgentCount: 1 } });
+    expect(again.report.created).toBe(40);
+    expect(pauses).toBe(3);
+  });
+
+  it("counts a sync as new mail until its listing shows a backlog, and an urgent one until it ends", async () => {
+    const events: string[] = [];
+    const scheduler: SyncScheduler = {
+      transaction: (_l, fn) => fn(),
+      bulkTurn: async () => (events.push("turn"), () => {}),
+      ...alone,
+      newMail: () => {
+        events.push("new mail");
+        return () => events.push("new mail ends");
+      },
+    };
+    const store = new MemorySyncStore();
+    await syncOnce(backlog(30).source(), store, { limits: { window: 10, maxCount: 2 }, hooks: { scheduler, urgentCount: 1 } });
+    expect(events.slice(0, 3)).toEqual(["new mail", "new mail ends", "turn"]);
+    events.length = 0;
+    const drop = backlog(1);
+    await syncOnce(drop.source(), new MemorySyncStore(), { limits: { window: 10, maxCount: 2 }, hooks: { scheduler, urgentCount: 5 } });
+    expect(events).toEqual(["new mail", "new mail ends"]);
   });
 });

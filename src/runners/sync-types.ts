@@ -28,6 +28,12 @@ export interface SyncScheduler {
   bulkTurn(): Promise<() => void>;
   /** another backlog waits for a turn: the one holding it gives it up after its stint */
   bulkWaiting(): boolean;
+  /** A sync that may be new mail (not yet known to be a backlog) runs; the answer says it ended or turned out a backlog. */
+  newMail(): () => void;
+  /** syncs that may be new mail run now: a backlog holds back its next fetches */
+  newMailRunning(): boolean;
+  /** resolves when no sync that may be new mail runs, or after `maxMs` */
+  newMailDone(maxMs: number): Promise<void>;
 }
 
 export interface SyncHooks {
