@@ -4,8 +4,9 @@ import type { Lane, SyncScheduler } from "./mailbox-sync.js";
 /**
  * Shares what all mailboxes of a node use — the database's writer and the machine — so that new mail
  * to a quiet mailbox never waits behind other mailboxes' backlogs: its transactions go before waiting
- * bulk ones, and backlogs take turns, a stint of batches at a time, in the order they asked, whenever
- * another backlog waits for one.
+ * bulk ones, backlogs take turns, a stint of batches at a time, in the order they asked, whenever
+ * another backlog waits for one, and while a sync that may be new mail runs, backlogs hold back their
+ * next fetches and commits (see MailboxSync's pipeline).
  */
 export class IngestScheduler implements SyncScheduler {
   readonly #transactions: Semaphore;

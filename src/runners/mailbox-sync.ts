@@ -270,6 +270,12 @@ export class MailboxSync {
     let heldBack = false;
     /** the pipeline failed or was stopped: a window planned meanwhile starts no fetch */
     let ended = false;
+    /** new mail of another mailbox is being taken: it gets the machine, once a stint at most */
+    const newMailFirst = () => release !== null && !heldBack && scheduler!.newMailRunning();
+    const holdBack = async () => {
+      heldBack = true;
+      await scheduler!.newMailDone(newMailPauseMs);
+    };
     const fill = () => {
       // nothing of a backlog without a turn (a window that turned out to be one asks for it first)
       if (ended || (this.#report.lane === "bulk" && scheduler && !release)) return;
@@ -280,8 +286,7 @@ export class MailboxSync {
           fetchedInTurn = 0;
           heldBack = false;
         }
-        // new mail of another mailbox is being taken: it gets the machine, once a stint at most
-        if (release && !heldBack && scheduler!.newMailRunning()) return;
+        if (newMailFirst()) return;
         const batch = planned.shift();
         if (batch) {
           ahead.push(quiet(this.#fetchBatch(batch)));
@@ -318,10 +323,8 @@ export class MailboxSync {
           // a window is being looked up: its batches come, or its failure
           if (planning) await planning;
           else if (planned.length === 0 && nextWindow >= windows.length) return;
-          else if (release && !heldBack && scheduler!.newMailRunning()) {
-            heldBack = true;
-            await scheduler!.newMailDone(newMailPauseMs);
-          } else if (release) {
+          else if (newMailFirst()) await holdBack();
+          else if (release) {
             // the stint ended for another backlog's turn: this one asks again, behind it
             release();
             release = null;
@@ -331,11 +334,8 @@ export class MailboxSync {
         const fetched = await next;
         fill();
         if (this.#ackFailure) throw this.#ackFailure;
-        if (release && !heldBack && scheduler!.newMailRunning()) {
-          // its commit would start before new mail's, which then waits for the whole of it
-          heldBack = true;
-          await scheduler!.newMailDone(newMailPauseMs);
-        }
+        // a commit started now would make new mail's wait for the whole of it
+        if (newMailFirst()) await holdBack();
         await this.#commitAndAcknowledge(fetched);
       }
     } catch (err) {
