@@ -13,7 +13,7 @@ export class IngestScheduler implements SyncScheduler {
   readonly #bulk: Semaphore;
   /** syncs that may be new mail, running now, and who waits for there to be none */
   #newMail = 0;
-  readonly #quiet: (() => void)[] = [];
+  readonly #quiet = new Set<() => void>();
 
   constructor(options: { transactions: number; bulkTurns: number }) {
     this.#transactions = new Semaphore(options.transactions);
@@ -38,7 +38,9 @@ export class IngestScheduler implements SyncScheduler {
     return () => {
       if (ended) return;
       ended = true;
-      if (--this.#newMail === 0) for (const wake of this.#quiet.splice(0)) wake();
+      if (--this.#newMail > 0) return;
+      for (const wake of this.#quiet) wake();
+      this.#quiet.clear();
     };
   }
 
@@ -49,11 +51,14 @@ export class IngestScheduler implements SyncScheduler {
   newMailDone(maxMs: number): Promise<void> {
     if (this.#newMail === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, maxMs);
-      this.#quiet.push(() => {
+      // a waiter that gave up leaves: where new mail never stops for long, the waiters would pile up
+      const wake = () => {
         clearTimeout(timer);
+        this.#quiet.delete(wake);
         resolve();
-      });
+      };
+      const timer = setTimeout(wake, maxMs);
+      this.#quiet.add(wake);
     });
   }
 }

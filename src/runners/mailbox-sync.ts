@@ -270,6 +270,8 @@ export class MailboxSync {
     let heldBack = false;
     /** the pipeline failed or was stopped: a window planned meanwhile starts no fetch */
     let ended = false;
+    /** a backlog fetches and stores in a turn; a window of few new messages (urgent) needs none */
+    const turnWanted = () => this.#report.lane === "bulk" && scheduler !== undefined && release === null;
     /** new mail of another mailbox is being taken: it gets the machine, once a stint at most */
     const newMailFirst = () => release !== null && !heldBack && scheduler!.newMailRunning();
     const holdBack = async () => {
@@ -278,7 +280,7 @@ export class MailboxSync {
     };
     const fill = () => {
       // nothing of a backlog without a turn (a window that turned out to be one asks for it first)
-      if (ended || (this.#report.lane === "bulk" && scheduler && !release)) return;
+      if (ended || turnWanted()) return;
       while (ahead.length <= this.limits.prefetch && !this.#aborted) {
         if (release && fetchedInTurn >= stintBatches) {
           // the stint is over: another backlog's turn once what is under way is stored
@@ -312,9 +314,8 @@ export class MailboxSync {
     };
     try {
       while (!this.#aborted) {
-        // a backlog fetches and stores in a turn; a window of few new messages (urgent) needs none
-        if (this.#report.lane === "bulk" && scheduler && !release) {
-          release = await scheduler.bulkTurn();
+        if (turnWanted()) {
+          release = await scheduler!.bulkTurn();
           fetchedInTurn = 0;
         }
         fill();
