@@ -241,6 +241,8 @@ describe("Email Mailboxes page", () => {
 
   it("disables Outbound in the Add Mailbox menu once the outbound mailbox exists, and says why", async () => {
     const page = await signedIn();
+    // the menu knows of the outbound mailbox once the list has loaded, as the user sees it there
+    await expect.poll(() => rowNames(page)).toContain("smtp-client");
     await page.getByRole("button", { name: "Add Mailbox" }).click();
     const outbound = page.getByRole("menuitem", { name: "Outbound" });
     await outbound.waitFor();
