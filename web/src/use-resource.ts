@@ -9,6 +9,8 @@ export interface Resource<T> {
   error: Error | undefined;
   /** true until the first load has finished */
   loading: boolean;
+  /** true while `data` is what an earlier key loaded (other filters, say): the current key's load has not succeeded yet */
+  stale: boolean;
   reload(): void;
 }
 
@@ -18,10 +20,11 @@ export interface Resource<T> {
  * more, so a burst of 500 new interactions costs two requests, not 500.
  */
 export function useResource<T>(key: string, load: () => Promise<T>, reloadOn?: (event: MailroomEvent) => boolean): Resource<T> {
-  const [state, setState] = useState<{ data: T | undefined; error: Error | undefined; loaded: boolean }>({
+  const [state, setState] = useState<{ data: T | undefined; error: Error | undefined; loaded: boolean; dataKey: string }>({
     data: undefined,
     error: undefined,
     loaded: false,
+    dataKey: key,
   });
   const loader = useRef(load);
   useEffect(() => {
@@ -45,7 +48,7 @@ export function useResource<T>(key: string, load: () => Promise<T>, reloadOn?: (
         .current()
         .then(
           (data) => {
-            if (forKey === currentKey.current) setState({ data, error: undefined, loaded: true });
+            if (forKey === currentKey.current) setState({ data, error: undefined, loaded: true, dataKey: forKey });
           },
           (err: unknown) => {
             if (forKey === currentKey.current) setState((s) => ({ ...s, error: err instanceof Error ? err : new Error(String(err)), loaded: true }));
@@ -71,5 +74,5 @@ export function useResource<T>(key: string, load: () => Promise<T>, reloadOn?: (
     if (event.type === "reconnected" || reloadOn?.(event)) run();
   });
 
-  return { data: state.data, error: state.error, loading: !state.loaded, reload: run };
+  return { data: state.data, error: state.error, loading: !state.loaded, stale: state.data !== undefined && state.dataKey !== key, reload: run };
 }

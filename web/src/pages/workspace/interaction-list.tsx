@@ -79,8 +79,9 @@ export function InteractionList({
         ) : null}
       </div>
       {list.error ? <ErrorNotice error={list.error} title="The list could not be loaded." /> : null}
-      {/* the same height loading, empty or short, so that what follows does not move */}
-      <div className="ws-list-body">
+      {/* the same height loading, empty or short, so that what follows does not move; while other
+          filters' list is still shown, it is dimmed and marked busy */}
+      <div className="ws-list-body" aria-busy={list.stale}>
         {!list.data ? (
           list.error ? null : <Loading minHeight="12rem" />
         ) : items.length === 0 ? (
