@@ -268,12 +268,18 @@ describe("agent workspace", () => {
         attachments: [{ filename: "photo.png", contentType: "image/png", content: pixelPng, contentId: "photo-1@customer.test" }],
       }).raw,
     );
+    // every document the message frame is given: it is written once, with the picture in it
+    const bodyDocuments: string[] = [];
+    page.on("framenavigated", (frame) => {
+      if (frame.parentFrame() === page.mainFrame() && frame.url() === "about:srcdoc") bodyDocuments.push(frame.url());
+    });
     await page.getByRole("region", { name: "My queues" }).getByRole("button", { name: "Orders ws" }).click();
     await page.getByRole("list", { name: "Waiting in my queues" }).getByRole("link", { name: /Photo of the damage/ }).click();
     const body = page.frameLocator('iframe[title="Message body"]');
     await body.getByText("See the photo:").waitFor();
     // 1: the 1×1 picture was decoded; a blocked or missing image has no natural width
     await settles(() => body.getByRole("img", { name: "damage photo" }).evaluate((img) => (img as unknown as { naturalWidth: number }).naturalWidth)).toBe(1);
+    expect(bodyDocuments).toEqual(["about:srcdoc"]);
   });
 
   it("runs nothing of hostile HTML that got past the server: no script, no handler, no refresh, no navigation, no remote load", async () => {

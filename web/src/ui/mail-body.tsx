@@ -1,4 +1,5 @@
 import { useEffect, useMemo, useState } from "react";
+import { Loading } from "./notices";
 
 /** http(s) only: a remote image may be shown, nothing else may be fetched on the mail's say-so. */
 function isWebUrl(url: string): boolean {
@@ -43,11 +44,13 @@ export function mailDocument(html: string, showImages: boolean, inlineImages: Re
 /** The API points a mail's cid: images at the interaction's attachment downloads. */
 const attachmentPath = /^\/api\/v1\/interactions\/[\w-]+\/attachments\/[\w-]+$/;
 const inlineImageLimit = 5 * 1024 * 1024;
+const inlineImageWaitMs = 15_000;
 const noImages: ReadonlyMap<string, string> = new Map();
 
 /** The data: URL of one inline image, or null when it is not an image or too big to inline. */
 async function inlineImage(path: string): Promise<string | null> {
-  const res = await fetch(path, { credentials: "same-origin" });
+  // bounded: the body is shown once its images are in, so one that never answers may not hold it up
+  const res = await fetch(path, { credentials: "same-origin", signal: AbortSignal.timeout(inlineImageWaitMs) });
   const blob = await res.blob();
   if (!res.ok || !/^image\/(png|jpeg|gif|webp|bmp)$/.test(blob.type) || blob.size > inlineImageLimit) return null;
   return new Promise((resolve) => {
@@ -58,35 +61,46 @@ async function inlineImage(path: string): Promise<string | null> {
   });
 }
 
+/** The attachment downloads a mail's HTML points its cid: images at. */
+function inlineImagePaths(html: string | null): string[] {
+  if (!html) return [];
+  const srcs = [...new DOMParser().parseFromString(html, "text/html").querySelectorAll("img[src]")].map((img) => img.getAttribute("src") ?? "");
+  return [...new Set(srcs.filter((src) => attachmentPath.test(src)))];
+}
+
 /**
  * The mail's inline (cid:) images as data: URLs: the frame may load nothing from Mailroom (it has no
  * origin, and its CSP allows data: images only), so Mailroom's page fetches them with its session.
+ * `ready` stays false until every one has loaded or failed: the frame's document is written once, with
+ * them, not written again when they arrive (which would reset what the agent scrolled or selected).
  */
-function useInlineImages(html: string | null): ReadonlyMap<string, string> {
+function useInlineImages(html: string | null): { byPath: ReadonlyMap<string, string>; ready: boolean } {
+  const paths = useMemo(() => inlineImagePaths(html), [html]);
   const [images, setImages] = useState<{ html: string | null; byPath: ReadonlyMap<string, string> }>({ html: null, byPath: noImages });
   useEffect(() => {
-    if (!html) return;
-    const paths = [...new DOMParser().parseFromString(html, "text/html").querySelectorAll("img[src]")]
-      .map((img) => img.getAttribute("src") ?? "")
-      .filter((src) => attachmentPath.test(src));
     if (paths.length === 0) return;
     let live = true;
-    void Promise.all([...new Set(paths)].map(async (path) => [path, await inlineImage(path).catch(() => null)] as const)).then((found) => {
+    void Promise.all(paths.map(async (path) => [path, await inlineImage(path).catch(() => null)] as const)).then((found) => {
       if (!live) return;
       setImages({ html, byPath: new Map(found.filter((f): f is readonly [string, string] => f[1] !== null)) });
     });
     return () => {
       live = false;
     };
-  }, [html]);
-  return images.html === html ? images.byPath : noImages;
+  }, [html, paths]);
+  if (paths.length === 0) return { byPath: noImages, ready: true };
+  return images.html === html ? { byPath: images.byPath, ready: true } : { byPath: noImages, ready: false };
 }
 
 /** A mail's body: its sanitized HTML in a sandboxed frame, or its text. */
 export function MailBody({ html, text }: { html: string | null; text: string }) {
   const [showImages, setShowImages] = useState(false);
   const inlineImages = useInlineImages(html);
-  const rendered = useMemo(() => (html ? mailDocument(html, showImages, inlineImages) : null), [html, showImages, inlineImages]);
+  const rendered = useMemo(
+    () => (html && inlineImages.ready ? mailDocument(html, showImages, inlineImages.byPath) : null),
+    [html, showImages, inlineImages.ready, inlineImages.byPath],
+  );
+  if (html && !inlineImages.ready) return <Loading label="Loading the message’s images…" minHeight="28rem" />;
   if (!rendered) return <pre className="mail-text">{text || "(This message has no text.)"}</pre>;
   return (
     <div className="mail-body">
