@@ -123,7 +123,7 @@ describe.each(testDialects())("event stream catch-up with Last-Event-ID (%s)", (
 
   it("gives a client that reconnects with Last-Event-ID the events after it, in order, before new ones", async () => {
     await start();
-    const token = await t.tokenFor("agent");
+    const token = await t.tokenFor("supervisor");
     const first = await openStream(t.app, token);
     const [one, two, three] = await publishThree(t.app, first);
 
@@ -145,7 +145,7 @@ describe.each(testDialects())("event stream catch-up with Last-Event-ID (%s)", (
 
   it("tells a client whose Last-Event-ID is unknown here to read afresh", async () => {
     await start();
-    const token = await t.tokenFor("agent");
+    const token = await t.tokenFor("supervisor");
     const first = await openStream(t.app, token);
     await publishThree(t.app, first);
 
@@ -157,7 +157,7 @@ describe.each(testDialects())("event stream catch-up with Last-Event-ID (%s)", (
 
   it("never writes graph.notifications to a stream, live or caught up", async () => {
     await start();
-    const token = await t.tokenFor("agent");
+    const token = await t.tokenFor("supervisor");
     const live = await openStream(t.app, token);
     t.app.events.publish(status("before"));
     const before = await live.next();
@@ -186,7 +186,7 @@ describe.each(testDialects())("event stream catch-up with Last-Event-ID (%s)", (
     const b = peer.app;
     bases.set(b, await b.http.listen({ port: 0, host: "127.0.0.1" }));
     // the session is in the database: one token signs in on both apps
-    const token = await t.tokenFor("agent");
+    const token = await t.tokenFor("supervisor");
     const onA = await openStream(t.app, token);
     const onB = await openStream(b, token);
 

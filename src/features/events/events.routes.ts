@@ -1,8 +1,9 @@
 import type { FastifyPluginAsyncZod } from "fastify-type-provider-zod";
 import { AppError } from "../../errors.js";
 import { anyRole, type Principal } from "../../http/route-config.js";
-import { isClientEvent, type EventBus, type StampedEvent } from "../../shared/event-bus.js";
+import type { EventBus, StampedEvent } from "../../shared/event-bus.js";
 import { endsSession, type SessionEnds } from "../../shared/session-ends.js";
+import { eventView } from "./event-view.js";
 
 /** What a stream asks about its session: whether it still lives (not signed out, expired, or its user disabled). */
 export interface StreamSessionCheck {
@@ -23,7 +24,8 @@ export interface EventStreamOptions {
  * are the same on every node, so a client that reconnects with `Last-Event-ID` gets the events it
  * missed, or a `resync` event when they are no longer known (it then reads afresh). A stream lasts
  * as long as its session: it ends at once when the session is ended on this node, and otherwise within
- * `sessionCheckMs`.
+ * `sessionCheckMs`. What a user is sent of each event depends on their role (see eventView); a role
+ * changed meanwhile counts from the stream's next session check.
  */
 export function eventsRoutes(bus: EventBus, sessions: StreamSessionCheck, sessionEnds: SessionEnds, opts: EventStreamOptions = {}): FastifyPluginAsyncZod {
   const heartbeatMs = opts.heartbeatMs ?? 25_000;
@@ -49,11 +51,13 @@ export function eventsRoutes(bus: EventBus, sessions: StreamSessionCheck, sessio
           "x-accel-buffering": "no",
         });
         res.write(": connected\n\n");
+        let role = principal.role;
         const send = ({ id, event }: StampedEvent) => {
-          if (!isClientEvent(event)) return;
+          const view = eventView(event, role);
+          if (!view) return;
           // a resync is no point to catch up from: the client keeps the id of the last real event
           if (event.type === "resync") res.write(`event: resync\ndata: {"type":"resync"}\n\n`);
-          else res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+          else res.write(`id: ${id}\nevent: ${event.type}\ndata: ${JSON.stringify(view)}\n\n`);
         };
         // a client that reconnects (to this node or another) gets what it missed, or is told to read afresh
         const lastId = req.headers["last-event-id"];
@@ -93,6 +97,7 @@ export function eventsRoutes(bus: EventBus, sessions: StreamSessionCheck, sessio
                 endStream();
                 return;
               }
+              role = live.role;
               sessionCheck = setTimeout(checkSession, sessionCheckMs);
               sessionCheck.unref();
             },

@@ -117,11 +117,14 @@ export interface Address {
   name: string;
 }
 
-/** What `/api/v1/events` sends (src/shared/event-bus.ts), plus `reconnected` when the stream came back after a gap. */
+/**
+ * What `/api/v1/events` sends (src/shared/event-bus.ts), plus `reconnected` when the stream came back
+ * after a gap. An agent gets no mailbox events, and of the others the type and ids only.
+ */
 export type MailroomEvent =
-  | { type: "interaction.created"; mailboxId: string; interactionIds: string[] }
-  | { type: "interaction.updated"; interactionId: string; state: string; queueId: string | null; agentId: string | null; action: string }
-  | { type: "outbound.updated"; outboundId: string; interactionId: string | null; state: string }
+  | { type: "interaction.created"; mailboxId?: string; interactionIds: string[] }
+  | { type: "interaction.updated"; interactionId: string; state?: string; queueId?: string | null; agentId?: string | null; action?: string }
+  | { type: "outbound.updated"; outboundId: string; interactionId: string | null; state?: string }
   | { type: "mailbox.status"; mailboxId: string; state: string; code: string | null; message: string | null }
   | { type: "mailboxes.changed" }
   | { type: "reconnected" };
