@@ -211,6 +211,25 @@ describe("MailboxSync and new mail of other mailboxes", () => {
     expect(pauses).toBe(3);
   });
 
+  it("holds back once in every turn, also in a turn taken again after another backlog's", async () => {
+    let turns = 0;
+    let pauses = 0;
+    const scheduler: SyncScheduler = {
+      transaction: (_l, fn) => fn(),
+      bulkTurn: async () => (turns++, () => {}),
+      ...alone,
+      // another backlog always waits, and new mail never stops
+      bulkWaiting: () => true,
+      newMailRunning: () => true,
+      newMailDone: async () => void pauses++,
+    };
+    const { report } = await syncOnce(backlog(40).source(), new MemorySyncStore(), { limits: { window: 10, maxCount: 2 }, hooks: { scheduler, urgentCount: 1 } });
+    expect(report.created).toBe(40);
+    // 20 batches in stints of 8: three turns, and a hold-back in each
+    expect(turns).toBe(3);
+    expect(pauses).toBe(3);
+  });
+
   it("counts a sync as new mail until its listing shows a backlog, and an urgent one until it ends", async () => {
     const events: string[] = [];
     const scheduler: SyncScheduler = {

@@ -316,7 +316,9 @@ export class MailboxSync {
       while (!this.#aborted) {
         if (turnWanted()) {
           release = await scheduler!.bulkTurn();
+          // a new turn is a new stint, also after another backlog's turn
           fetchedInTurn = 0;
+          heldBack = false;
         }
         fill();
         const next = ahead.shift();
