@@ -24,7 +24,7 @@ describe("event stream", () => {
     expect(t.app.events.size).toBe(1);
     t.app.events.publish({ type: "interaction.created", mailboxId: "mb1", interactionIds: ["i1"] });
     while (!text.includes("interaction.created")) text += decoder.decode((await reader.read()).value);
-    // an agent's view of it (what each role gets: events-roles.test.ts)
+    // an agent's view of it (what each role gets: events-session.test.ts)
     expect(text).toContain('event: interaction.created\ndata: {"type":"interaction.created","interactionIds":["i1"]}');
     abort.abort();
     const deadline = Date.now() + 5000;
