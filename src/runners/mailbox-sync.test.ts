@@ -50,6 +50,32 @@ describe("MailboxSync and the scheduler", () => {
   });
 });
 
+describe("MailboxSync and the database's round trips", () => {
+  it("asks for the cursor and for what is stored but not acknowledged at once, before the listing: new mail waits for the database once there", async () => {
+    const drop = new MemoryMaildrop();
+    drop.deliver("From: a@x.example\r\nSubject: new\r\n\r\nbody\r\n");
+    const inner = new MemorySyncStore();
+    const order: string[] = [];
+    const store = new Proxy(inner, {
+      get(target, name, receiver) {
+        const value = Reflect.get(target, name, receiver) as unknown;
+        if (typeof value !== "function") return value;
+        if (name !== "loadCursor" && name !== "unacknowledged") return value.bind(target);
+        return async (...args: unknown[]) => {
+          order.push(`${String(name)} asked`);
+          // a round trip: whatever else is asked meanwhile is in flight with it
+          await new Promise((resolve) => setImmediate(resolve));
+          order.push(`${String(name)} answered`);
+          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
+        };
+      },
+    });
+    const { report } = await syncOnce(drop.source(), store);
+    expect(report.created).toBe(1);
+    expect(order).toEqual(["loadCursor asked", "unacknowledged asked", "loadCursor answered", "unacknowledged answered"]);
+  });
+});
+
 describe("MailboxSync and backlogs' turns", () => {
   it("reads a backlog's windows (lookup and sizes) only in a turn, so twenty backlogs starting at once do not all read at once", async () => {
     const drop = new MemoryMaildrop();

@@ -84,10 +84,12 @@ export class MailboxSync {
   }
 
   async #run(): Promise<void> {
-    this.#storedCursor = await this.store.loadCursor();
+    // both reads at once: new mail waits for the database once before the listing, not once before and once after
+    const [cursor, unacked] = await Promise.all([this.store.loadCursor(), this.store.unacknowledged(this.firstOnConnection)]);
+    this.#storedCursor = cursor;
     const listing = await this.session.list(this.#storedCursor);
     this.#listing = listing;
-    await this.#repair(listing);
+    await this.#repair(listing, unacked);
     await this.#take(listing);
   }
 
@@ -101,9 +103,8 @@ export class MailboxSync {
   }
 
   /** Acknowledges what is stored but not acknowledged: a crash, a lost connection or a failed QUIT came between. */
-  async #repair(listing: Listing): Promise<void> {
+  async #repair(listing: Listing, unacked: KeyRecord[]): Promise<void> {
     const { keysMayBeReused, ackRemoves } = this.session.traits;
-    const unacked = await this.store.unacknowledged(this.firstOnConnection);
     if (!keysMayBeReused) {
       await this.#acknowledge(unacked.map((r) => r.key));
       return;
