@@ -10,21 +10,33 @@ const alone = { bulkWaiting: () => false, newMail: () => () => {}, newMailRunnin
 
 const writes = ["commit", "commitUnstorable", "markAcknowledged", "markRefused", "retire", "recordAttempt", "saveCursor"] as const;
 
-/** A store that notes each write, and whether it ran inside one of the scheduler's writer slots. */
-function watched(store: MemorySyncStore, slot: AsyncLocalStorage<Lane>) {
-  const calls: { write: string; lane: Lane | "none" }[] = [];
-  const proxy = new Proxy(store, {
+/** The store, its methods `names` passed through `around` (`call` runs the store's own); the others as they are. */
+function intercepted(store: MemorySyncStore, names: readonly string[], around: (name: string, args: unknown[], call: () => unknown) => unknown): SyncStore {
+  return new Proxy(store, {
     get(target, name, receiver) {
       const value = Reflect.get(target, name, receiver) as unknown;
       if (typeof value !== "function") return value;
-      if (!(writes as readonly (string | symbol)[]).includes(name)) return value.bind(target);
-      return (...args: unknown[]) => {
-        calls.push({ write: String(name), lane: slot.getStore() ?? "none" });
-        return (value as (...a: unknown[]) => unknown).apply(target, args);
-      };
+      if (typeof name !== "string" || !names.includes(name)) return value.bind(target);
+      return (...args: unknown[]) => around(name, args, () => (value as (...a: unknown[]) => unknown).apply(target, args));
     },
   });
-  return { store: proxy as SyncStore, calls };
+}
+
+/** A store that notes each write, and whether it ran inside one of the scheduler's writer slots. */
+function watched(store: MemorySyncStore, slot: AsyncLocalStorage<Lane>) {
+  const calls: { write: string; lane: Lane | "none" }[] = [];
+  const proxy = intercepted(store, writes, (name, _args, call) => {
+    calls.push({ write: name, lane: slot.getStore() ?? "none" });
+    return call();
+  });
+  return { store: proxy, calls };
+}
+
+/** A mailbox with `count` new messages. */
+function backlog(count: number): MemoryMaildrop {
+  const drop = new MemoryMaildrop();
+  for (let i = 0; i < count; i++) drop.deliver(`From: a@x.example\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
+  return drop;
 }
 
 describe("MailboxSync and the scheduler", () => {
@@ -32,8 +44,7 @@ describe("MailboxSync and the scheduler", () => {
     ["new mail", 2, "urgent"],
     ["a backlog", 30, "bulk"],
   ] as const)("writes nothing outside the scheduler's writer slots, bookkeeping after acknowledgements included (%s)", async (_label, count, lane) => {
-    const drop = new MemoryMaildrop();
-    for (let i = 0; i < count; i++) drop.deliver(`From: a@x.example\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
+    const drop = backlog(count);
     const slot = new AsyncLocalStorage<Lane>();
     const scheduler: SyncScheduler = {
       transaction: (l, fn) => slot.run(l, fn),
@@ -54,21 +65,13 @@ describe("MailboxSync and the database's round trips", () => {
   it("asks for the cursor and for what is stored but not acknowledged at once, before the listing: new mail waits for the database once there", async () => {
     const drop = new MemoryMaildrop();
     drop.deliver("From: a@x.example\r\nSubject: new\r\n\r\nbody\r\n");
-    const inner = new MemorySyncStore();
     const order: string[] = [];
-    const store = new Proxy(inner, {
-      get(target, name, receiver) {
-        const value = Reflect.get(target, name, receiver) as unknown;
-        if (typeof value !== "function") return value;
-        if (name !== "loadCursor" && name !== "unacknowledged") return value.bind(target);
-        return async (...args: unknown[]) => {
-          order.push(`${String(name)} asked`);
-          // a round trip: whatever else is asked meanwhile is in flight with it
-          await new Promise((resolve) => setImmediate(resolve));
-          order.push(`${String(name)} answered`);
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        };
-      },
+    const store = intercepted(new MemorySyncStore(), ["loadCursor", "unacknowledged"], async (name, _args, call) => {
+      order.push(`${name} asked`);
+      // a round trip: whatever else is asked meanwhile is in flight with it
+      await new Promise((resolve) => setImmediate(resolve));
+      order.push(`${name} answered`);
+      return call();
     });
     const { report } = await syncOnce(drop.source(), store);
     expect(report.created).toBe(1);
@@ -78,8 +81,7 @@ describe("MailboxSync and the database's round trips", () => {
 
 describe("MailboxSync and backlogs' turns", () => {
   it("reads a backlog's windows (lookup and sizes) only in a turn, so twenty backlogs starting at once do not all read at once", async () => {
-    const drop = new MemoryMaildrop();
-    for (let i = 0; i < 12; i++) drop.deliver(`From: a@x.example\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
+    const drop = backlog(12);
     let turnHeld = true;
     let grant!: () => void;
     const granted = new Promise<void>((resolve) => (grant = resolve));
@@ -126,25 +128,12 @@ describe("MailboxSync's pipeline for a backlog", () => {
   /** A store that notes lookups and commits in the order they happen. */
   function noting(inner: MemorySyncStore) {
     const events: string[] = [];
-    const store = new Proxy(inner, {
-      get(target, name, receiver) {
-        const value = Reflect.get(target, name, receiver) as unknown;
-        if (typeof value !== "function") return value;
-        if (name !== "lookup" && name !== "commit") return value.bind(target);
-        return async (...args: unknown[]) => {
-          const result = await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-          events.push(name === "lookup" ? `lookup ${(args[0] as string[]).length}` : "commit");
-          return result;
-        };
-      },
+    const store = intercepted(inner, ["lookup", "commit"], async (name, args, call) => {
+      const result = await call();
+      events.push(name === "lookup" ? `lookup ${(args[0] as string[]).length}` : "commit");
+      return result;
     });
-    return { store: store as SyncStore, events };
-  }
-
-  function backlog(count: number): MemoryMaildrop {
-    const drop = new MemoryMaildrop();
-    for (let i = 0; i < count; i++) drop.deliver(`From: a@x.example\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
-    return drop;
+    return { store, events };
   }
 
   it.each([
@@ -189,12 +178,6 @@ describe("MailboxSync's pipeline for a backlog", () => {
 });
 
 describe("MailboxSync and new mail of other mailboxes", () => {
-  function backlog(count: number): MemoryMaildrop {
-    const drop = new MemoryMaildrop();
-    for (let i = 0; i < count; i++) drop.deliver(`From: a@x.example\r\nSubject: ${i}\r\n\r\nbody ${i}\r\n`);
-    return drop;
-  }
-
   it("holds a backlog's next fetches and commits while new mail is being taken, once a stint at most", async () => {
     let newMailRuns = true;
     let pauses = 0;

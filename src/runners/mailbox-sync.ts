@@ -279,6 +279,10 @@ export class MailboxSync {
       heldBack = true;
       await scheduler!.newMailDone(newMailPauseMs);
     };
+    const newStint = () => {
+      fetchedInTurn = 0;
+      heldBack = false;
+    };
     const fill = () => {
       // nothing of a backlog without a turn (a window that turned out to be one asks for it first)
       if (ended || turnWanted()) return;
@@ -286,8 +290,7 @@ export class MailboxSync {
         if (release && fetchedInTurn >= stintBatches) {
           // the stint is over: another backlog's turn once what is under way is stored
           if (scheduler!.bulkWaiting()) return;
-          fetchedInTurn = 0;
-          heldBack = false;
+          newStint();
         }
         if (newMailFirst()) return;
         const batch = planned.shift();
@@ -318,8 +321,7 @@ export class MailboxSync {
         if (turnWanted()) {
           release = await scheduler!.bulkTurn();
           // a new turn is a new stint, also after another backlog's turn
-          fetchedInTurn = 0;
-          heldBack = false;
+          newStint();
         }
         fill();
         const next = ahead.shift();
