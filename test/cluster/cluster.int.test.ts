@@ -40,7 +40,8 @@ function summary(view: NodesView | undefined): string {
 
 /**
  * Polls GET /api/v1/nodes on node `askIndex` until `done` holds for `holdMs` of views in a row; fails
- * when no view changed for viewStallMs. Returns every view seen, the last one satisfying `done`.
+ * when no view changed for viewStallMs (a view that missed its deadline is asked again). Returns every
+ * view seen, the last one satisfying `done`.
  */
 async function untilView(cluster: Cluster, askIndex: number, what: string, done: (view: NodesView) => boolean, holdMs = 0): Promise<NodesView[]> {
   const views: NodesView[] = [];
@@ -48,7 +49,16 @@ async function untilView(cluster: Cluster, askIndex: number, what: string, done:
   let last = "";
   let lastMovedAt = Date.now();
   for (;;) {
-    const view = await cluster.nodesView(askIndex);
+    let view: NodesView;
+    try {
+      view = await cluster.nodesView(askIndex);
+    } catch (err) {
+      // a node busy taking over mailboxes may miss the view's deadline (CI, a slow host): ask again; a
+      // node that never answers ends here as a stall
+      if (!(err instanceof Error && err.name === "TimeoutError")) throw err;
+      if (Date.now() - lastMovedAt > viewStallMs) throw new Error(`GET /api/v1/nodes unanswered and no change for ${viewStallMs / 1000} s while waiting for ${what}`, { cause: err });
+      continue;
+    }
     views.push(view);
     if (done(view)) {
       heldSince ??= view.at;
