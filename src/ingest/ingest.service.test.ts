@@ -176,7 +176,7 @@ describe.each(testDialects())("ingest into the database (%s)", (dialect) => {
       ingest.forMaildrop(target, "memory", testCtx),
       { ...defaultSyncLimits, maxMessageBytes: 5 * 1024 * 1024 },
       { signal: new AbortController().signal, warn: (code) => warnings.push(code) },
-      true,
+      { firstOnConnection: true },
     );
     const report = await sync.run();
     expect(report).toMatchObject({ created: 5, unstorable: 1 });

@@ -9,7 +9,16 @@ import type { Clock } from "../shared/clock.js";
 import type { Semaphore } from "../shared/semaphore.js";
 import { sleep } from "../shared/sleep.js";
 import { backoffDelay } from "./backoff.js";
-import { MailboxSync, defaultSyncLimits, type SyncLimits, type SyncReport, type SyncScheduler, type WarningCode } from "./mailbox-sync.js";
+import {
+  MailboxSync,
+  defaultSyncLimits,
+  type SyncLimits,
+  type SyncReport,
+  type SyncResume,
+  type SyncScheduler,
+  type SyncStart,
+  type WarningCode,
+} from "./mailbox-sync.js";
 import type { RunnerMetrics } from "./runner-metrics.js";
 
 /** Where a runner stores what it takes: the ingest pipeline, bound to one mailbox's maildrop per sync. */
@@ -135,6 +144,19 @@ export class MailboxRunner {
 
   /** `firstOnConnection`: also retry acknowledgements the server refused before (rights may have changed, or a lost connection looked like a refusal) */
   private async syncOnce(source: MailSource, firstOnConnection: boolean): Promise<SyncReport> {
+    const resume = !firstOnConnection && this.#resume?.source === source && this.#resume.maildrop === source.maildrop ? this.#resume.at : null;
+    this.#resume = null;
+    // on a kept connection (the server told of news) this may well be new mail: backlogs of other
+    // mailboxes hold back from now, not only once the session is open
+    const newMail = source.connected ? (this.deps.scheduler?.newMail() ?? null) : null;
+    try {
+      return await this.#sync(source, { firstOnConnection, resume, newMail });
+    } finally {
+      newMail?.();
+    }
+  }
+
+  async #sync(source: MailSource, start: SyncStart): Promise<SyncReport> {
     const end = this.deps.metrics.syncSeconds.startTimer({ protocol: this.mailbox.type });
     // a kept connection opens without a login; a login takes one of the slots that bound logins in flight
     const session = source.connected ? await source.open() : await this.deps.connectSlots.run(() => source.open());
@@ -158,10 +180,11 @@ export class MailboxRunner {
         },
         ...(this.deps.scheduler ? { scheduler: this.deps.scheduler } : {}),
       },
-      firstOnConnection,
+      start,
     );
     const report = await sync.run();
     end();
+    if (sync.resume) this.#resume = { source, maildrop: source.maildrop, at: sync.resume };
     for (const w of source.takeWarnings?.() ?? []) {
       this.#log.warn({ code: w.code, warning: w.message }, "mailbox warning");
       await this.deps.recordWarning(id, w.code, w.message).catch((err: unknown) => this.#log.error({ err }, "could not record a mailbox warning"));
@@ -189,6 +212,8 @@ export class MailboxRunner {
   }
 
   #lastStatusWrite = 0;
+  /** where the next sync on this connection may begin (MailboxSync.resume) */
+  #resume: { source: MailSource; maildrop: string; at: SyncResume } | null = null;
 }
 
 function describe(err: unknown): string {

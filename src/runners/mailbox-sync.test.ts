@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { describe, expect, it } from "vitest";
+import type { MailSession, MailSource } from "../connectors/mail-source.js";
 import type { SyncStore } from "../ingest/sync-store.js";
 import { MemoryMaildrop } from "../../test/support/memory-source.js";
 import { MemorySyncStore, syncOnce } from "../../test/support/memory-sync-store.js";
@@ -39,6 +40,21 @@ function backlog(count: number): MemoryMaildrop {
   return drop;
 }
 
+/** The source, with its sessions' methods replaced by what `override` gives for each. */
+function overriding(source: MailSource, override: (session: MailSession) => Partial<MailSession>): MailSource {
+  return {
+    protocol: source.protocol,
+    maildrop: source.maildrop,
+    connected: source.connected,
+    waitForChange: (ms, signal) => source.waitForChange(ms, signal),
+    close: () => source.close(),
+    open: async () => {
+      const session = await source.open();
+      return Object.assign(Object.create(session) as MailSession, override(session));
+    },
+  };
+}
+
 describe("MailboxSync and the scheduler", () => {
   it.each([
     ["new mail", 2, "urgent"],
@@ -76,6 +92,58 @@ describe("MailboxSync and the database's round trips", () => {
     const { report } = await syncOnce(drop.source(), store);
     expect(report.created).toBe(1);
     expect(order).toEqual(["loadCursor asked", "unacknowledged asked", "loadCursor answered", "unacknowledged answered"]);
+  });
+
+  it("asks the server for the sizes of a few new messages while it looks their keys up, not after", async () => {
+    const drop = backlog(2);
+    const order: string[] = [];
+    const sizing = overriding(drop.source(), (session) => ({
+      sizes: async (keys: string[]) => {
+        order.push("sizes asked");
+        return session.sizes(keys);
+      },
+    }));
+    const store = intercepted(new MemorySyncStore(), ["lookup"], async (name, _args, call) => {
+      order.push(`${name} asked`);
+      await new Promise((resolve) => setImmediate(resolve));
+      order.push(`${name} answered`);
+      return call();
+    });
+    const { report } = await syncOnce(sizing, store, { hooks: { urgentCount: 5 } });
+    expect(report.created).toBe(2);
+    expect(order).toEqual(["sizes asked", "lookup asked", "lookup answered"]);
+  });
+
+  it("does not read the database before the listing when it resumes where the sync before it on the connection ended", async () => {
+    const drop = backlog(3);
+    const memory = new MemorySyncStore();
+    const first = await syncOnce(drop.source(), memory);
+    expect(first.resume).toEqual({ cursor: null });
+    drop.deliver("From: a@x.example\r\nSubject: later\r\n\r\nbody\r\n");
+    const reads: string[] = [];
+    const store = intercepted(memory, ["loadCursor", "unacknowledged", "liveKeys"], (name, _args, call) => {
+      reads.push(name);
+      return call();
+    });
+    const second = await syncOnce(drop.source(), store, { firstOnConnection: false, resume: first.resume });
+    expect(second.report).toMatchObject({ created: 1, alreadyStored: 0 });
+    expect(drop.acknowledged).toHaveLength(4);
+    expect(reads).toEqual([]);
+    expect(second.resume).toEqual({ cursor: null });
+  });
+
+  it("offers no resume when it leaves a stored message unacknowledged: the next sync reads what is", async () => {
+    const drop = backlog(2);
+    // a server that takes the acknowledgements but never confirms them (a POP3 QUIT that was not answered)
+    const unconfirmed = overriding(drop.source(), () => ({
+      acknowledge: async (keys: string[]) => ({ done: [], pending: keys, refused: null }),
+      finish: async () => [],
+    }));
+    const memory = new MemorySyncStore();
+    const first = await syncOnce(unconfirmed, memory);
+    expect(first.report.created).toBe(2);
+    expect(first.resume).toBeNull();
+    expect((await memory.unacknowledged(false)).map((r) => r.key)).toHaveLength(2);
   });
 });
 

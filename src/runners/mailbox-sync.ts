@@ -10,14 +10,24 @@ import { messageFingerprint } from "../ingest/fingerprint.js";
 import { UnstorableBatchError, type BatchCommit, type CommitOutcome, type KeyRecord, type Prepared, type SetAside, type SyncStore } from "../ingest/sync-store.js";
 import { chunks } from "../shared/chunks.js";
 import { planBatches, type PlannedItem } from "./sync-plan.js";
-import type { Lane, SyncHooks, SyncLimits, SyncReport } from "./sync-types.js";
+import type { Lane, SyncHooks, SyncLimits, SyncReport, SyncResume, SyncStart } from "./sync-types.js";
 
 /** Batches a backlog stores per turn (see #pipeline). */
 const stintBatches = 8;
 /** The longest a backlog holds back, once a stint, while new mail of other mailboxes is taken. */
 const newMailPauseMs = 250;
 
-export { defaultSyncLimits, type Lane, type SyncHooks, type SyncLimits, type SyncReport, type SyncScheduler, type WarningCode } from "./sync-types.js";
+export {
+  defaultSyncLimits,
+  type Lane,
+  type SyncHooks,
+  type SyncLimits,
+  type SyncReport,
+  type SyncResume,
+  type SyncScheduler,
+  type SyncStart,
+  type WarningCode,
+} from "./sync-types.js";
 
 /**
  * One sync of one maildrop, the same for every protocol (design invariant 1): repair what an earlier
@@ -46,19 +56,21 @@ export class MailboxSync {
   #ackFailure: Error | null = null;
   /** ends this sync's mark as possibly new mail (see SyncScheduler.newMail) */
   #newMail: (() => void) | null = null;
+  /** keys this sync found or stored whose acknowledgement the database does not record as done or refused */
+  readonly #unsettled = new Set<string>();
+  #resume: SyncResume | null = null;
 
   constructor(
     private readonly session: MailSession,
     private readonly store: SyncStore,
     private readonly limits: SyncLimits,
     private readonly hooks: SyncHooks,
-    /** the first sync on a connection also retries acknowledgements the server refused before */
-    private readonly firstOnConnection: boolean,
+    private readonly start: SyncStart,
   ) {}
 
   async run(): Promise<SyncReport> {
     // until its listing says it is a backlog, a sync may be new mail: backlogs hold back for it
-    this.#newMail = this.hooks.scheduler?.newMail() ?? null;
+    this.#newMail = this.start.newMail ?? this.hooks.scheduler?.newMail() ?? null;
     try {
       await this.#run();
       await this.#acknowledged();
@@ -71,7 +83,18 @@ export class MailboxSync {
       this.#newMail?.();
     }
     await this.#finish();
+    if (!this.#aborted && this.#unsettled.size === 0) this.#resume = { cursor: this.#storedCursor };
     return this.#report;
+  }
+
+  /** After a run that stored nothing it left unacknowledged: where the next sync on this connection may begin. */
+  get resume(): SyncResume | null {
+    return this.#resume;
+  }
+
+  /** the database records these keys' acknowledgement as done or refused, or the keys as retired */
+  #settle(keys: Iterable<string>): void {
+    for (const key of keys) this.#unsettled.delete(key);
   }
 
   #setLane(lane: Lane): void {
@@ -84,8 +107,11 @@ export class MailboxSync {
   }
 
   async #run(): Promise<void> {
-    // both reads at once: new mail waits for the database once before the listing, not once before and once after
-    const [cursor, unacked] = await Promise.all([this.store.loadCursor(), this.store.unacknowledged(this.firstOnConnection)]);
+    const { resume, firstOnConnection } = this.start;
+    // both reads at once: new mail waits for the database once before the listing, not once before and
+    // once after; and not at all after a sync on this connection that left everything acknowledged
+    const [cursor, unacked] = resume ? [resume.cursor, []] : await Promise.all([this.store.loadCursor(), this.store.unacknowledged(firstOnConnection)]);
+    for (const r of unacked) this.#unsettled.add(r.key);
     this.#storedCursor = cursor;
     const listing = await this.session.list(this.#storedCursor);
     this.#listing = listing;
@@ -98,6 +124,7 @@ export class MailboxSync {
     this.#pending.length = 0;
     if (confirmed.length) {
       await this.#transaction(() => this.store.markAcknowledged(confirmed, this.session.traits.ackRemoves));
+      this.#settle(confirmed);
       this.#report.acked += confirmed.length;
     }
   }
@@ -112,7 +139,10 @@ export class MailboxSync {
     const present = new Set(listing.keys);
     // the acknowledgement went through (POP3: the QUIT did, recording it did not), or someone removed it
     const gone = unacked.filter((r) => !present.has(r.key)).map((r) => r.key);
-    if (gone.length) await this.#transaction(() => this.store.markAcknowledged(gone, true));
+    if (gone.length) {
+      await this.#transaction(() => this.store.markAcknowledged(gone, true));
+      this.#settle(gone);
+    }
     const here = unacked.filter((r) => present.has(r.key));
     if (here.length) await this.#acknowledgeVerified(here);
     if (!ackRemoves) {
@@ -150,6 +180,7 @@ export class MailboxSync {
     }
     if (other.length) {
       await this.#transaction(() => this.store.retire(other));
+      this.#settle(other);
       this.hooks.warn("key_reused", `The server gave ${describeKeys(other)} to new messages before Mailroom confirmed it had removed the ones stored under them; the new messages are taken as new.`);
     }
     await this.#acknowledge(same);
@@ -157,14 +188,18 @@ export class MailboxSync {
 
   async #acknowledge(keys: string[]): Promise<void> {
     if (keys.length === 0) return;
+    for (const key of keys) this.#unsettled.add(key);
     const outcome = await this.session.acknowledge(keys);
     if (outcome.done.length) {
       await this.#transaction(() => this.store.markAcknowledged(outcome.done, this.session.traits.ackRemoves));
+      this.#settle(outcome.done);
       this.#report.acked += outcome.done.length;
     }
     this.#pending.push(...outcome.pending);
     if (outcome.refused) {
       await this.#transaction(() => this.store.markRefused(outcome.refused!.keys));
+      // tried again on the next connection (`firstOnConnection`), not by the next sync on this one
+      this.#settle(outcome.refused.keys);
       const n = outcome.refused.keys.length;
       this.hooks.warn(
         "ack_refused",
@@ -199,11 +234,19 @@ export class MailboxSync {
   async #window(keys: string[], { start, end }: Window): Promise<PlannedItem[]> {
     const { keysMayBeReused, ackRemoves } = this.session.traits;
     const windowKeys = keys.slice(start, end);
-    const records = await this.store.lookup(windowKeys);
+    // keys that may be reused and are kept on the server: a stored key listed with another size is another
+    // message; and a few keys are most likely new mail: either way all sizes are asked while the keys are
+    // looked up, rather than those of the new ones after
+    const sizeAll = keysMayBeReused && !ackRemoves;
+    const allSizes = sizeAll || keys.length <= (this.hooks.urgentCount ?? this.limits.maxCount) ? quiet(this.session.sizes(windowKeys)) : null;
+    const records = await this.store.lookup(windowKeys).catch(async (err: unknown) => {
+      // the session is the sync's: nothing of this window may still use it once the sync moves on
+      await allSizes?.catch(() => undefined);
+      throw err;
+    });
     const wanted: { key: string; index: number; attempts: number; aside: string | null; knownSize: number }[] = [];
     const reused: string[] = [];
-    // keys that may be reused and are kept on the server: a stored key listed with another size is another message
-    const listedSizes = keysMayBeReused && !ackRemoves ? await this.session.sizes(windowKeys) : null;
+    const listedSizes = sizeAll ? await allSizes! : null;
     windowKeys.forEach((key, i) => {
       const index = start + i;
       const r = records.get(key);
@@ -227,7 +270,7 @@ export class MailboxSync {
     }
     if (start === 0) this.#setLane(keys.length <= this.limits.window && wanted.length <= (this.hooks.urgentCount ?? this.limits.maxCount) ? "urgent" : "bulk");
     const toSize = wanted.filter((w) => w.aside === null).map((w) => w.key);
-    const sizes = toSize.length ? (listedSizes ?? (await this.session.sizes(toSize))) : new Map<string, number>();
+    const sizes = allSizes ? await allSizes : toSize.length ? await this.session.sizes(toSize) : new Map<string, number>();
     const items: PlannedItem[] = [];
     for (const w of wanted) {
       if (w.aside !== null) {

@@ -39,6 +39,8 @@ describe("mailbox runners", () => {
   /** when set, a status write waits for it (and may fail): a write under way while the runner stops */
   let statusHook: ((id: string, s: MailboxStatusUpdate) => Promise<void>) | undefined;
   let sources: MailSource[];
+  /** the syncs that read their cursor from the database */
+  let cursorReads: number;
 
   function mailbox(id: string, updatedAt = "1"): EnabledInboundMailbox {
     const settings = { mailboxId: id } as MailSourceSettings;
@@ -62,6 +64,7 @@ describe("mailbox runners", () => {
     enabled = [];
     statusHook = undefined;
     sources = [];
+    cursorReads = 0;
     listeners = [];
     const runnerDeps = {
       createSource: (_p: MailProtocol, s: MailSourceSettings) => {
@@ -69,7 +72,18 @@ describe("mailbox runners", () => {
         sources.push(source);
         return source;
       },
-      ingest,
+      ingest: {
+        forMaildrop: (...args: Parameters<IngestService["forMaildrop"]>) => {
+          const store = ingest.forMaildrop(...args);
+          return new Proxy(store, {
+            get: (target, name) => {
+              if (name === "loadCursor") cursorReads++;
+              const value = Reflect.get(target, name) as unknown;
+              return typeof value === "function" ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+            },
+          });
+        },
+      },
       setStatus: (id: string, s: MailboxStatusUpdate) => {
         statuses.get(id)!.push(s);
         return statusHook ? statusHook(id, s) : Promise.resolve();
@@ -149,6 +163,29 @@ describe("mailbox runners", () => {
     failWrite();
     await until(() => (sources[0] as unknown as { closed: boolean }).closed, "the connection to be closed");
     expect(sources).toHaveLength(1);
+  });
+
+  it("reads a mailbox's cursor from the database once per connection: each later sync on it begins where the one before ended", async () => {
+    const good = servers.get("good")!;
+    enabled = [mailbox("good")];
+    await manager.start();
+    await until(() => manager.states().get("good") === "ok", "the first sync");
+    good.deliver("a@x|first");
+    await until(async () => (await interactions.count("good")) === 1, "the first message");
+    good.deliver("b@x|second");
+    await until(async () => (await interactions.count("good")) === 2, "the second message");
+    await until(() => good.acknowledged.length === 2, "acknowledgement of both");
+    // three syncs: the first on the connection, and one for each message
+    expect(good.syncs).toBe(3);
+    expect(cursorReads).toBe(1);
+
+    // the connection breaks: the next one reads the cursor again
+    good.fail = new MailSourceError("closed", "The server closed the connection.");
+    good.deliver("c@x|third");
+    await until(() => statuses.get("good")!.at(-1)?.state === "error", "the failure");
+    good.fail = undefined;
+    await until(async () => (await interactions.count("good")) === 3, "the third message on a new connection");
+    expect(cursorReads).toBe(2);
   });
 
   it("recovers when the cause goes away", async () => {

@@ -47,6 +47,24 @@ export interface SyncHooks {
   urgentCount?: number;
 }
 
+/** How a sync begins (see MailboxSync). */
+export interface SyncStart {
+  /** the first sync on a connection also retries acknowledgements the server refused before */
+  firstOnConnection: boolean;
+  /**
+   * What the previous sync on this connection left, when it ended with everything it stored
+   * acknowledged: its cursor. The database holds the same (nobody else writes this maildrop's records
+   * while the runner runs it), so the sync needs no read of it before the listing.
+   */
+  resume?: SyncResume | null;
+  /** the mark as possibly new mail, when the runner took it before opening the session (see SyncScheduler.newMail) */
+  newMail?: (() => void) | null;
+}
+
+export interface SyncResume {
+  cursor: string | null;
+}
+
 export interface SyncReport {
   /** messages fetched and handed to a commit */
   fetched: number;

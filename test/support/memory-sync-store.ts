@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { MailSource, SourceMessage } from "../../src/connectors/mail-source.js";
 import { messageFingerprint } from "../../src/ingest/fingerprint.js";
 import { UnstorableBatchError, type BatchCommit, type CommitOutcome, type KeyRecord, type Prepared, type SyncStore } from "../../src/ingest/sync-store.js";
-import { MailboxSync, defaultSyncLimits, type SyncHooks, type SyncLimits, type SyncReport, type WarningCode } from "../../src/runners/mailbox-sync.js";
+import { MailboxSync, defaultSyncLimits, type SyncHooks, type SyncLimits, type SyncReport, type SyncResume, type WarningCode } from "../../src/runners/mailbox-sync.js";
 
 export interface CommitRecord {
   batch: BatchCommit;
@@ -201,6 +201,8 @@ export class MemorySyncStore implements SyncStore {
 export interface SyncRun {
   report: SyncReport;
   warnings: { code: WarningCode; message: string }[];
+  /** where the next sync on the same connection may begin (MailboxSync.resume) */
+  resume: SyncResume | null;
 }
 
 /**
@@ -210,7 +212,7 @@ export interface SyncRun {
 export async function syncOnce(
   source: MailSource,
   store: SyncStore,
-  opts: { limits?: Partial<SyncLimits>; firstOnConnection?: boolean; signal?: AbortSignal; hooks?: Partial<SyncHooks> } = {},
+  opts: { limits?: Partial<SyncLimits>; firstOnConnection?: boolean; resume?: SyncResume | null; signal?: AbortSignal; hooks?: Partial<SyncHooks> } = {},
 ): Promise<SyncRun> {
   const warnings: SyncRun["warnings"] = [];
   const session = await source.open();
@@ -219,9 +221,9 @@ export async function syncOnce(
     store,
     { ...defaultSyncLimits, maxMessageBytes: 25 * 1024 * 1024, ...opts.limits },
     { signal: opts.signal ?? new AbortController().signal, warn: (code, message) => warnings.push({ code, message }), ...opts.hooks },
-    opts.firstOnConnection ?? true,
+    { firstOnConnection: opts.firstOnConnection ?? true, resume: opts.resume ?? null },
   );
-  return { report: await sync.run(), warnings };
+  return { report: await sync.run(), warnings, resume: sync.resume };
 }
 
 /** A short stable digest, for comparing bytes in assertions without printing megabytes. */

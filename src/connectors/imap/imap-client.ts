@@ -11,6 +11,9 @@ export class ServerWordsLog {
   last: string | undefined;
 
   readonly logger = {
+    // imapflow takes every level as wanted unless told: it then turns each response (a message's FETCH,
+    // a thousand sizes) back into text for a log line that is thrown away, on the server's thread
+    isLevelEnabled: (level: string): boolean => level === "warn" || level === "error",
     trace: (): void => {},
     debug: (): void => {},
     info: (): void => {},

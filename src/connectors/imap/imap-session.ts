@@ -12,7 +12,11 @@ import {
 } from "../mail-source.js";
 import type { ServerWordsLog } from "./imap-client.js";
 import { imapError } from "./imap-errors.js";
+import { chunks } from "../../shared/chunks.js";
 import { parseImapCursor, uidSet, type ImapCursor } from "./imap-keys.js";
+
+/** UIDs whose sizes one command asks for */
+const sizesPerCommand = 200;
 
 /**
  * One sync's use of an IMAP connection with its folder selected (the caller holds imapflow's mailbox
@@ -71,9 +75,13 @@ export class ImapSession implements MailSession {
     const uids = this.uidsOf(keys);
     const sizes = new Map<string, number>();
     if (uids.length === 0) return sizes;
-    const rows = await this.imap(() => this.client.fetchAll(uidSet(uids), { uid: true, size: true }, { uid: true }));
     const wanted = new Set(uids);
-    for (const row of rows) if (wanted.has(row.uid)) sizes.set(this.key(row.uid), row.size ?? 0);
+    // imapflow reads a command's answers without giving the server's thread to anyone else: a thousand
+    // sizes at once held it for a few hundred ms (the API's slowest answers in bench:ingest, backlog)
+    for (const part of chunks(uids, sizesPerCommand)) {
+      const rows = await this.imap(() => this.client.fetchAll(uidSet(part), { uid: true, size: true }, { uid: true }));
+      for (const row of rows) if (wanted.has(row.uid)) sizes.set(this.key(row.uid), row.size ?? 0);
+    }
     return sizes;
   }
 

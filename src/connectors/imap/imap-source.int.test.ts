@@ -145,6 +145,21 @@ describe("IMAP sync", () => {
     expect(cursorOf(store)?.lastUid).toBe(readUid);
   });
 
+  it("answers the sizes of every key asked, also of more than one command's worth (200)", async () => {
+    const { user, source: src } = mailbox();
+    const raws = Array.from({ length: 450 }, (_, i) => Buffer.from(testMessage(`s${i}`) + "x".repeat(i)));
+    await dovecot.deliver(user, raws);
+    const session = await src.open();
+    try {
+      const { keys } = await session.list(null);
+      expect(keys).toHaveLength(450);
+      const sizes = await session.sizes(keys);
+      expect(keys.map((k) => sizes.get(k))).toEqual(raws.map((r) => r.length));
+    } finally {
+      await session.finish();
+    }
+  });
+
   it("keeps what committed before a failing batch, with its cursor, and resumes after it", async () => {
     const { user, source: src } = mailbox();
     const uids: number[] = [];
