@@ -144,7 +144,8 @@ export class MailboxRunner {
 
   /** `firstOnConnection`: also retry acknowledgements the server refused before (rights may have changed, or a lost connection looked like a refusal) */
   private async syncOnce(source: MailSource, firstOnConnection: boolean): Promise<SyncReport> {
-    const resume = !firstOnConnection && this.#resume?.source === source && this.#resume.maildrop === source.maildrop ? this.#resume.at : null;
+    // a source reads one maildrop: the same source, the same cursor
+    const resume = !firstOnConnection && this.#resume?.source === source ? this.#resume.at : null;
     this.#resume = null;
     // on a kept connection (the server told of news) this may well be new mail: backlogs of other
     // mailboxes hold back from now, not only once the session is open
@@ -184,7 +185,7 @@ export class MailboxRunner {
     );
     const report = await sync.run();
     end();
-    if (sync.resume) this.#resume = { source, maildrop: source.maildrop, at: sync.resume };
+    if (sync.resume) this.#resume = { source, at: sync.resume };
     for (const w of source.takeWarnings?.() ?? []) {
       this.#log.warn({ code: w.code, warning: w.message }, "mailbox warning");
       await this.deps.recordWarning(id, w.code, w.message).catch((err: unknown) => this.#log.error({ err }, "could not record a mailbox warning"));
@@ -213,7 +214,7 @@ export class MailboxRunner {
 
   #lastStatusWrite = 0;
   /** where the next sync on this connection may begin (MailboxSync.resume) */
-  #resume: { source: MailSource; maildrop: string; at: SyncResume } | null = null;
+  #resume: { source: MailSource; at: SyncResume } | null = null;
 }
 
 function describe(err: unknown): string {

@@ -237,8 +237,9 @@ export class MailboxSync {
     // keys that may be reused and are kept on the server: a stored key listed with another size is another
     // message; and a few keys are most likely new mail: either way all sizes are asked while the keys are
     // looked up, rather than those of the new ones after
+    const urgentCount = this.hooks.urgentCount ?? this.limits.maxCount;
     const sizeAll = keysMayBeReused && !ackRemoves;
-    const allSizes = sizeAll || keys.length <= (this.hooks.urgentCount ?? this.limits.maxCount) ? quiet(this.session.sizes(windowKeys)) : null;
+    const allSizes = sizeAll || keys.length <= urgentCount ? quiet(this.session.sizes(windowKeys)) : null;
     const records = await this.store.lookup(windowKeys).catch(async (err: unknown) => {
       // the session is the sync's: nothing of this window may still use it once the sync moves on
       await allSizes?.catch(() => undefined);
@@ -268,7 +269,7 @@ export class MailboxSync {
       await this.#transaction(() => this.store.retire(reused));
       this.hooks.warn("key_reused", `The server gave ${describeKeys(reused)} to new messages after the ones stored under them were gone; they are taken as new.`);
     }
-    if (start === 0) this.#setLane(keys.length <= this.limits.window && wanted.length <= (this.hooks.urgentCount ?? this.limits.maxCount) ? "urgent" : "bulk");
+    if (start === 0) this.#setLane(keys.length <= this.limits.window && wanted.length <= urgentCount ? "urgent" : "bulk");
     const toSize = wanted.filter((w) => w.aside === null).map((w) => w.key);
     const sizes = allSizes ? await allSizes : toSize.length ? await this.session.sizes(toSize) : new Map<string, number>();
     const items: PlannedItem[] = [];
